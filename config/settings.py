@@ -1,0 +1,128 @@
+"""Typed settings read from the environment and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///var/parking.db"
+DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+
+
+class SettingsError(Exception):
+    """Raised when the configuration cannot be used; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; environment variables win over the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="PARKING_", extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        DEFAULT_SQLITE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "PARKING_DATABASE_URL", "database_url"),
+    )
+    redis_url: str | None = Field(
+        None, validation_alias=AliasChoices("REDIS_URL", "PARKING_REDIS_URL", "redis_url")
+    )
+    mqtt_url: str | None = Field(
+        None, validation_alias=AliasChoices("MQTT_URL", "PARKING_MQTT_URL", "mqtt_url")
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    staff_token_minutes: int = Field(30, ge=1, le=24 * 60)
+    staff_max_failed_logins: int = Field(5, ge=1)
+    staff_lockout_minutes: int = Field(15, ge=1)
+    wechat_appid: str | None = None
+    wechat_secret: SecretStr | None = None
+    wechat_token: str | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechatpay_sp_mchid: str | None = None
+    wechatpay_api_v3_key: SecretStr | None = None
+    wechatpay_base_url: str | None = None
+    tariff_timezone: str = "Asia/Shanghai"
+    sql_echo: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        if value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("must be a postgresql:// or sqlite:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return value or None
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("must be an mqtt:// URL")
+        return value or None
+
+    @field_validator("tariff_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the embedded SQLite database is in use."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("PARKING_CONFIG", "parking.toml")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if Path(toml_path).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings or raise SettingsError naming each bad setting."""
+    config_path = os.environ.get("PARKING_CONFIG")
+    if config_path and not Path(config_path).is_file():
+        raise SettingsError(f"PARKING_CONFIG: file {config_path!r} does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_env_name(err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from exc
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    """Name a failing field the way an operator sets it."""
+    name = ".".join(str(part) for part in loc).upper() or "SETTINGS"
+    return name if name.endswith("_URL") else f"PARKING_{name}"

@@ -1,0 +1,298 @@
+"""Staff roles, their permissions, where an account may act, and the login lock-out rule."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from core.errors import PermissionDeniedError, ValidationFailedError
+
+
+class Role(StrEnum):
+    """The one role a staff account has."""
+
+    ADMIN = "admin"
+    FINANCE = "finance"
+    CASHIER = "cashier"
+    ENFORCEMENT_OFFICER = "enforcement_officer"
+    SUPPORT_AGENT = "support_agent"
+    REMOTE_ATTENDANT = "remote_attendant"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    """One thing a staff endpoint may demand; roles grant sets of these."""
+
+    SELF = "self"  # see one's own account; every role has it
+    STAFF_MANAGE = "staff_manage"
+    AUDIT_READ = "audit_read"
+    LEDGER_READ = "ledger_read"
+    STAYS_READ = "stays_read"
+    TARIFFS_MANAGE = "tariffs_manage"
+    DEVICES_MANAGE = "devices_manage"
+    ARREARS_READ = "arrears_read"
+    ARREARS_MANAGE = "arrears_manage"
+    PAYMENTS_REFUND = "payments_refund"
+    CASHIER_SHIFT = "cashier_shift"
+    LANE_CONTROL = "lane_control"
+    CHAT_TAKEOVER = "chat_takeover"
+    REPORTS_READ = "reports_read"
+
+
+P = Permission
+
+# Why each role has what it has is written out in docs/staff.md; a test keeps the two in step.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.FINANCE: frozenset(
+        {
+            P.SELF,
+            P.LEDGER_READ,
+            P.REPORTS_READ,
+            P.STAYS_READ,
+            P.ARREARS_READ,
+            P.ARREARS_MANAGE,
+            P.PAYMENTS_REFUND,
+            P.AUDIT_READ,
+        }
+    ),
+    Role.CASHIER: frozenset(
+        {P.SELF, P.CASHIER_SHIFT, P.LANE_CONTROL, P.STAYS_READ, P.ARREARS_READ}
+    ),
+    Role.ENFORCEMENT_OFFICER: frozenset({P.SELF, P.ARREARS_READ, P.ARREARS_MANAGE, P.STAYS_READ}),
+    Role.SUPPORT_AGENT: frozenset(
+        {
+            P.SELF,
+            P.CHAT_TAKEOVER,
+            P.STAYS_READ,
+            P.LEDGER_READ,
+            P.ARREARS_READ,
+            P.ARREARS_MANAGE,
+            P.PAYMENTS_REFUND,
+        }
+    ),
+    Role.REMOTE_ATTENDANT: frozenset({P.SELF, P.LANE_CONTROL, P.STAYS_READ}),
+    Role.VIEWER: frozenset({P.SELF, P.STAYS_READ, P.ARREARS_READ, P.LEDGER_READ, P.REPORTS_READ}),
+}
+
+ROLE_NAMES_ZH: dict[Role, str] = {
+    Role.ADMIN: "管理员",
+    Role.FINANCE: "财务",
+    Role.CASHIER: "收费员",
+    Role.ENFORCEMENT_OFFICER: "巡查执法员",
+    Role.SUPPORT_AGENT: "客服",
+    Role.REMOTE_ATTENDANT: "云坐席",
+    Role.VIEWER: "只读用户",
+}
+
+
+def permissions_of(role: Role) -> frozenset[Permission]:
+    """Every permission a role grants."""
+    return ROLE_PERMISSIONS[role]
+
+
+def grants(role: Role, permission: Permission) -> bool:
+    """Whether a role grants a permission."""
+    return permission in ROLE_PERMISSIONS[role]
+
+
+def parse_role(text: str) -> Role:
+    """The role named by text, or a 400 listing the valid ones."""
+    try:
+        return Role(text)
+    except ValueError:
+        valid = ", ".join(role.value for role in Role)
+        raise ValidationFailedError(f"未知角色：{text}（可选：{valid}）") from None
+
+
+class ScopeKind(StrEnum):
+    """What a scope entry names."""
+
+    OPERATOR = "operator"
+    DISTRICT = "district"
+    LOT = "lot"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Operators, districts and lots an account may act on; all empty means city-wide."""
+
+    operators: frozenset[str] = field(default_factory=frozenset)
+    districts: frozenset[str] = field(default_factory=frozenset)
+    lots: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def city_wide(self) -> bool:
+        """Whether the account is not limited to any place."""
+        return not (self.operators or self.districts or self.lots)
+
+    def entries(self) -> list[tuple[ScopeKind, str]]:
+        """The scope as sorted (kind, code) pairs, the form it is stored in."""
+        pairs = [(ScopeKind.OPERATOR, code) for code in self.operators]
+        pairs += [(ScopeKind.DISTRICT, code) for code in self.districts]
+        pairs += [(ScopeKind.LOT, code) for code in self.lots]
+        return sorted(pairs)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """A JSON-friendly form with sorted codes."""
+        return {
+            "operators": sorted(self.operators),
+            "districts": sorted(self.districts),
+            "lots": sorted(self.lots),
+        }
+
+
+CITY_WIDE = Scope()
+
+_CODE = re.compile(r"^[^\s:]{1,32}$")
+
+
+def scope_from_entries(entries: Iterable[tuple[str, str]]) -> Scope:
+    """Build a scope from (kind, code) pairs, as stored or typed."""
+    found: dict[ScopeKind, set[str]] = {kind: set() for kind in ScopeKind}
+    for kind_text, code in entries:
+        try:
+            kind = ScopeKind(kind_text)
+        except ValueError:
+            raise ValidationFailedError(
+                f"未知范围类型：{kind_text}（可选：operator, district, lot）"
+            ) from None
+        if not _CODE.match(code):
+            raise ValidationFailedError(f"范围编码格式有误：{code}")
+        found[kind].add(code)
+    return Scope(
+        operators=frozenset(found[ScopeKind.OPERATOR]),
+        districts=frozenset(found[ScopeKind.DISTRICT]),
+        lots=frozenset(found[ScopeKind.LOT]),
+    )
+
+
+def parse_scope(texts: Iterable[str]) -> Scope:
+    """Parse `kind:code` words such as `lot:LOT-HOSP`; none means city-wide."""
+    pairs = []
+    for text in texts:
+        kind, sep, code = text.partition(":")
+        if not sep:
+            raise ValidationFailedError(f"范围应写作 类型:编码，例如 lot:LOT-HOSP，收到：{text}")
+        pairs.append((kind.strip(), code.strip()))
+    return scope_from_entries(pairs)
+
+
+def covers(
+    scope: Scope,
+    operator_code: str | None = None,
+    district_code: str | None = None,
+    lot_code: str | None = None,
+) -> bool:
+    """Whether an account with this scope may act on a place described by these codes.
+
+    A place is covered when any one of its codes is in the scope: an operator scope covers
+    everything that operator runs, a district scope everything located there, a lot scope that
+    lot. A city-wide scope covers everything; a limited scope covers nothing unnamed.
+    """
+    if scope.city_wide:
+        return True
+    return (
+        (operator_code is not None and operator_code in scope.operators)
+        or (district_code is not None and district_code in scope.districts)
+        or (lot_code is not None and lot_code in scope.lots)
+    )
+
+
+def scope_within(inner: Scope, outer: Scope) -> bool:
+    """Whether every place of `inner` is certainly inside `outer` (for delegating accounts).
+
+    Without the city map at hand this is conservative: a lot counts as inside only when the
+    outer scope names that lot itself, even if it also names the lot's district or operator.
+    """
+    if outer.city_wide:
+        return True
+    if inner.city_wide:
+        return False
+    return (
+        inner.operators <= outer.operators
+        and inner.districts <= outer.districts
+        and inner.lots <= outer.lots
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StaffIdentity:
+    """Who is acting: the authenticated staff account as handlers and services see it."""
+
+    id: int
+    username: str
+    role: Role
+    scope: Scope
+
+    @property
+    def actor(self) -> str:
+        """The name written into the audit log."""
+        return self.username
+
+    def may(self, permission: Permission) -> bool:
+        """Whether this account's role grants a permission."""
+        return grants(self.role, permission)
+
+    def require(self, permission: Permission) -> None:
+        """Raise PermissionDeniedError unless the role grants the permission."""
+        if not self.may(permission):
+            raise PermissionDeniedError(detail=f"{self.role} lacks {permission}")
+
+
+class AccountLockedError(PermissionDeniedError):
+    """Too many wrong passwords in a row; the account waits out its lock."""
+
+    code = "account_locked"
+    message_zh = "账号已锁定，请稍后再试"
+
+    def __init__(self, minutes_left: int) -> None:
+        super().__init__(f"账号已锁定，请{minutes_left}分钟后再试", detail="account locked")
+        self.minutes_left = minutes_left
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    """After `max_failed` wrong passwords in a row the account is locked for `lock_minutes`."""
+
+    max_failed: int
+    lock_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoginState:
+    """The lock-out counters stored on a staff account."""
+
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+
+
+def is_locked(state: LoginState, now: datetime) -> bool:
+    """Whether the account is locked at this moment."""
+    return state.locked_until is not None and now < state.locked_until
+
+
+def minutes_left(state: LoginState, now: datetime) -> int:
+    """Whole minutes until the lock ends, rounded up; 0 when not locked."""
+    if state.locked_until is None or now >= state.locked_until:
+        return 0
+    return math.ceil((state.locked_until - now).total_seconds() / 60)
+
+
+def after_failure(state: LoginState, now: datetime, policy: LockoutPolicy) -> LoginState:
+    """The counters after a wrong password; the failure that reaches the limit locks."""
+    expired = state.locked_until is not None and now >= state.locked_until
+    # A lock that has run out gives a fresh set of attempts rather than re-locking at once.
+    failed = (0 if expired else state.failed_logins) + 1
+    if failed >= policy.max_failed:
+        return LoginState(failed, now + timedelta(minutes=policy.lock_minutes))
+    return LoginState(failed, None)
+
+
+def after_success() -> LoginState:
+    """The counters after a right password: all clear."""
+    return LoginState(0, None)

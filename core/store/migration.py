@@ -1,0 +1,54 @@
+"""Running alembic migrations from code, on a URL or on an open connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+import migrations
+
+SCRIPT_LOCATION = str(Path(migrations.__file__).parent)
+
+
+def alembic_config(url: str) -> Config:
+    """An alembic configuration pointing at the project's migrations."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate a database up, from outside any event loop."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate a database down, from outside any event loop."""
+    command.downgrade(alembic_config(url), revision)
+
+
+async def upgrade_connection(connection: AsyncConnection, revision: str = "head") -> None:
+    """Migrate up on an open async connection (tests, running servers)."""
+    await connection.run_sync(_upgrade_sync, revision)
+
+
+async def downgrade_connection(connection: AsyncConnection, revision: str) -> None:
+    """Migrate down on an open async connection."""
+    await connection.run_sync(_downgrade_sync, revision)
+
+
+def _upgrade_sync(connection: Connection, revision: str) -> None:
+    config = alembic_config(str(connection.engine.url))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _downgrade_sync(connection: Connection, revision: str) -> None:
+    config = alembic_config(str(connection.engine.url))
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)

@@ -1,0 +1,166 @@
+"""Repositories: the only code that reads and writes tables; they never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.ledger import JournalEntry
+from core.store.activity import DeviceEventRow, LedgerEntryRow, LedgerPostingRow, StayRow
+from core.store.city import BerthRow, LotRow, OperatorRow, TariffRow, ZoneRow
+
+
+class CityRepository:
+    """Reads the parking supply: berths, zones, lots and their operators."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def berth_by_code(self, code: str) -> BerthRow | None:
+        """The berth with this code, if any."""
+        return await self._session.scalar(select(BerthRow).where(BerthRow.code == code))
+
+    async def zone(self, zone_id: int) -> ZoneRow:
+        """The zone with this id."""
+        return await self._session.get_one(ZoneRow, zone_id)
+
+    async def lot(self, lot_id: int) -> LotRow:
+        """The lot with this id."""
+        return await self._session.get_one(LotRow, lot_id)
+
+    async def place_name(self, berth_id: int | None, lot_id: int | None) -> str:
+        """A short name of where a stay is: the berth code or the lot name."""
+        if berth_id is not None:
+            berth = await self._session.get_one(BerthRow, berth_id)
+            return berth.code
+        if lot_id is not None:
+            return (await self._session.get_one(LotRow, lot_id)).name
+        return ""
+
+    async def operator(self, operator_id: int) -> OperatorRow:
+        """The operator with this id."""
+        return await self._session.get_one(OperatorRow, operator_id)
+
+
+class TariffRepository:
+    """Versioned tariff documents."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def version_at(self, code: str, moment: datetime) -> TariffRow | None:
+        """The newest version of a tariff already in effect at a moment."""
+        query = (
+            select(TariffRow)
+            .where(TariffRow.code == code, TariffRow.effective_from <= moment)
+            .order_by(TariffRow.effective_from.desc(), TariffRow.version.desc())
+            .limit(1)
+        )
+        return await self._session.scalar(query)
+
+    async def latest_version(self, code: str) -> int:
+        """The highest version number stored for a tariff code, 0 when none."""
+        query = select(func.max(TariffRow.version)).where(TariffRow.code == code)
+        return (await self._session.scalar(query)) or 0
+
+    def add(self, row: TariffRow) -> None:
+        """Store a new tariff version."""
+        self._session.add(row)
+
+
+class StayRepository:
+    """Stays of vehicles at berths and in lots."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, stay: StayRow) -> None:
+        """Start tracking a new stay."""
+        self._session.add(stay)
+
+    async def by_ref(self, ref: str) -> StayRow | None:
+        """The stay with this public reference."""
+        return await self._session.scalar(select(StayRow).where(StayRow.ref == ref))
+
+    async def open_at_berth(self, berth_id: int) -> StayRow | None:
+        """The stay currently open at a berth, if any."""
+        query = select(StayRow).where(StayRow.berth_id == berth_id, StayRow.status == "open")
+        return await self._session.scalar(query.order_by(StayRow.entered_at.desc()).limit(1))
+
+    async def for_plate(self, plate: str, *, limit: int = 20) -> list[StayRow]:
+        """A plate's stays, newest first."""
+        query = (
+            select(StayRow)
+            .where(StayRow.plate == plate)
+            .order_by(StayRow.entered_at.desc(), StayRow.id.desc())
+            .limit(limit)
+        )
+        return list(await self._session.scalars(query))
+
+
+class DeviceEventRepository:
+    """Raw device events, unique by dedupe key."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def exists(self, dedupe_key: str) -> bool:
+        """Whether an event with this key was already stored."""
+        query = select(DeviceEventRow.id).where(DeviceEventRow.dedupe_key == dedupe_key)
+        return (await self._session.scalar(query)) is not None
+
+    def add(self, row: DeviceEventRow) -> None:
+        """Keep an event."""
+        self._session.add(row)
+
+
+class LedgerRepository:
+    """Journal entries and account balances."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def post(self, entry: JournalEntry, at: datetime) -> None:
+        """Store a balanced entry with its postings."""
+        row = LedgerEntryRow(kind=entry.kind, reference=entry.reference, created_at=at)
+        self._session.add(row)
+        await self._session.flush()
+        self._session.add_all(
+            LedgerPostingRow(
+                entry_id=row.id,
+                account=posting.account.key,
+                debit_fen=posting.debit_fen,
+                credit_fen=posting.credit_fen,
+            )
+            for posting in entry.postings
+        )
+
+    async def balance_fen(self, account_key: str) -> int:
+        """Debits minus credits of one account."""
+        query = select(
+            func.coalesce(func.sum(LedgerPostingRow.debit_fen - LedgerPostingRow.credit_fen), 0)
+        ).where(LedgerPostingRow.account == account_key)
+        return int(await self._session.scalar(query) or 0)
+
+    async def entries_for(
+        self, reference: str
+    ) -> list[tuple[LedgerEntryRow, list[LedgerPostingRow]]]:
+        """Entries posted for one reference, each with its postings."""
+        entries = list(
+            await self._session.scalars(
+                select(LedgerEntryRow)
+                .where(LedgerEntryRow.reference == reference)
+                .order_by(LedgerEntryRow.id)
+            )
+        )
+        result = []
+        for entry in entries:
+            postings = await self._session.scalars(
+                select(LedgerPostingRow)
+                .where(LedgerPostingRow.entry_id == entry.id)
+                .order_by(LedgerPostingRow.id)
+            )
+            result.append((entry, list(postings)))
+        return result

@@ -1,0 +1,75 @@
+"""The unit of work: one transaction per request or device event; only it commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import ConflictError
+from core.store.audit_repository import AuditRepository
+from core.store.repositories import (
+    CityRepository,
+    DeviceEventRepository,
+    LedgerRepository,
+    StayRepository,
+    TariffRepository,
+)
+from core.store.staff_repository import StaffRepository
+
+
+class StoreConflictError(ConflictError):
+    """A concurrent transaction wrote the same unique thing first."""
+
+    code = "concurrent_update"
+    message_zh = "数据已被修改，请重试"
+
+
+class UnitOfWork:
+    """Opens a session, hands out repositories and commits once, at the end."""
+
+    session: AsyncSession
+    city: CityRepository
+    tariffs: TariffRepository
+    stays: StayRepository
+    events: DeviceEventRepository
+    ledger: LedgerRepository
+    staff: StaffRepository
+    audit: AuditRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        self.city = CityRepository(self.session)
+        self.tariffs = TariffRepository(self.session)
+        self.stays = StayRepository(self.session)
+        self.events = DeviceEventRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
+        self.staff = StaffRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Closing discards anything not committed, so a failed request changes nothing;
+        # unlike rollback() it leaves loaded rows readable for building the response.
+        await self.session.close()
+
+    async def commit(self) -> None:
+        """Make every change of this unit durable; a broken unique rule is a conflict."""
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise StoreConflictError(detail=str(exc.orig)) from exc
+
+    async def rollback(self) -> None:
+        """Discard every change of this unit."""
+        await self.session.rollback()

@@ -1,0 +1,17 @@
+"""The device bridge: webhooks (and later MQTT) of sensors, cameras and gates."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from config.settings import Settings
+from device_bridge import routes
+from server.openapi import ROUTES_KEY
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the /devices/ sub-application."""
+    app = web.Application(client_max_size=256 * 1024)
+    routes.routes.install(app)
+    app[ROUTES_KEY] = [routes.routes]
+    return app

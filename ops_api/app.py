@@ -1,0 +1,21 @@
+"""The staff API: consoles of operators, cashiers, officers, agents and attendants."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from config.settings import Settings
+from ops_api import ledger, staff
+from server.http import ApiRoutes
+from server.openapi import ROUTES_KEY
+
+ROUTE_TABLES: tuple[ApiRoutes, ...] = (staff.routes, ledger.routes)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the /ops/ sub-application."""
+    app = web.Application()
+    for table in ROUTE_TABLES:
+        table.install(app)
+    app[ROUTES_KEY] = list(ROUTE_TABLES)
+    return app

@@ -1,0 +1,74 @@
+"""The composition root: builds the whole application from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+import bot.app
+import device_bridge.app
+import miniprogram_api.app
+import ops_api.app
+from config.settings import Settings
+from core.billing import ChineseDayCalendar, DayCalendar
+from core.clock import Clock, SystemClock
+from core.store.database import open_database
+from ops_api.auth import authorize
+from server.http import AUTHORIZER_KEY, error_middleware
+from server.openapi import ROUTES_KEY, build_openapi
+from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+
+log = logging.getLogger(__name__)
+
+OPENAPI_KEY = web.AppKey("openapi", dict)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, calendar: DayCalendar | None = None
+) -> web.Application:
+    """Build the root application with its sub-apps under /mp/, /wechat/, /devices/, /ops/."""
+    app = web.Application(middlewares=[error_middleware])
+    app[SETTINGS_KEY] = settings
+    app[CLOCK_KEY] = clock or SystemClock()
+    app[CALENDAR_KEY] = calendar or ChineseDayCalendar()
+    app[AUTHORIZER_KEY] = authorize
+    app.cleanup_ctx.append(_database)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", openapi)
+    mounts = {
+        "/mp/": miniprogram_api.app.create_app(settings),
+        "/wechat/": bot.app.create_app(settings),
+        "/devices/": device_bridge.app.create_app(settings),
+        "/ops/": ops_api.app.create_app(settings),
+    }
+    for prefix, sub in mounts.items():
+        app.add_subapp(prefix, sub)
+    app[OPENAPI_KEY] = build_openapi(
+        [(prefix, sub[ROUTES_KEY]) for prefix, sub in mounts.items() if ROUTES_KEY in sub]
+    )
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    database = open_database(settings.database_url, echo=settings.sql_echo)
+    app[DATABASE_KEY] = database
+    yield
+    await database.dispose()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Report whether the database answers."""
+    try:
+        await request.app[DATABASE_KEY].ping()
+    except Exception as exc:  # any driver error means "down"; the reason goes to the log
+        log.warning("health check failed: %s", exc)
+        return web.json_response({"status": "down", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """Serve the OpenAPI document."""
+    return web.json_response(request.app[OPENAPI_KEY])

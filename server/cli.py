@@ -1,0 +1,99 @@
+"""The `parking` console script: serve, migrate, seed the demo city, quote, audit, staff."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from config.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run one subcommand."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "quote":
+        from core.billing.cli import run_quote
+
+        return run_quote(list(args.rest))
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"parking: {exc}", file=sys.stderr)
+        return 2
+    return int(args.run(settings, args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parking", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.set_defaults(run=_serve)
+    migrate = commands.add_parser("migrate", help="migrate the database (default: to head)")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--down", action="store_true", help="downgrade to --revision")
+    migrate.set_defaults(run=_migrate)
+    seed = commands.add_parser("seed-demo", help="load the demo city")
+    seed.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
+    seed.set_defaults(run=_seed_demo)
+    quote = commands.add_parser("quote", help="price a stay with a tariff file", add_help=False)
+    quote.add_argument("rest", nargs=argparse.REMAINDER)
+    audit = commands.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check the hash chain").set_defaults(run=_audit_verify)
+    staff = commands.add_parser("staff", help="staff accounts")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
+    create = staff_commands.add_parser("create", help="create a staff account")
+    create.add_argument("username")
+    create.add_argument("--role", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--scope", action="append", default=[], help="kind:code, repeatable")
+    create.set_defaults(run=_staff_create)
+    return parser
+
+
+def _serve(settings: Settings, _: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from server.app import create_app
+
+    web.run_app(create_app(settings), host=settings.host, port=settings.port)
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from core.store import migration
+
+    if args.down:
+        migration.downgrade(settings.database_url, args.revision)
+    else:
+        migration.upgrade(settings.database_url, args.revision)
+    return 0
+
+
+def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from sandbox.demo_city import seed_demo_city
+
+    return asyncio.run(seed_demo_city(settings, if_empty=args.if_empty))
+
+
+def _audit_verify(settings: Settings, _: argparse.Namespace) -> int:
+    from ops_api.commands import verify_audit_command
+
+    return asyncio.run(verify_audit_command(settings))
+
+
+def _staff_create(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.commands import create_staff_command
+
+    return asyncio.run(
+        create_staff_command(settings, args.username, args.password, args.role, args.scope)
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

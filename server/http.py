@@ -1,0 +1,137 @@
+"""The HTTP toolkit every adapter shares: declared endpoints, validation and JSON errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from core.errors import DomainError, ValidationFailedError
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
+Authorizer = Callable[[web.Request, str], Awaitable[None]]
+
+AUTHORIZER_KEY = web.AppKey("authorizer", Authorizer)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One declared route: what it takes, what it answers and who may call it."""
+
+    method: str
+    path: str
+    summary: str
+    handler: Handler
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    permission: str | None = None
+
+
+class ApiRoutes:
+    """A list of endpoints that validates input and enforces staff permissions."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        summary: str,
+        *,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        permission: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a handler `(request, params)`; params is the validated body or query."""
+
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(method, path, summary, handler, body, query, response, permission)
+            )
+            return handler
+
+        return register
+
+    def install(self, app: web.Application) -> None:
+        """Add every endpoint to an application."""
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, _wrap(endpoint))
+
+
+def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if endpoint.permission is not None:
+            await request.config_dict[AUTHORIZER_KEY](request, endpoint.permission)
+        params: BaseModel | None = None
+        if endpoint.body is not None:
+            params = parse_model(endpoint.body, await read_json(request))
+        elif endpoint.query is not None:
+            params = parse_model(endpoint.query, dict(request.query))
+        return await endpoint.handler(request, params)
+
+    return handle
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON, or a 400 naming the problem."""
+    try:
+        return await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailedError("请求内容不是有效的 JSON", detail=str(exc)) from None
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    """Validate data against a schema; errors name the fields in the message."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors())
+        raise ValidationFailedError(f"请求参数有误：{fields}", detail=str(exc)) from None
+
+
+def json_response(model: BaseModel, *, status: int = 200) -> web.Response:
+    """Serialise a response schema."""
+    return web.Response(
+        body=model.model_dump_json(), status=status, content_type="application/json"
+    )
+
+
+def error_body(code: str, message: str) -> dict[str, str]:
+    """The one error shape: a stable machine code and a Chinese message."""
+    return {"code": code, "message": message}
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Translate domain and HTTP errors to `{code, message}` JSON, once, at the boundary."""
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        if exc.status >= 500:
+            log.error("domain error %s on %s: %s", exc.code, request.path, exc.detail)
+        return web.json_response(error_body(exc.code, exc.message_zh), status=exc.status)
+    except web.HTTPNotFound:
+        return web.json_response(error_body("not_found", "接口不存在"), status=404)
+    except web.HTTPMethodNotAllowed:
+        return web.json_response(error_body("method_not_allowed", "不支持该请求方法"), status=405)
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response(error_body("too_large", "请求内容过大"), status=413)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(error_body("internal_error", "系统繁忙，请稍后再试"), status=500)

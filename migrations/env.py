@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -17,7 +17,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render the project's column types by name, so migrations import them plainly."""
     if kind == "type" and isinstance(item, UTCDateTime):
         return "core.store.base.UTCDateTime()"

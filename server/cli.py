@@ -19,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "quote":
         from core.billing.cli import run_quote
 
-        return run_quote(list(args.rest))
+        return int(run_quote(list(args.rest)))
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -19,7 +19,7 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
 Authorizer = Callable[[web.Request, str], Awaitable[None]]
 
-AUTHORIZER_KEY = web.AppKey("authorizer", Authorizer)
+AUTHORIZER_KEY: web.AppKey[Authorizer] = web.AppKey("authorizer")
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,8 @@ class _Kinds:
 
     def seen(self, first_day: int, last_day: int) -> dict[date, DayType]:
         """The day types looked up for days in [first_day, last_day]."""
+        if not self._seen:
+            return {}
         return {
             date.fromordinal(day): kind
             for day, kind in sorted(self._seen.items())
@@ -97,7 +99,10 @@ def _occurrences(
     """Band occurrences touching [start_s, end_s); each belongs to the day it starts on."""
     found: list[_Occurrence] = []
     uniform = rules.tables[DayType.WORKDAY] if rules.uniform else None
-    for day in range(start_s // DAY - 1, (end_s - 1) // DAY + 1):
+    first_day = start_s // DAY
+    if start_s - first_day * DAY < rules.overhang_seconds:
+        first_day -= 1  # yesterday's band still runs at the start: price it by yesterday
+    for day in range(first_day, (end_s - 1) // DAY + 1):
         kind = None if uniform is not None else kinds(day)
         table = uniform if kind is None else rules.tables[kind]
         assert table is not None
@@ -388,7 +393,7 @@ def quote_stay(
         review_reasons=_review(tariff, duration, total),
         continued_from=continued,
         free_seconds_granted=free,
-        day_types=kinds.seen(stay_s // DAY, (exit_s - 1) // DAY) if kinds._seen else None,
+        day_types=kinds.seen(stay_s // DAY, (exit_s - 1) // DAY),
     )
 
 

@@ -61,6 +61,13 @@ class Quote:
         self._explanation: str | None = None
 
     @property
+    def stay_seconds(self) -> int:
+        """Length of the (possibly continued) stay in whole seconds; 0 without a known entry."""
+        if self.stay_entry is None:
+            return 0
+        return int((self.exit - self.stay_entry).total_seconds())
+
+    @property
     def needs_review(self) -> bool:
         """True when the quote breaks a plausibility bound and a human must confirm it."""
         return bool(self.review_reasons)

@@ -82,6 +82,7 @@ class VehicleRules:
     minimum_charge_fen: int
     tables: Mapping[DayType, PriceTable]
     uniform: bool  # every day type is priced alike, so pricing needs no calendar
+    overhang_seconds: int  # how far past midnight a band begun the day before can reach
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from core.billing.day_calendar import DayType
 from core.billing.errors import TariffError
 from core.billing.tariff import (
+    DAY_SECONDS,
     Band,
     CapPeriod,
     FirstUnitScope,
@@ -259,6 +260,14 @@ def _vehicle_rules(
         minimum_charge_fen=layer.get("minimum_charge_fen", base["minimum_charge_fen"]),
         tables=tables,
         uniform=len(set(tables.values())) == 1,
+        overhang_seconds=max(
+            (
+                band.start_seconds + band.length_seconds - DAY_SECONDS
+                for table in tables.values()
+                for band in table.bands
+            ),
+            default=0,
+        ),
     )
 
 

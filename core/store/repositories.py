@@ -20,7 +20,8 @@ class CityRepository:
 
     async def berth_by_code(self, code: str) -> BerthRow | None:
         """The berth with this code, if any."""
-        return await self._session.scalar(select(BerthRow).where(BerthRow.code == code))
+        query = select(BerthRow).where(BerthRow.code == code)
+        return (await self._session.execute(query)).scalar_one_or_none()
 
     async def zone(self, zone_id: int) -> ZoneRow:
         """The zone with this id."""
@@ -58,7 +59,7 @@ class TariffRepository:
             .order_by(TariffRow.effective_from.desc(), TariffRow.version.desc())
             .limit(1)
         )
-        return await self._session.scalar(query)
+        return (await self._session.execute(query)).scalar_one_or_none()
 
     async def latest_version(self, code: str) -> int:
         """The highest version number stored for a tariff code, 0 when none."""
@@ -82,12 +83,14 @@ class StayRepository:
 
     async def by_ref(self, ref: str) -> StayRow | None:
         """The stay with this public reference."""
-        return await self._session.scalar(select(StayRow).where(StayRow.ref == ref))
+        query = select(StayRow).where(StayRow.ref == ref)
+        return (await self._session.execute(query)).scalar_one_or_none()
 
     async def open_at_berth(self, berth_id: int) -> StayRow | None:
         """The stay currently open at a berth, if any."""
         query = select(StayRow).where(StayRow.berth_id == berth_id, StayRow.status == "open")
-        return await self._session.scalar(query.order_by(StayRow.entered_at.desc()).limit(1))
+        query = query.order_by(StayRow.entered_at.desc()).limit(1)
+        return (await self._session.execute(query)).scalar_one_or_none()
 
     async def for_plate(self, plate: str, *, limit: int = 20) -> list[StayRow]:
         """A plate's stays, newest first."""

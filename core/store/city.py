@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -151,3 +151,21 @@ class DeviceRow(Base):
     berth_id: Mapped[int | None] = mapped_column(ForeignKey("berths.id"))
     lane_id: Mapped[int | None] = mapped_column(ForeignKey("lanes.id"))
     last_seen_at: Mapped[datetime | None]
+
+
+class HolidayOverrideRow(Base):
+    """A local or future-year day type that the holiday package does not know or gets wrong."""
+
+    __tablename__ = "holiday_overrides"
+    __table_args__ = (
+        CheckConstraint(
+            "day_type IN ('workday', 'weekend', 'holiday', 'adjusted_workday')", name="day_type"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(unique=True)
+    day_type: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 13:21:54.276356
+Create Date: 2026-11-25 13:25:18.490809
 """
 
 from collections.abc import Sequence
@@ -74,6 +74,21 @@ def upgrade() -> None:
         sa.Column("created_at", core.store.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_drivers")),
         sa.UniqueConstraint("unionid", name=op.f("uq_drivers_unionid")),
+    )
+    op.create_table(
+        "holiday_overrides",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("day_type", sa.String(length=20), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", core.store.base.UTCDateTime(), nullable=False),
+        sa.CheckConstraint(
+            "day_type IN ('workday', 'weekend', 'holiday', 'adjusted_workday')",
+            name=op.f("ck_holiday_overrides_day_type"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_holiday_overrides")),
+        sa.UniqueConstraint("day", name=op.f("uq_holiday_overrides_day")),
     )
     op.create_table(
         "ledger_entries",
@@ -440,6 +455,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ledger_entries_reference"))
 
     op.drop_table("ledger_entries")
+    op.drop_table("holiday_overrides")
     op.drop_table("drivers")
     op.drop_table("districts")
     with op.batch_alter_table("device_events", schema=None) as batch_op:

@@ -11,7 +11,7 @@ from core.billing import CalendarUnknownError, DayCalendar
 from core.clock import Clock
 from core.errors import NotFoundError
 from core.ledger import stay_charged
-from core.services.pricing import price_interval
+from core.services.pricing import price_street_stay
 from core.store.activity import DeviceEventRow, StayRow
 from core.store.city import BerthRow
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
@@ -108,12 +108,8 @@ async def _close_stay(
     if stay.plate is None:
         stay.status = "review"
         return BerthEventResult(EventOutcome.REVIEW, stay_ref=stay.ref, note="stay has no plate")
-    assert stay.zone_id is not None
-    zone = await uow.city.zone(stay.zone_id)
     try:
-        priced = await price_interval(
-            uow, zone.tariff_code, stay.entered_at, event.device_time, stay.vehicle_class, calendar
-        )
+        priced = await price_street_stay(uow, stay, event.device_time, calendar)
     except CalendarUnknownError as exc:
         stay.status = "review"
         return BerthEventResult(EventOutcome.REVIEW, stay_ref=stay.ref, note=str(exc))

@@ -1,13 +1,17 @@
-"""Pricing a stay with the tariff version in force when it started."""
+"""Pricing stays with the tariff version in force at entry and the plate's day so far."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from core.billing import DayCalendar, Quote, parse_tariff, quote
+from core.billing import DayCalendar, PricedStay, Quote, parse_tariff, quote_stay
 from core.errors import DomainError
+from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
+
+# Prior stays that can still share a natural day or a rolling 24 hours with a new entry.
+PRIOR_WINDOW = timedelta(hours=25)
 
 
 class TariffMissingError(DomainError):
@@ -34,11 +38,64 @@ async def price_interval(
     exited_at: datetime,
     vehicle_class: str,
     calendar: DayCalendar,
+    *,
+    prior: tuple[PricedStay, ...] = (),
+    location: str | None = None,
 ) -> TariffQuote:
     """Quote an interval with the tariff version in effect at its start."""
     row = await uow.tariffs.version_at(tariff_code, entered_at)
     if row is None:
         raise TariffMissingError(detail=f"no version of {tariff_code} at {entered_at}")
-    tariff = parse_tariff(row.body)
-    result = quote(tariff, entered_at, exited_at, vehicle_class=vehicle_class, calendar=calendar)
+    result = quote_stay(
+        parse_tariff(row.body),
+        entered_at,
+        exited_at,
+        vehicle_class=vehicle_class,
+        calendar=calendar,
+        prior=prior,
+        location=location,
+    )
     return TariffQuote(result, row.code, row.version)
+
+
+async def price_street_stay(
+    uow: UnitOfWork, stay: StayRow, exited_at: datetime, calendar: DayCalendar
+) -> TariffQuote:
+    """Price an on-street stay as part of its plate's day in zones of the same class."""
+    if stay.zone_id is None or stay.berth_id is None:
+        raise ValueError("an on-street stay needs a zone and a berth")
+    zone = await uow.city.zone(stay.zone_id)
+    street = await uow.city.berth_street(stay.berth_id)
+    prior: tuple[PricedStay, ...] = ()
+    if stay.plate is not None:
+        earlier = await uow.stays.closed_in_zone_class(
+            stay.plate, zone.zone_class, stay.entered_at - PRIOR_WINDOW, stay.entered_at, stay.id
+        )
+        prior = tuple(_as_priced(row, row_street) for row, row_street in earlier)
+    return await price_interval(
+        uow,
+        zone.tariff_code,
+        stay.entered_at,
+        exited_at,
+        stay.vehicle_class,
+        calendar,
+        prior=prior,
+        location=street,
+    )
+
+
+def _as_priced(row: StayRow, street: str | None) -> PricedStay:
+    """An earlier closed stay as the engine needs it, from its stored quote."""
+    assert row.exited_at is not None and row.fee_fen is not None
+    stored = row.quote or {}
+    by_day = {
+        date.fromisoformat(day): int(fen) for day, fen in stored.get("charged_by_day", {}).items()
+    }
+    return PricedStay(
+        entry=row.entered_at,
+        exit=row.exited_at,
+        total_fen=row.fee_fen,
+        charged_by_day=by_day,
+        free_seconds_used=int(stored.get("free_seconds_used", 0)),
+        location=street,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from core.billing import CalendarUnknownError, DayCalendar
 from core.clock import Clock
 from core.plates import Plate
-from core.services.pricing import price_interval
+from core.services.pricing import price_street_stay
 from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -59,13 +59,9 @@ async def _view(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayR
 async def _quote_so_far(
     uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayRow
 ) -> dict[str, Any] | None:
-    assert row.zone_id is not None
-    zone = await uow.city.zone(row.zone_id)
     now = max(clock.now(), row.entered_at)
     try:
-        priced = await price_interval(
-            uow, zone.tariff_code, row.entered_at, now, row.vehicle_class, calendar
-        )
+        priced = await price_street_stay(uow, row, now, calendar)
     except CalendarUnknownError:
         return None
     return priced.quote.to_dict()

@@ -40,6 +40,11 @@ class CityRepository:
             return (await self._session.get_one(LotRow, lot_id)).name
         return ""
 
+    async def berth_street(self, berth_id: int) -> str | None:
+        """The street a berth lies on."""
+        berth = await self._session.get_one(BerthRow, berth_id)
+        return berth.street
+
     async def operator(self, operator_id: int) -> OperatorRow:
         """The operator with this id."""
         return await self._session.get_one(OperatorRow, operator_id)
@@ -91,6 +96,27 @@ class StayRepository:
         query = select(StayRow).where(StayRow.berth_id == berth_id, StayRow.status == "open")
         query = query.order_by(StayRow.entered_at.desc()).limit(1)
         return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def closed_in_zone_class(
+        self, plate: str, zone_class: int, since: datetime, until: datetime, exclude_id: int | None
+    ) -> list[tuple[StayRow, str | None]]:
+        """A plate's priced on-street stays in zones of one class that ended in a window."""
+        query = (
+            select(StayRow, BerthRow.street)
+            .join(ZoneRow, ZoneRow.id == StayRow.zone_id)
+            .join(BerthRow, BerthRow.id == StayRow.berth_id)
+            .where(
+                StayRow.plate == plate,
+                StayRow.status == "closed",
+                ZoneRow.zone_class == zone_class,
+                StayRow.exited_at >= since,
+                StayRow.entered_at <= until,
+            )
+            .order_by(StayRow.entered_at)
+        )
+        if exclude_id is not None:
+            query = query.where(StayRow.id != exclude_id)
+        return [(row, street) for row, street in (await self._session.execute(query)).all()]
 
     async def for_plate(self, plate: str, *, limit: int = 20) -> list[StayRow]:
         """A plate's stays, newest first."""

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     wechatpay_api_v3_key: SecretStr | None = None
     wechatpay_base_url: str | None = None
     tariff_timezone: str = "Asia/Shanghai"
+    calendar_refresh_seconds: float = Field(60.0, gt=0)
     sql_echo: bool = False
 
     @field_validator("database_url")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
-from miniprogram_api import stays
+from miniprogram_api import prices, stays
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
 
-ROUTE_TABLES: tuple[ApiRoutes, ...] = (stays.routes,)
+ROUTE_TABLES: tuple[ApiRoutes, ...] = (stays.routes, prices.routes)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
-from ops_api import ledger, staff
+from ops_api import ledger, staff, tariffs
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
 
-ROUTE_TABLES: tuple[ApiRoutes, ...] = (staff.routes, ledger.routes)
+ROUTE_TABLES: tuple[ApiRoutes, ...] = (staff.routes, ledger.routes, tariffs.routes)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,9 +14,11 @@ import device_bridge.app
 import miniprogram_api.app
 import ops_api.app
 from config.settings import Settings
-from core.billing import ChineseDayCalendar, DayCalendar
+from core.billing import DayCalendar
 from core.clock import Clock, SystemClock
+from core.services.calendar import OverridableCalendar, refresh_calendar
 from core.store.database import open_database
+from core.store.unit_of_work import UnitOfWork
 from ops_api.auth import authorize
 from server.http import AUTHORIZER_KEY, error_middleware
 from server.openapi import ROUTES_KEY, build_openapi
@@ -32,9 +36,10 @@ def create_app(
     app = web.Application(middlewares=[error_middleware])
     app[SETTINGS_KEY] = settings
     app[CLOCK_KEY] = clock or SystemClock()
-    app[CALENDAR_KEY] = calendar or ChineseDayCalendar()
+    app[CALENDAR_KEY] = calendar or OverridableCalendar()
     app[AUTHORIZER_KEY] = authorize
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_calendar_refresh)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     mounts = {
@@ -57,6 +62,33 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DATABASE_KEY] = database
     yield
     await database.dispose()
+
+
+async def _calendar_refresh(app: web.Application) -> AsyncIterator[None]:
+    calendar = app[CALENDAR_KEY]
+    if not isinstance(calendar, OverridableCalendar):
+        yield
+        return
+    sessions = app[DATABASE_KEY].sessions
+    async with UnitOfWork(sessions) as uow:
+        await refresh_calendar(uow, calendar)
+    task = asyncio.create_task(_refresh_forever(app, calendar))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _refresh_forever(app: web.Application, calendar: OverridableCalendar) -> None:
+    """Pick up overrides other workers wrote; a failed refresh keeps the last table."""
+    interval = app[SETTINGS_KEY].calendar_refresh_seconds
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with UnitOfWork(app[DATABASE_KEY].sessions) as uow:
+                await refresh_calendar(uow, calendar)
+        except Exception:
+            log.exception("holiday calendar refresh failed; keeping the previous overrides")
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -13,13 +13,14 @@ from config.settings import Settings, SettingsError, load_settings
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one subcommand."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.command == "quote":
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["quote"]:
+        # The billing engine owns the quote options; pass them through untouched.
         from core.billing.cli import run_quote
 
-        return int(run_quote(list(args.rest)))
+        return int(run_quote(arguments[1:]))
+    args = _parser().parse_args(arguments)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -40,11 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed-demo", help="load the demo city")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
     seed.set_defaults(run=_seed_demo)
-    quote = commands.add_parser("quote", help="price a stay with a tariff file", add_help=False)
-    quote.add_argument("rest", nargs=argparse.REMAINDER)
+    commands.add_parser("quote", help="price a stay with a tariff file (parking quote --help)")
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser("verify", help="check the hash chain").set_defaults(run=_audit_verify)
+    tariff = commands.add_parser("tariff", help="tariff versions")
+    tariff_commands = tariff.add_subparsers(dest="tariff_command", required=True)
+    publish = tariff_commands.add_parser("publish", help="store a tariff file as a new version")
+    publish.add_argument("file")
+    publish.add_argument("--reason", required=True)
+    publish.set_defaults(run=_tariff_publish)
     staff = commands.add_parser("staff", help="staff accounts")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True)
     create = staff_commands.add_parser("create", help="create a staff account")
@@ -79,6 +85,12 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from sandbox.demo_city import seed_demo_city
 
     return asyncio.run(seed_demo_city(settings, if_empty=args.if_empty))
+
+
+def _tariff_publish(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.tariff_commands import publish_tariff_command
+
+    return asyncio.run(publish_tariff_command(settings, args.file, args.reason))
 
 
 def _audit_verify(settings: Settings, _: argparse.Namespace) -> int:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ledger import JournalEntry
 from core.store.activity import DeviceEventRow, LedgerEntryRow, LedgerPostingRow, StayRow
-from core.store.city import BerthRow, LotRow, OperatorRow, TariffRow, ZoneRow
+from core.store.city import (
+    BerthRow,
+    HolidayOverrideRow,
+    LotRow,
+    OperatorRow,
+    TariffRow,
+    ZoneRow,
+)
 
 
 class CityRepository:
@@ -45,9 +52,40 @@ class CityRepository:
         berth = await self._session.get_one(BerthRow, berth_id)
         return berth.street
 
+    async def zone_by_code(self, code: str) -> ZoneRow | None:
+        """The zone with this code, if any."""
+        query = select(ZoneRow).where(ZoneRow.code == code)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def lot_by_code(self, code: str) -> LotRow | None:
+        """The lot with this code, if any."""
+        query = select(LotRow).where(LotRow.code == code)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
     async def operator(self, operator_id: int) -> OperatorRow:
         """The operator with this id."""
         return await self._session.get_one(OperatorRow, operator_id)
+
+
+class CalendarRepository:
+    """The holiday override table."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def overrides(self) -> list[HolidayOverrideRow]:
+        """Every override, by day."""
+        query = select(HolidayOverrideRow).order_by(HolidayOverrideRow.day)
+        return list(await self._session.scalars(query))
+
+    async def override_for(self, day: date) -> HolidayOverrideRow | None:
+        """The override of one day, if any."""
+        query = select(HolidayOverrideRow).where(HolidayOverrideRow.day == day)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    def add(self, row: HolidayOverrideRow) -> None:
+        """Store a new override."""
+        self._session.add(row)
 
 
 class TariffRepository:
@@ -74,6 +112,11 @@ class TariffRepository:
     def add(self, row: TariffRow) -> None:
         """Store a new tariff version."""
         self._session.add(row)
+
+    async def all_versions(self) -> list[TariffRow]:
+        """Every stored version, by code and version."""
+        query = select(TariffRow).order_by(TariffRow.code, TariffRow.version)
+        return list(await self._session.scalars(query))
 
 
 class StayRepository:

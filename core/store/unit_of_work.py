@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.errors import ConflictError
 from core.store.audit_repository import AuditRepository
 from core.store.repositories import (
+    CalendarRepository,
     CityRepository,
     DeviceEventRepository,
     LedgerRepository,
@@ -31,6 +32,7 @@ class UnitOfWork:
 
     session: AsyncSession
     city: CityRepository
+    calendar: CalendarRepository
     tariffs: TariffRepository
     stays: StayRepository
     events: DeviceEventRepository
@@ -44,6 +46,7 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.city = CityRepository(self.session)
+        self.calendar = CalendarRepository(self.session)
         self.tariffs = TariffRepository(self.session)
         self.stays = StayRepository(self.session)
         self.events = DeviceEventRepository(self.session)

@@ -57,6 +57,7 @@ class AuditRepository:
         digest = link_hash(prev_hash, at, actor, action, target, reason, stored)
         # The id is chosen here, under the lock, rather than by a sequence: a rolled-back
         # append would otherwise leave a gap that verification reports as a removed link.
+        # It also makes a fork impossible even without the lock: two links cannot share an id.
         link = AuditLink(last_id + 1, at, actor, action, target, reason, stored, prev_hash, digest)
         self._session.add(
             AuditRow(

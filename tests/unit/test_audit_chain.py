@@ -31,9 +31,13 @@ def make_chain(count: int) -> list[AuditLink]:
     for n in range(1, count + 1):
         at = START + timedelta(minutes=n)
         details: dict[str, Any] = {"plate": "浙B12345", "fee_fen": 100 * n, "n": [n, {"k": n}]}
-        digest = link_hash(prev, at, "demo-admin", "gate.lift", f"lane:{n}", "车牌识别失败", details)
+        digest = link_hash(
+            prev, at, "demo-admin", "gate.lift", f"lane:{n}", "车牌识别失败", details
+        )
         links.append(
-            AuditLink(n, at, "demo-admin", "gate.lift", f"lane:{n}", "车牌识别失败", details, prev, digest)
+            AuditLink(
+                n, at, "demo-admin", "gate.lift", f"lane:{n}", "车牌识别失败", details, prev, digest
+            )
         )
         prev = digest
     return links
@@ -171,5 +175,8 @@ def test_any_single_tamper_is_detected(size: int, data: st.DataObject) -> None:
     else:
         other = (index + 1) % size
         a, b = links[index], links[other]
-        links[index], links[other] = dataclasses.replace(b, id=a.id), dataclasses.replace(a, id=b.id)
+        links[index], links[other] = (
+            dataclasses.replace(b, id=a.id),
+            dataclasses.replace(a, id=b.id),
+        )
     assert verify_chain(links)

@@ -248,7 +248,7 @@ def test_token_issued_in_the_future_is_refused() -> None:
         jwt.encode(
             {"sub": "x", "role": "admin", "jti": "j", "iat": 0, "exp": 2**40}, SECRET
         ),  # sub not an id
-        jwt.encode({"sub": "1", "role": "admin", "jti": "j", "iat": 0, "exp": 2**40}, None, "none"),
+        jwt.encode({"sub": "1", "role": "admin", "jti": "j", "iat": 0, "exp": 2**40}, "", "none"),
     ],
 )
 def test_forged_or_malformed_tokens_are_refused(token: str) -> None:

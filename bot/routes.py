@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from xml.parsers.expat import ExpatError
 
 from aiohttp import web
 from wechatpy import create_reply, parse_message
@@ -10,7 +11,7 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from bot.replies import reply_to_text
-from core.errors import AuthenticationError, DomainError
+from core.errors import AuthenticationError, DomainError, ValidationFailedError
 from server.resources import CALENDAR_KEY, SETTINGS_KEY, clock, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,10 @@ async def confirm_server(request: web.Request) -> web.Response:
 async def receive_message(request: web.Request) -> web.Response:
     """Reply to one message; every failure still answers 'success' so WeChat does not retry."""
     _verify(request)
-    message = parse_message(await request.text())
+    try:
+        message = parse_message(await request.text())
+    except (ExpatError, KeyError, TypeError):
+        raise ValidationFailedError("消息格式不正确", detail="unparseable wechat xml") from None
     if message.type != "text":
         return web.Response(text="success")
     async with unit_of_work(request) as uow:

@@ -11,7 +11,8 @@ from core.billing.errors import (
     VehicleClassError,
 )
 from core.billing.lines import LineKind, PricedStay, QuoteContext, QuoteLine
-from core.billing.pricing import SHANGHAI, quote, quote_lost_ticket, quote_stay
+from core.billing.local_time import SHANGHAI
+from core.billing.pricing import quote, quote_lost_ticket, quote_stay
 from core.billing.quote import Quote
 from core.billing.rights import (
     CoveredInterval,

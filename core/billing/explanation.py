@@ -36,12 +36,17 @@ def duration_zh(seconds: int) -> str:
     return "".join(parts)
 
 
+def _clock(at: datetime, with_date: bool) -> str:
+    # f-strings rather than strftime: this runs for every line and strftime is ~4x slower.
+    if with_date:
+        return f"{at.month:02d}月{at.day:02d}日{at.hour:02d}:{at.minute:02d}"
+    return f"{at.hour:02d}:{at.minute:02d}"
+
+
 def _span(start: datetime | None, end: datetime | None, with_date: bool) -> str:
     if start is None or end is None:
         return ""
-    head = start.strftime("%m月%d日%H:%M" if with_date else "%H:%M")
-    tail = end.strftime("%m月%d日%H:%M" if end.date() != start.date() else "%H:%M")
-    return f"{head}–{tail}"
+    return f"{_clock(start, with_date)}–{_clock(end, end.date() != start.date())}"
 
 
 def _band_text(line: QuoteLine, with_date: bool) -> str:

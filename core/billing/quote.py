@@ -17,6 +17,7 @@ class Quote:
     __slots__ = (
         "_explanation",
         "charged_by_day",
+        "charged_fen",
         "context",
         "continued_from",
         "day_types",
@@ -39,10 +40,11 @@ class Quote:
         stay_entry: datetime | None,
         lines: tuple[QuoteLine, ...],
         total_fen: int,
+        charged_fen: int,
         charged_by_day: Mapping[date, int],
         free_seconds_used: int,
         review_reasons: tuple[str, ...],
-        continued_from: PricedStay | None = None,
+        continued_from: tuple[PricedStay, ...] = (),
         free_seconds_granted: int = 0,
         day_types: Mapping[date, DayType] | None = None,
     ) -> None:
@@ -52,6 +54,7 @@ class Quote:
         self.stay_entry = stay_entry
         self.lines = lines
         self.total_fen = total_fen
+        self.charged_fen = charged_fen
         self.charged_by_day = charged_by_day
         self.free_seconds_used = free_seconds_used
         self.review_reasons = review_reasons
@@ -85,19 +88,15 @@ class Quote:
         return self._explanation
 
     def as_priced_stay(self, location: str | None = None) -> PricedStay:
-        """The stay as the store should remember it for the plate's later stays that day."""
-        by_day = dict(self.charged_by_day)
-        total = self.total_fen
-        entry = self.stay_entry or self.exit
-        if self.continued_from is not None:
-            total += self.continued_from.total_fen
-            for day, amount in self.continued_from.charged_by_day.items():
-                by_day[day] = by_day.get(day, 0) + amount
+        """This stay as the store should remember it: its own entry and what it charged.
+
+        A continuation records only what it added; a later stay walks the chain back.
+        """
         return PricedStay(
-            entry=entry,
+            entry=self.entry or self.exit,
             exit=self.exit,
-            total_fen=total,
-            charged_by_day=by_day,
+            total_fen=self.charged_fen,
+            charged_by_day=dict(self.charged_by_day),
             free_seconds_used=self.free_seconds_used,
             location=location,
         )
@@ -113,6 +112,7 @@ class Quote:
             "exit": self.exit.isoformat(),
             "stay_entry": None if self.stay_entry is None else self.stay_entry.isoformat(),
             "total_fen": self.total_fen,
+            "charged_fen": self.charged_fen,
             "free_seconds_granted": self.free_seconds_granted,
             "free_seconds_used": self.free_seconds_used,
             "charged_by_day": {
@@ -121,6 +121,7 @@ class Quote:
             "day_types": {
                 day.isoformat(): kind.value for day, kind in sorted(self.day_types.items())
             },
+            "continued_from": [stay.to_dict() for stay in self.continued_from],
             "needs_review": self.needs_review,
             "review_reasons": list(self.review_reasons),
             "lines": [line.to_dict() for line in self.lines],

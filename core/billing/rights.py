@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from core.billing.errors import NaiveDatetimeError, RightError
+from core.billing.local_time import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 Span = tuple[datetime, datetime]
 
 

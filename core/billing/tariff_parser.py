@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +23,7 @@ from core.billing.tariff import (
     Tariff,
     VehicleRules,
 )
+from core.billing.tariff_fields import FieldReader, parse_bands
 
 SCHEMA_VERSION = 1
 DEFAULT_CLASS_LABELS = {
@@ -32,156 +32,13 @@ DEFAULT_CLASS_LABELS = {
     "new_energy": "新能源车",
     "motorcycle": "摩托车",
 }
-_E = TypeVar("_E", bound=StrEnum)
-
-
-class _Reader:
-    """Reads typed fields from one table, remembering which keys were used."""
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise TariffError(path or "tariff", "must be a table")
-        self.data: Mapping[str, Any] = data
-        self.path = path
-        self.used: set[str] = set()
-
-    def at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def raw(self, key: str) -> Any:
-        self.used.add(key)
-        return self.data.get(key)
-
-    def integer(self, key: str, minimum: int = 0, maximum: int | None = None) -> int | None:
-        value = self.raw(key)
-        if value is None:
-            return None
-        # bool is an int subclass and floats would bring rounding into money: refuse both.
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TariffError(self.at(key), "must be an integer")
-        if value < minimum or (maximum is not None and value > maximum):
-            upper = "" if maximum is None else f" and at most {maximum}"
-            raise TariffError(self.at(key), f"must be at least {minimum}{upper}")
-        return value
-
-    def text(self, key: str) -> str | None:
-        value = self.raw(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise TariffError(self.at(key), "must be a non-empty string")
-        return value.strip()
-
-    def flag(self, key: str) -> bool | None:
-        value = self.raw(key)
-        if value is None:
-            return None
-        if not isinstance(value, bool):
-            raise TariffError(self.at(key), "must be true or false")
-        return value
-
-    def choice(self, key: str, kind: type[_E], default: _E) -> _E:
-        value = self.raw(key)
-        if value is None:
-            return default
-        try:
-            return kind(value)
-        except ValueError:
-            options = ", ".join(member.value for member in kind)
-            raise TariffError(self.at(key), f"must be one of {options}") from None
-
-    def finish(self) -> None:
-        for key in self.data:
-            if key not in self.used:
-                raise TariffError(self.at(str(key)), "unknown field")
-
-
-def _clock(reader: _Reader, key: str, allow_24: bool) -> tuple[int, str]:
-    value = reader.raw(key)
-    if value is None:
-        raise TariffError(reader.at(key), "is required (HH:MM)")
-    text = value if isinstance(value, str) else ""
-    parts = text.split(":")
-    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
-        raise TariffError(reader.at(key), "must be HH:MM")
-    hours, minutes = int(parts[0]), int(parts[1])
-    total = hours * 60 + minutes
-    if minutes > 59 or total > 1440 or (total == 1440 and not allow_24):
-        raise TariffError(reader.at(key), "is not a time of day")
-    return total, text
-
-
-def _band(data: object, path: str) -> tuple[Band, dict[str, Any]]:
-    reader = _Reader(data, path)
-    name = reader.text("name")
-    if name is None:
-        raise TariffError(reader.at("name"), "is required")
-    label = reader.text("label") or name
-    start, start_text = _clock(reader, "start", allow_24=False)
-    end, end_text = _clock(reader, "end", allow_24=True)
-    unit_minutes = reader.integer("unit_minutes", minimum=1, maximum=1440)
-    if unit_minutes is None:
-        raise TariffError(reader.at("unit_minutes"), "is required")
-    unit_fen = reader.integer("unit_fen")
-    if unit_fen is None:
-        raise TariffError(reader.at("unit_fen"), "is required")
-    first_minutes = reader.integer("first_unit_minutes", minimum=1, maximum=1440)
-    first_fen = reader.integer("first_unit_fen")
-    if (first_minutes is None) != (first_fen is None):
-        missing = "first_unit_fen" if first_fen is None else "first_unit_minutes"
-        raise TariffError(reader.at(missing), "first_unit_minutes and first_unit_fen go together")
-    cap = reader.integer("cap_fen")
-    reader.finish()
-    band = Band(name, label, start, end, unit_minutes, unit_fen, first_minutes, first_fen, cap)
-    canonical: dict[str, Any] = {
-        "name": name,
-        "label": label,
-        "start": start_text,
-        "end": end_text,
-        "unit_minutes": unit_minutes,
-        "unit_fen": unit_fen,
-    }
-    if first_minutes is not None:
-        canonical["first_unit_minutes"] = first_minutes
-        canonical["first_unit_fen"] = first_fen
-    if cap is not None:
-        canonical["cap_fen"] = cap
-    return band, canonical
-
-
-def _bands(value: object, path: str) -> tuple[tuple[Band, ...], list[dict[str, Any]]]:
-    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
-        raise TariffError(path, "must be a list of bands")
-    parsed = [_band(item, f"{path}[{index}]") for index, item in enumerate(value)]
-    names: set[str] = set()
-    for index, (band, _) in enumerate(parsed):
-        if band.name in names:
-            raise TariffError(f"{path}[{index}].name", f"duplicate band name {band.name!r}")
-        names.add(band.name)
-    _check_overlap(path, [band for band, _ in parsed])
-    ordered = tuple(sorted((band for band, _ in parsed), key=lambda band: band.start_minute))
-    return ordered, [canonical for _, canonical in parsed]
-
-
-def _check_overlap(path: str, bands: list[Band]) -> None:
-    """Bands may leave free gaps but must not overlap anywhere on the 24-hour circle."""
-    order = sorted(range(len(bands)), key=lambda i: bands[i].start_minute)
-    for position, index in enumerate(order):
-        band = bands[index]
-        nxt = bands[order[(position + 1) % len(order)]]
-        next_start = nxt.start_minute + (1440 if position + 1 == len(order) else 0)
-        if band.start_minute + band.length_seconds // 60 > next_start:
-            raise TariffError(f"{path}[{index}].end", f"band {band.name!r} overlaps {nxt.name!r}")
 
 
 def _layer(
     data: object, path: str, allowed: frozenset[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read an override block; returns (typed fields, canonical mapping)."""
-    reader = _Reader(data, path)
+    reader = FieldReader(data, path)
     typed: dict[str, Any] = {}
     canonical: dict[str, Any] = {}
     if "label" in allowed and (label := reader.text("label")) is not None:
@@ -192,7 +49,7 @@ def _layer(
     if (free := reader.flag("free")) is not None:
         typed["free"] = canonical["free"] = free
     if reader.has("bands"):
-        typed["bands"], canonical["bands"] = _bands(reader.raw("bands"), reader.at("bands"))
+        typed["bands"], canonical["bands"] = parse_bands(reader.raw("bands"), reader.at("bands"))
     if "day_types" in allowed and reader.has("day_types"):
         typed["day_types"], canonical["day_types"] = _day_types(
             reader.raw("day_types"), reader.at("day_types")
@@ -210,7 +67,7 @@ _CLASS_LAYER = frozenset(
 def _day_types(
     data: object, path: str
 ) -> tuple[dict[DayType, dict[str, Any]], dict[str, dict[str, Any]]]:
-    reader = _Reader(data, path)
+    reader = FieldReader(data, path)
     typed: dict[DayType, dict[str, Any]] = {}
     canonical: dict[str, dict[str, Any]] = {}
     for kind in DayType:
@@ -271,7 +128,7 @@ def _vehicle_rules(
     )
 
 
-def _effective_from(reader: _Reader) -> tuple[datetime | None, str | None]:
+def _effective_from(reader: FieldReader) -> tuple[datetime | None, str | None]:
     value = reader.raw("effective_from")
     if value is None:
         return None, None
@@ -289,7 +146,7 @@ def _effective_from(reader: _Reader) -> tuple[datetime | None, str | None]:
 
 def parse_tariff(mapping: Mapping[str, object]) -> Tariff:
     """Validate a TOML/JSON mapping and build a Tariff; errors name the field path."""
-    reader = _Reader(mapping, "")
+    reader = FieldReader(mapping, "")
     schema = reader.integer("schema", minimum=SCHEMA_VERSION, maximum=SCHEMA_VERSION)
     tariff_id = reader.text("id")
     if tariff_id is None:
@@ -303,13 +160,13 @@ def parse_tariff(mapping: Mapping[str, object]) -> Tariff:
         if (number := reader.integer(key)) is not None:
             base[key] = number
     base_bands, bands_canonical = (
-        _bands(reader.raw("bands"), "bands") if reader.has("bands") else ((), [])
+        parse_bands(reader.raw("bands"), "bands") if reader.has("bands") else ((), [])
     )
     base["bands"] = base_bands
     day_layers, day_canonical = (
         _day_types(reader.raw("day_types"), "day_types") if reader.has("day_types") else ({}, {})
     )
-    class_reader = _Reader(reader.raw("vehicle_classes") or {}, "vehicle_classes")
+    class_reader = FieldReader(reader.raw("vehicle_classes") or {}, "vehicle_classes")
     class_layers: dict[str, dict[str, Any]] = {}
     class_canonical: dict[str, dict[str, Any]] = {}
     for name in sorted(class_reader.data):
@@ -322,7 +179,7 @@ def parse_tariff(mapping: Mapping[str, object]) -> Tariff:
     rules = {
         name: _vehicle_rules(name, base, class_layers.get(name, {}), day_layers) for name in names
     }
-    plate_reader = _Reader(reader.raw("plate_day") or {}, "plate_day")
+    plate_reader = FieldReader(reader.raw("plate_day") or {}, "plate_day")
     plate_day = PlateDayRules(
         free_period=plate_reader.choice(
             "free_period", FreePeriodSharing, FreePeriodSharing.FIRST_STAY
@@ -331,7 +188,7 @@ def parse_tariff(mapping: Mapping[str, object]) -> Tariff:
         cap_across_stays=_default(plate_reader.flag("cap_across_stays"), True),
     )
     plate_reader.finish()
-    review_reader = _Reader(reader.raw("review") or {}, "review")
+    review_reader = FieldReader(reader.raw("review") or {}, "review")
     review = ReviewLimits(
         max_stay_minutes=_hours(review_reader.integer("max_stay_hours", minimum=1)),
         max_fee_fen=review_reader.integer("max_fee_fen", minimum=1),

@@ -86,7 +86,7 @@ async def price_street_stay(
 
 def _as_priced(row: StayRow, street: str | None) -> PricedStay:
     """An earlier closed stay as the engine needs it, from its stored quote."""
-    assert row.exited_at is not None and row.fee_fen is not None
+    assert row.exited_at is not None
     stored = row.quote or {}
     by_day = {
         date.fromisoformat(day): int(fen) for day, fen in stored.get("charged_by_day", {}).items()
@@ -94,7 +94,8 @@ def _as_priced(row: StayRow, street: str | None) -> PricedStay:
     return PricedStay(
         entry=row.entered_at,
         exit=row.exited_at,
-        total_fen=row.fee_fen,
+        # What the stay charged, not what is still due after payments.
+        total_fen=int(stored.get("charged_fen", row.fee_fen or 0)),
         charged_by_day=by_day,
         free_seconds_used=int(stored.get("free_seconds_used", 0)),
         location=street,

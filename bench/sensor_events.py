@@ -1,0 +1,247 @@
+"""Benchmark sensor events into the store: `python -m bench.sensor_events`.
+
+Target (PRODUCT.md): at least 2,000 sensor events a second sustained into the store with zero
+loss. The server runs in its own process (`create_app`, no access log) on a fresh PostgreSQL
+database holding the demo city plus `--berths` extra berths; this process sends occupied and
+vacated events (each berth's events in device-time order, berths interleaved) over HTTP with
+`--concurrency` requests in flight, then publishes them over MQTT (QoS 1) and waits until the
+store holds them all. Each phase prints events/s and the count stored against the count sent.
+Baseline: `GET /healthz` (one `SELECT 1`) requests/s against the same server in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import asyncpg
+
+TARGET_PER_SECOND = 2000.0
+ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+SERVER = """
+import logging, sys
+from aiohttp import web
+from config.settings import load_settings
+from server.app import create_app
+logging.basicConfig(level=logging.WARNING)
+web.run_app(create_app(load_settings()), host="127.0.0.1", port=int(sys.argv[1]),
+            access_log=None, print=None)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _prepare(database: str, berths: int) -> str:
+    """Create, migrate and seed a fresh database; return its SQLAlchemy URL."""
+    from core.clock import SystemClock
+    from core.store import migration
+    from core.store.city import BerthRow, DeviceRow, ZoneRow
+    from core.store.database import open_database
+    from core.store.unit_of_work import UnitOfWork
+    from sandbox.demo_city import load_demo_city
+
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    await admin.execute(f"CREATE DATABASE {database}")
+    await admin.close()
+    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{url}/{database}"
+    store = open_database(url)
+    async with store.engine.begin() as connection:
+        await migration.upgrade_connection(connection)
+    async with UnitOfWork(store.sessions) as uow:
+        await load_demo_city(uow, SystemClock())
+        await uow.session.flush()
+        zone = (await uow.session.execute(ZoneRow.__table__.select().limit(1))).first()
+        assert zone is not None
+        for n in range(berths):
+            berth = BerthRow(
+                code=f"BN-{n:05d}",
+                zone_id=zone.id,
+                street="压测路",
+                lat=Decimal("29.87"),
+                lng=Decimal("121.55"),
+            )
+            uow.session.add(berth)
+            await uow.session.flush()
+            uow.session.add(
+                DeviceRow(
+                    code=f"MAG-BN-{n:05d}", kind="berth_sensor", vendor="own", berth_id=berth.id
+                )
+            )
+        await uow.commit()
+    await store.dispose()
+    return url
+
+
+def _events(run: str, berths: int, count: int, start: datetime) -> list[dict[str, Any]]:
+    """Occupied and vacated events, 20 minutes apart per berth, berths interleaved."""
+    events = []
+    for i in range(count):
+        berth, step = i % berths, i // berths
+        occupied = step % 2 == 0
+        event: dict[str, Any] = {
+            "event_id": f"{run}-{i}",
+            "device": f"MAG-BN-{berth:05d}",
+            "berth": f"BN-{berth:05d}",
+            "state": "occupied" if occupied else "vacated",
+            "device_time": (start + timedelta(minutes=20 * step)).isoformat(),
+        }
+        if occupied:
+            event["plate"] = f"浙B{berth % 100000:05d}"
+        events.append(event)
+    return events
+
+
+async def _count(url: str, run: str) -> int:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        found = await connection.fetchval(
+            "SELECT count(*) FROM device_events WHERE dedupe_key LIKE $1", f"own:MAG-BN-%:{run}-%"
+        )
+        return int(found)
+    finally:
+        await connection.close()
+
+
+async def _http(base: str, events: list[dict[str, Any]], concurrency: int) -> tuple[float, int]:
+    slots = asyncio.Semaphore(concurrency)
+    failures = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def post(event: dict[str, Any]) -> None:
+            nonlocal failures
+            async with slots, session.post(f"{base}/devices/sensors/events", json=event) as r:
+                await r.read()
+                failures += r.status != 200
+
+        began = time.perf_counter()
+        await asyncio.gather(*(post(e) for e in events))
+        return time.perf_counter() - began, failures
+
+
+async def _healthz(base: str, requests: int, concurrency: int) -> float:
+    slots = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
+
+        async def get() -> None:
+            async with slots, s.get(f"{base}/healthz") as response:
+                await response.read()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(get() for _ in range(requests)))
+        return requests / (time.perf_counter() - began)
+
+
+async def _mqtt(port: int, url: str, run: str, events: list[dict[str, Any]]) -> float:
+    began = time.perf_counter()
+    async with aiomqtt.Client(
+        "127.0.0.1", port, identifier=f"bench-{run}", max_inflight_messages=1000
+    ) as client:
+        for event in events:
+            topic = f"parking/v1/sensors/{event['device']}/events"
+            await client.publish(topic, json.dumps(event).encode(), qos=1)
+    while await _count(url, run) < len(events):
+        if time.perf_counter() - began > 600:
+            break
+        await asyncio.sleep(0.2)
+    return time.perf_counter() - began
+
+
+async def _wait_up(base: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            try:
+                async with session.get(f"{base}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+async def run(args: argparse.Namespace) -> int:
+    database = f"parking_bench_{os.getpid()}"
+    url = await _prepare(database, args.berths)
+    port, mqtt_port = _free_port(), args.mqtt_port
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "PARKING_MQTT_CLIENT_ID": f"bench-centre-{uuid.uuid4().hex[:6]}",
+        "PARKING_SENSOR_FLICKER_SECONDS": "60",
+    }
+    if args.skip_mqtt != "mqtt":
+        env["MQTT_URL"] = f"mqtt://127.0.0.1:{mqtt_port}"
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    missed = False
+    try:
+        await _wait_up(base)
+        baseline = await _healthz(base, 4000, args.concurrency)
+        print(f"baseline GET /healthz: {baseline:,.0f} requests/s")
+        start = datetime.now(UTC) - timedelta(days=60)
+        run_id = uuid.uuid4().hex[:6]
+        events = _events(f"h{run_id}", args.berths, args.events, start)
+        seconds, failures = await _http(base, events, args.concurrency)
+        stored = await _count(url, f"h{run_id}")
+        rate = len(events) / seconds
+        missed |= rate < TARGET_PER_SECOND or stored != len(events)
+        print(
+            f"HTTP: {len(events)} events in {seconds:.1f} s = {rate:,.0f} events/s "
+            f"(ratio to baseline {rate / baseline:.2f}); sent {len(events)}, stored {stored}, "
+            f"non-200 {failures}"
+        )
+        if args.skip_mqtt != "mqtt":
+            later = start + timedelta(days=30)
+            mqtt_events = _events(f"m{run_id}", args.berths, args.events, later)
+            seconds = await _mqtt(mqtt_port, url, f"m{run_id}", mqtt_events)
+            stored = await _count(url, f"m{run_id}")
+            rate = len(mqtt_events) / seconds
+            missed |= rate < TARGET_PER_SECOND or stored != len(mqtt_events)
+            print(
+                f"MQTT: {len(mqtt_events)} events in {seconds:.1f} s = {rate:,.0f} events/s "
+                f"(ratio to baseline {rate / baseline:.2f}); sent {len(mqtt_events)}, "
+                f"stored {stored}"
+            )
+    finally:
+        server.terminate()
+        server.wait(30)
+        admin = await asyncpg.connect(ADMIN_URL)
+        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await admin.close()
+    print(f"target {TARGET_PER_SECOND:,.0f} events/s: {'missed' if missed else 'met'}")
+    return 1 if missed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 1 if the target is missed or an event is lost."""
+    parser = argparse.ArgumentParser(prog="python -m bench.sensor_events")
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--berths", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--mqtt-port", type=int, default=1883)
+    parser.add_argument("--skip-mqtt", default="", choices=["", "mqtt"], help="'mqtt' skips it")
+    return asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

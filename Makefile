@@ -17,7 +17,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/parking migrate
 	$(BIN)/parking seed-demo --if-empty
-	$(BIN)/parking serve
+	PARKING_WECHAT_SANDBOX=$${PARKING_WECHAT_SANDBOX:-true} $(BIN)/parking serve
 
 test: install
 	$(BIN)/pytest -q

@@ -4,9 +4,9 @@ Target (PRODUCT.md): at least 2,000 sensor events a second sustained into the st
 loss. The server runs in its own process (`create_app`, no access log) on a fresh PostgreSQL
 database holding the demo city plus `--berths` extra berths; this process sends occupied and
 vacated events (each berth's events in device-time order, berths interleaved) over HTTP with
-`--concurrency` requests in flight, then publishes them over MQTT (QoS 1) and waits until the
-store holds them all. Each phase prints events/s and the count stored against the count sent.
-Baseline: `GET /healthz` (one `SELECT 1`) requests/s against the same server in the same run.
+`--concurrency` requests in flight, then publishes them over MQTT (QoS 1, to a Mosquitto started
+for the run with `max_queued_messages 0`) and waits until the store holds them all. Each phase
+prints events/s and the count stored against the count sent. Baseline: `GET /healthz` (one `SELECT 1`) requests/s against the same server in the same run.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -40,6 +42,25 @@ logging.basicConfig(level=logging.WARNING)
 web.run_app(create_app(load_settings()), host="127.0.0.1", port=int(sys.argv[1]),
             access_log=None, print=None)
 """
+
+
+def _start_broker(port: int) -> subprocess.Popen[bytes]:
+    """A Mosquitto of the bench's own that never drops queued QoS 1 messages."""
+    folder = tempfile.mkdtemp(prefix="bench-mqtt-")
+    config = os.path.join(folder, "mosquitto.conf")
+    with open(config, "w") as file:
+        file.write(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+            "max_queued_messages 0\nmax_inflight_messages 100\n"
+        )
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    broker = subprocess.Popen([binary, "-c", config], stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return broker
+        time.sleep(0.05)
+    raise RuntimeError("mosquitto did not start")
 
 
 def _free_port() -> int:
@@ -183,7 +204,8 @@ async def _wait_up(base: str) -> None:
 async def run(args: argparse.Namespace) -> int:
     database = f"parking_bench_{os.getpid()}"
     url = await _prepare(database, args.berths)
-    port, mqtt_port = _free_port(), args.mqtt_port
+    port, mqtt_port = _free_port(), _free_port()
+    broker = _start_broker(mqtt_port) if args.skip_mqtt != "mqtt" else None
     env = os.environ | {
         "DATABASE_URL": url,
         "PARKING_MQTT_CLIENT_ID": f"bench-centre-{uuid.uuid4().hex[:6]}",
@@ -191,7 +213,7 @@ async def run(args: argparse.Namespace) -> int:
     }
     if args.skip_mqtt != "mqtt":
         env["MQTT_URL"] = f"mqtt://127.0.0.1:{mqtt_port}"
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)  # noqa: ASYNC220
     base = f"http://127.0.0.1:{port}"
     missed = False
     try:
@@ -225,6 +247,9 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         server.terminate()
         server.wait(30)
+        if broker is not None:
+            broker.terminate()
+            broker.wait(30)
         admin = await asyncpg.connect(ADMIN_URL)
         await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         await admin.close()
@@ -238,7 +263,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--berths", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--mqtt-port", type=int, default=1883)
     parser.add_argument("--skip-mqtt", default="", choices=["", "mqtt"], help="'mqtt' skips it")
     return asyncio.run(run(parser.parse_args(argv)))
 

@@ -50,8 +50,37 @@ class Settings(BaseSettings):
     wechatpay_sp_mchid: str | None = None
     wechatpay_api_v3_key: SecretStr | None = None
     wechatpay_base_url: str | None = None
+    # Payments and the mini-program (README "Payments"): partner-mode credentials of the
+    # service provider; with wechat_sandbox on, local stand-ins replace WeChat and WeChat Pay.
+    wechatpay_private_key_path: str | None = None
+    wechatpay_cert_serial_no: str | None = None
+    wechatpay_notify_url: str | None = None
+    wechatpay_cert_dir: str | None = None
+    miniprogram_appid: str | None = None
+    miniprogram_secret: SecretStr | None = None
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    refund_template_id: str | None = None
+    driver_token_minutes: int = Field(7 * 24 * 60, ge=5)
+    wechat_sandbox: bool = False
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = Field(8090, ge=0, le=65535)
+    sandbox_keys_dir: str = "var/sandbox"
+    payments_sweep_seconds: float = Field(300.0, ge=0)
     tariff_timezone: str = "Asia/Shanghai"
     calendar_refresh_seconds: float = Field(60.0, gt=0)
+    # On-street devices (docs/devices.md): sensor noise, clock skew, plate wait, health, MQTT.
+    sensor_flicker_seconds: int = Field(60, ge=0)
+    device_clock_skew_seconds: int = Field(300, ge=0)
+    plate_match_seconds: int = Field(300, ge=0)
+    plate_wait_minutes: int = Field(15, ge=1)
+    device_offline_minutes: int = Field(30, ge=1)
+    device_low_battery_pct: int = Field(20, ge=0, le=100)
+    device_max_false_trigger_rate: float = Field(0.3, ge=0, le=1)
+    mqtt_client_id: str = "parking-centre"
+    mqtt_topic_prefix: str = "parking/v1"
+    availability_refresh_seconds: float = Field(30.0, gt=0)
+    availability_redis_prefix: str = "parking:avail"
+    image_dir: str = "var/images"
     sql_echo: bool = False
 
     @field_validator("database_url")

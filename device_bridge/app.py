@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
-from device_bridge import routes
+from device_bridge import lanes, routes
 from server.openapi import ROUTES_KEY
 
 
@@ -13,5 +13,6 @@ def create_app(settings: Settings) -> web.Application:
     """Build the /devices/ sub-application."""
     app = web.Application(client_max_size=256 * 1024)
     routes.routes.install(app)
-    app[ROUTES_KEY] = [routes.routes]
+    lanes.routes.install(app)
+    app[ROUTES_KEY] = [routes.routes, lanes.routes]
     return app

@@ -1,30 +1,26 @@
-"""HTTP webhooks of berth sensors and video: one event, one transaction."""
+"""HTTP webhooks of berth sensors, video and vendor platforms: one event, one transaction."""
 
 from __future__ import annotations
 
-from aiohttp import web
-from pydantic import BaseModel
+from typing import Any
 
-from core.services.berth_events import record_berth_event
-from device_bridge.formats import own_json
-from server.http import ApiRoutes, json_response
-from server.resources import CALENDAR_KEY, clock, unit_of_work
+from aiohttp import web
+
+from device_bridge.formats import huawei_vias, own_json
+from device_bridge.intake import EventAck, Intake, PlateReadAck, summary
+from server.http import ApiRoutes, json_response, read_json
 
 routes = ApiRoutes("devices")
 
 
-class EventAck(BaseModel):
-    """What the centre did with an event; a duplicate is acknowledged, not re-applied."""
-
-    outcome: str
-    stay_ref: str | None = None
-    fee_fen: int | None = None
+def _intake(request: web.Request) -> Intake:
+    return Intake.of(request.config_dict)
 
 
 @routes.route(
     "POST",
     "/sensors/events",
-    "A berth sensor or video event in the project's own JSON",
+    "A berth sensor or video occupancy event in the project's own JSON",
     body=own_json.BerthEventPayload,
     response=EventAck,
 )
@@ -32,10 +28,54 @@ async def receive_berth_event(
     request: web.Request, body: own_json.BerthEventPayload
 ) -> web.Response:
     """Apply one berth event."""
-    event = own_json.to_event(body)
-    async with unit_of_work(request) as uow:
-        result = await record_berth_event(
-            uow, clock(request), request.config_dict[CALENDAR_KEY], event
-        )
-    ack = EventAck(outcome=result.outcome.value, stay_ref=result.stay_ref, fee_fen=result.fee_fen)
-    return json_response(ack)
+    return json_response(await _intake(request).take(own_json.to_event(body)))
+
+
+@routes.route(
+    "POST",
+    "/video/plates",
+    "A video plate read at a berth or outside any berth (own JSON)",
+    body=own_json.PlateReadPayload,
+    response=PlateReadAck,
+)
+async def receive_plate_read(request: web.Request, body: own_json.PlateReadPayload) -> web.Response:
+    """Attach a plate to a stay or record a violation."""
+    return json_response(await _intake(request).take(own_json.to_plate_read(body)))
+
+
+@routes.route(
+    "POST",
+    "/heartbeats",
+    "A device heartbeat with battery and signal (own JSON)",
+    body=own_json.HeartbeatPayload,
+    response=EventAck,
+)
+async def receive_heartbeat(request: web.Request, body: own_json.HeartbeatPayload) -> web.Response:
+    """Note that a device is alive."""
+    return json_response(await _intake(request).take(own_json.to_heartbeat(body)))
+
+
+@routes.route(
+    "POST",
+    "/faults",
+    "A device fault raised or cleared (own JSON)",
+    body=own_json.FaultPayload,
+    response=EventAck,
+)
+async def receive_fault(request: web.Request, body: own_json.FaultPayload) -> web.Response:
+    """Raise or clear a device fault."""
+    return json_response(await _intake(request).take(own_json.to_fault(body)))
+
+
+@routes.route(
+    "POST",
+    "/vendors/huawei-vias/events",
+    "Huawei Cloud VIAS abnormal-parking push (event_type 74240), as the vendor sends it",
+    response=PlateReadAck,
+)
+async def receive_huawei_vias(request: web.Request, _: Any) -> web.Response:
+    """Apply every vehicle of one VIAS push, each in its own transaction."""
+    parsed = huawei_vias.parse(await read_json(request))
+    intake = _intake(request)
+    await intake.keep_images(parsed.images)
+    return json_response(summary([await intake.take(read) for read in parsed.reads]))

@@ -5,11 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
-from miniprogram_api import prices, stays
+from miniprogram_api import availability, lanes, payments, prices, session, stays, validations
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
 
-ROUTE_TABLES: tuple[ApiRoutes, ...] = (stays.routes, prices.routes)
+ROUTE_TABLES: tuple[ApiRoutes, ...] = (
+    stays.routes,
+    prices.routes,
+    availability.routes,
+    session.routes,
+    payments.routes,
+    validations.routes,
+    lanes.routes,
+)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -5,11 +5,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
-from ops_api import ledger, staff, tariffs
+from ops_api import cashier, lanes, ledger, merchants, onstreet, payments, review, staff, tariffs
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
 
-ROUTE_TABLES: tuple[ApiRoutes, ...] = (staff.routes, ledger.routes, tariffs.routes)
+ROUTE_TABLES: tuple[ApiRoutes, ...] = (
+    staff.routes,
+    ledger.routes,
+    tariffs.routes,
+    onstreet.routes,
+    review.routes,
+    lanes.routes,
+    cashier.routes,
+    merchants.routes,
+    payments.routes,
+)
 
 
 def create_app(settings: Settings) -> web.Application:

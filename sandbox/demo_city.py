@@ -27,6 +27,7 @@ from core.store.city import (
 from core.store.database import open_database
 from core.store.unit_of_work import UnitOfWork
 from ops_api.commands import seed_demo_staff
+from sandbox.demo_lots import load_demo_lots
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ async def load_demo_city(uow: UnitOfWork, clock: Clock) -> None:
     session.add_all(LotLevelRow(lot_id=mall.id, code=c, capacity=400) for c in ("B1", "B2", "B3"))
     for lot in (hospital, mall):
         await _add_lanes(uow, lot)
+    await load_demo_lots(uow, clock, [hospital, mall])
     await seed_demo_staff(uow, clock)
 
 

@@ -19,10 +19,13 @@ from core.clock import Clock, SystemClock
 from core.services.calendar import OverridableCalendar, refresh_calendar
 from core.store.database import open_database
 from core.store.unit_of_work import UnitOfWork
+from device_bridge.mqtt import mqtt_ctx
 from ops_api.auth import authorize
+from server.availability import availability_ctx
 from server.http import AUTHORIZER_KEY, error_middleware
 from server.openapi import ROUTES_KEY, build_openapi
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+from server.wechat import wechat_services
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ def create_app(
     app[AUTHORIZER_KEY] = authorize
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_calendar_refresh)
+    app.cleanup_ctx.append(availability_ctx)
+    app.cleanup_ctx.append(mqtt_ctx)
+    app.cleanup_ctx.append(wechat_services)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     mounts = {

@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("file")
     publish.add_argument("--reason", required=True)
     publish.set_defaults(run=_tariff_publish)
+    keys = commands.add_parser("sandbox-keys", help="make the WeChat Pay sandbox keys")
+    keys.add_argument("--force", action="store_true", help="replace keys that exist")
+    keys.set_defaults(run=_sandbox_keys)
     staff = commands.add_parser("staff", help="staff accounts")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True)
     create = staff_commands.add_parser("create", help="create a staff account")
@@ -97,6 +100,20 @@ def _audit_verify(settings: Settings, _: argparse.Namespace) -> int:
     from ops_api.commands import verify_audit_command
 
     return asyncio.run(verify_audit_command(settings))
+
+
+def _sandbox_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sandbox.wechatpay.keys import MERCHANT_KEY_FILE, generate_keys
+
+    folder = Path(settings.sandbox_keys_dir)
+    if (folder / MERCHANT_KEY_FILE).exists() and not args.force:
+        print(f"sandbox keys already in {folder} (--force replaces them)")
+        return 0
+    generate_keys().save(folder)
+    print(f"sandbox keys written to {folder}")
+    return 0
 
 
 def _staff_create(settings: Settings, args: argparse.Namespace) -> int:

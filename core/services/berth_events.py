@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from core.berth_events import BerthEvent, BerthState, EventOutcome
-from core.billing import CalendarUnknownError, DayCalendar
+from core.availability import OccupancyChange
+from core.berth_events import BerthEvent, EventOutcome
+from core.berth_rules import BerthRules, too_far_ahead
+from core.billing import DayCalendar
 from core.clock import Clock
 from core.errors import NotFoundError
-from core.ledger import stay_charged
-from core.services.pricing import price_street_stay
-from core.store.activity import DeviceEventRow, StayRow
+from core.services.berth_timeline import BerthTimeline
+from core.store.activity import DeviceEventRow
 from core.store.city import BerthRow
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
 
 log = logging.getLogger(__name__)
+
+DEFAULT_RULES = BerthRules()
 
 
 class UnknownBerthError(NotFoundError):
@@ -28,100 +31,95 @@ class UnknownBerthError(NotFoundError):
 
 @dataclass(frozen=True, slots=True)
 class BerthEventResult:
-    """What an event did, for the device's acknowledgement."""
+    """What an event did, for the device's acknowledgement and the live counts."""
 
     outcome: EventOutcome
     stay_ref: str | None = None
     fee_fen: int | None = None
     note: str | None = None
+    change: OccupancyChange | None = None
 
 
 async def record_berth_event(
-    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, event: BerthEvent
+    uow: UnitOfWork,
+    clock: Clock,
+    calendar: DayCalendar,
+    event: BerthEvent,
+    rules: BerthRules = DEFAULT_RULES,
 ) -> BerthEventResult:
-    """Store the event once and apply it to the berth's stay, in one transaction."""
-    if await uow.events.exists(event.dedupe_key):
-        return BerthEventResult(EventOutcome.DUPLICATE)
+    """Store the event once and place it on the berth's timeline, in one transaction."""
     berth = await uow.city.berth_by_code(event.berth_code)
     if berth is None:
         raise UnknownBerthError(detail=f"berth {event.berth_code!r}")
-    if event.state is BerthState.OCCUPIED:
-        result = await _open_stay(uow, berth, event)
-    else:
-        result = await _close_stay(uow, clock, calendar, berth, event)
-    uow.events.add(
-        DeviceEventRow(
-            dedupe_key=event.dedupe_key,
-            vendor=event.vendor,
-            device_code=event.device_code,
-            kind=f"berth_{event.state.value}",
-            device_time=event.device_time,
-            received_at=clock.now(),
-            payload=event.payload,
-            outcome=result.outcome.value,
-            note=result.note,
-        )
+    await uow.onstreet.lock_berth(berth.id)
+    if await uow.events.exists(event.dedupe_key):
+        return BerthEventResult(EventOutcome.DUPLICATE)
+    now = clock.now()
+    row = DeviceEventRow(
+        dedupe_key=event.dedupe_key,
+        vendor=event.vendor,
+        device_code=event.device_code,
+        kind=f"berth_{event.state.value}",
+        device_time=event.device_time,
+        received_at=now,
+        payload=event.payload,
+        outcome="applied",  # the usual case; the timeline says otherwise when it must
     )
+    uow.events.add(row)
+    occupied: bool | None = None
+    if berth.zone_id is None:
+        row.outcome, row.note = "review", "berth belongs to a lot, not a zone"
+        result = BerthEventResult(EventOutcome.REVIEW, note=row.note)
+    elif too_far_ahead(event.device_time, now, rules):
+        row.outcome = "review"
+        row.note = "device clock ahead of the centre beyond the tolerated skew"
+        result = BerthEventResult(EventOutcome.REVIEW, note=row.note)
+    else:
+        timeline = BerthTimeline(uow, clock, calendar, rules, berth)
+        plate = event.plate.number if event.plate else None
+        effect = await timeline.add(row, event.state.value, plate, event.image_ref)
+        occupied = timeline.occupied
+        outcome = EventOutcome.APPLIED if effect.placed else EventOutcome.REVIEW
+        result = BerthEventResult(outcome, effect.stay_ref, effect.fee_fen, effect.note or None)
+    await _touch_device(uow, event.device_code, event.device_time)
+    change = await occupancy_change(uow, berth, now, occupied)
+    return await commit_once(uow, event.dedupe_key, _with_change(result, change))
+
+
+async def occupancy_change(
+    uow: UnitOfWork, berth: BerthRow, now: datetime, occupied: bool | None = None
+) -> OccupancyChange | None:
+    """Bump the berth's state version when its occupancy changed; None when it did not."""
+    if occupied is None:
+        occupied = await uow.onstreet.has_open_stay(berth.id)
+    state = await uow.onstreet.berth_state(berth.id, now)
+    if state.occupied == occupied and state.version:
+        return None
+    state.occupied, state.version, state.changed_at = occupied, (state.version or 0) + 1, now
+    return OccupancyChange(berth.code, occupied, state.version)
+
+
+async def commit_once(
+    uow: UnitOfWork, dedupe_key: str, result: BerthEventResult
+) -> BerthEventResult:
+    """Commit; a unique clash on the dedupe key means another worker stored it first."""
     try:
         await uow.commit()
     except StoreConflictError:
-        # The same event raced in on another worker; it won, so this one is the resend.
-        if await uow.events.exists(event.dedupe_key):
+        if await uow.events.exists(dedupe_key):
             return BerthEventResult(EventOutcome.DUPLICATE)
         raise
     return result
 
 
-async def _open_stay(uow: UnitOfWork, berth: BerthRow, event: BerthEvent) -> BerthEventResult:
-    if berth.zone_id is None:
-        return BerthEventResult(EventOutcome.REVIEW, note="berth belongs to a lot, not a zone")
-    current = await uow.stays.open_at_berth(berth.id)
-    if current is not None:
-        return BerthEventResult(
-            EventOutcome.REVIEW, stay_ref=current.ref, note="occupied while a stay is open"
-        )
-    zone = await uow.city.zone(berth.zone_id)
-    stay = StayRow(
-        ref=uuid.uuid4().hex[:20],
-        plate=event.plate.number if event.plate else None,
-        operator_id=zone.operator_id,
-        zone_id=zone.id,
-        berth_id=berth.id,
-        status="open",
-        entered_at=event.device_time,
-    )
-    uow.stays.add(stay)
-    return BerthEventResult(EventOutcome.APPLIED, stay_ref=stay.ref)
+async def _touch_device(uow: UnitOfWork, device_code: str, device_time: datetime) -> None:
+    device = await uow.onstreet.device(device_code)
+    if device is None:
+        return
+    health = await uow.onstreet.health(device.id)
+    if health.last_event_at is None or health.last_event_at < device_time:
+        health.last_event_at = device_time
 
 
-async def _close_stay(
-    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, berth: BerthRow, event: BerthEvent
-) -> BerthEventResult:
-    stay = await uow.stays.open_at_berth(berth.id)
-    if stay is None:
-        return BerthEventResult(EventOutcome.REVIEW, note="vacated without an open stay")
-    if event.device_time < stay.entered_at:
-        return BerthEventResult(
-            EventOutcome.REVIEW, stay_ref=stay.ref, note="vacated before the stay began"
-        )
-    stay.exited_at = event.device_time
-    if stay.plate is None:
-        stay.status = "review"
-        return BerthEventResult(EventOutcome.REVIEW, stay_ref=stay.ref, note="stay has no plate")
-    try:
-        priced = await price_street_stay(uow, stay, event.device_time, calendar)
-    except CalendarUnknownError as exc:
-        stay.status = "review"
-        return BerthEventResult(EventOutcome.REVIEW, stay_ref=stay.ref, note=str(exc))
-    stay.tariff_code, stay.tariff_version = priced.tariff_code, priced.tariff_version
-    stay.quote = priced.quote.to_dict()
-    if priced.quote.needs_review:
-        stay.status = "review"
-        return BerthEventResult(EventOutcome.REVIEW, stay_ref=stay.ref, note="implausible fee")
-    stay.status = "closed"
-    stay.fee_fen = priced.quote.total_fen
-    if stay.fee_fen > 0:
-        operator = await uow.city.operator(stay.operator_id)
-        entry = stay_charged(stay.ref, stay.plate, operator.code, stay.fee_fen)
-        await uow.ledger.post(entry, clock.now())
-    return BerthEventResult(EventOutcome.APPLIED, stay_ref=stay.ref, fee_fen=stay.fee_fen)
+def _with_change(result: BerthEventResult, change: OccupancyChange | None) -> BerthEventResult:
+    return BerthEventResult(result.outcome, result.stay_ref, result.fee_fen, result.note, change)

@@ -16,7 +16,7 @@ class StayRow(Base):
 
     __tablename__ = "stays"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'closed', 'review')", name="status"),
+        CheckConstraint("status IN ('open', 'closed', 'review', 'void')", name="status"),
         CheckConstraint("fee_fen IS NULL OR fee_fen >= 0", name="fee_not_negative"),
         Index("ix_stays_plate_status", "plate", "status"),
         Index("ix_stays_berth_status", "berth_id", "status"),

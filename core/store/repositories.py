@@ -165,7 +165,7 @@ class StayRepository:
         """A plate's stays, newest first."""
         query = (
             select(StayRow)
-            .where(StayRow.plate == plate)
+            .where(StayRow.plate == plate, StayRow.status != "void")  # void: sensor noise
             .order_by(StayRow.entered_at.desc(), StayRow.id.desc())
             .limit(limit)
         )

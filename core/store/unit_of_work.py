@@ -9,6 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ConflictError
 from core.store.audit_repository import AuditRepository
+from core.store.device_ops_repository import DeviceOpsRepository
+from core.store.driver_repository import DriverRepository
+from core.store.lot_repository import LotRepository
+from core.store.onstreet_repository import OnStreetRepository
+from core.store.payments import PaymentRepository
 from core.store.repositories import (
     CalendarRepository,
     CityRepository,
@@ -39,6 +44,11 @@ class UnitOfWork:
     ledger: LedgerRepository
     staff: StaffRepository
     audit: AuditRepository
+    onstreet: OnStreetRepository
+    device_ops: DeviceOpsRepository
+    drivers: DriverRepository
+    payments: PaymentRepository
+    lots: LotRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -53,6 +63,11 @@ class UnitOfWork:
         self.ledger = LedgerRepository(self.session)
         self.staff = StaffRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.onstreet = OnStreetRepository(self.session)
+        self.device_ops = DeviceOpsRepository(self.session)
+        self.drivers = DriverRepository(self.session)
+        self.payments = PaymentRepository(self.session)
+        self.lots = LotRepository(self.session)
         return self
 
     async def __aexit__(

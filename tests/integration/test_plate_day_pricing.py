@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+
+from core.clock import FrozenClock
+from server.resources import CLOCK_KEY
 
 PLATE = "浙B7S901"
 
@@ -13,7 +17,13 @@ async def park(
     client: TestClient[Any, Any], berth: str, start: str, end: str, plate: str = PLATE
 ) -> int:
     """Send occupied then vacated for a berth on 2026-11-25 and return the fee of the stay."""
+    app = client.app
+    assert app is not None
+    clock = app[CLOCK_KEY]
+    assert isinstance(clock, FrozenClock)
     for state, time in (("occupied", start), ("vacated", end)):
+        # Devices report as things happen; a device_time far ahead of the centre is refused.
+        clock.set(datetime.fromisoformat(f"2026-11-25T{time}:00+08:00"))
         response = await client.post(
             "/devices/sensors/events",
             json={

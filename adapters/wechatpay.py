@@ -1,0 +1,268 @@
+"""The PaymentGateway port on WeChat Pay API v3 partner mode, through wechatpayv3's async client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from wechatpayv3.async_ import AsyncWeChatPay
+from wechatpayv3.async_.type import WeChatPayType
+
+from core.clock import Clock
+from core.payment_gateway import (
+    GatewayError,
+    JsapiOrder,
+    Notice,
+    NotifyRejectedError,
+    ProviderRefundStatus,
+    RefundOrder,
+    RefundReport,
+    RequestPayment,
+    TradeState,
+    TransactionReport,
+)
+from core.payment_gateway import GatewayRejectedError as Rejected
+
+log = logging.getLogger(__name__)
+
+PRODUCTION_BASE_URL = "https://api.mch.weixin.qq.com"
+# WeChat Pay signs notifications with its clock; older or newer ones are treated as replays.
+NOTIFY_MAX_SKEW = timedelta(minutes=5)
+# A notification from an unknown certificate makes us download certificates at most this often.
+CERT_REFRESH_EVERY = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class WeChatPayConfig:
+    """The service provider's credentials; sp_appid is the mini-program payers pay in."""
+
+    sp_mchid: str
+    sp_appid: str
+    private_key_pem: str
+    cert_serial_no: str
+    api_v3_key: str
+    base_url: str = PRODUCTION_BASE_URL
+    cert_dir: str | None = None
+    timeout_seconds: float = 10.0
+
+
+class WeChatPayGateway:
+    """Partner-mode JSAPI orders, queries, closes, refunds and verified notifications."""
+
+    def __init__(self, config: WeChatPayConfig, clock: Clock) -> None:
+        self._config = config
+        self._clock = clock
+        # Building the client does no I/O; the platform certificates are fetched on first use.
+        self._client = AsyncWeChatPay(
+            wechatpay_type=WeChatPayType.MINIPROG,
+            mchid=config.sp_mchid,
+            private_key=config.private_key_pem,
+            cert_serial_no=config.cert_serial_no,
+            appid=config.sp_appid,
+            apiv3_key=config.api_v3_key,
+            cert_dir=config.cert_dir,
+            partner_mode=True,
+            timeout=(5.0, config.timeout_seconds),
+        )
+        # wechatpayv3 2.0.4 has no setting for the gateway: it hard-codes the production
+        # host in AsyncCore.__init__, so the base URL (the sandbox, or api2 as the backup
+        # domain) is set on the core before its first request.
+        self._client._core._gate_way = config.base_url.rstrip("/")
+        self._connected = False
+        self._lock = asyncio.Lock()
+        self._certs_refreshed_at: datetime | None = None
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        if self._connected:
+            await self._client.__aexit__(None, None, None)
+            self._connected = False
+
+    async def _ready(self) -> AsyncWeChatPay:
+        """The client with its HTTP session open and the platform certificates loaded."""
+        async with self._lock:
+            if not self._connected:
+                try:
+                    await self._client.__aenter__()
+                except Exception as exc:  # wechatpayv3 raises bare Exception; httpx its own
+                    await self._client.__aexit__(None, None, None)
+                    raise GatewayError(detail=f"wechatpay connect: {exc!r}") from exc
+                self._connected = True
+        return self._client
+
+    async def _call(self, name: str, **kwargs: Any) -> tuple[int, Any]:
+        client = await self._ready()
+        try:
+            code, body = await getattr(client, name)(**kwargs)
+        except httpx.HTTPError as exc:
+            raise GatewayError(detail=f"wechatpay {name}: {exc!r}") from exc
+        except Exception as exc:  # e.g. "failed to verify the signature" of the answer
+            raise GatewayError(detail=f"wechatpay {name}: {exc}") from exc
+        if 200 <= code < 300:
+            return code, json.loads(body) if isinstance(body, str) and body else None
+        error = _error_body(body)
+        if code >= 500 or error.get("code") in ("SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED"):
+            raise GatewayError(detail=f"wechatpay {name}: {code} {error}")
+        raise Rejected(str(error.get("code", "")), str(error.get("message", "")), code)
+
+    async def create_jsapi(self, order: JsapiOrder) -> str:
+        """POST /v3/pay/partner/transactions/jsapi for the order's sub-merchant."""
+        _, body = await self._call(
+            "pay",
+            description=order.description,
+            out_trade_no=order.out_trade_no,
+            amount={"total": order.amount_fen, "currency": "CNY"},
+            payer={"sp_openid": order.payer_openid},
+            time_expire=order.expires_at.isoformat(timespec="seconds"),
+            attach=order.attach or None,
+            notify_url=order.notify_url,
+            appid=order.appid,
+            sub_mchid=order.sub_mchid,
+            pay_type=WeChatPayType.JSAPI,
+        )
+        return str(body["prepay_id"])
+
+    def request_payment(self, appid: str, prepay_id: str, now: datetime) -> RequestPayment:
+        """The wx.requestPayment parameters, signed RSA over appId, timeStamp, nonceStr, package."""
+        time_stamp, nonce_str = str(int(now.timestamp())), secrets.token_hex(16)
+        package = f"prepay_id={prepay_id}"
+        signature = self._client.sign([appid, time_stamp, nonce_str, package])
+        return RequestPayment(appid, time_stamp, nonce_str, package, "RSA", signature)
+
+    async def query(self, out_trade_no: str, sub_mchid: str) -> TransactionReport:
+        """GET the order by out_trade_no."""
+        _, body = await self._call("query", out_trade_no=out_trade_no, sub_mchid=sub_mchid)
+        return _transaction(body)
+
+    async def close(self, out_trade_no: str, sub_mchid: str) -> None:
+        """POST .../close; WeChat Pay answers 204."""
+        await self._call("close", out_trade_no=out_trade_no, sub_mchid=sub_mchid)
+
+    async def refund(self, order: RefundOrder) -> RefundReport:
+        """POST /v3/refund/domestic/refunds for part or all of an order."""
+        _, body = await self._call(
+            "refund",
+            out_refund_no=order.out_refund_no,
+            amount={"refund": order.refund_fen, "total": order.total_fen, "currency": "CNY"},
+            out_trade_no=order.out_trade_no,
+            reason=order.reason[:80] or None,
+            notify_url=order.notify_url,
+            sub_mchid=order.sub_mchid,
+        )
+        return _refund(body, order.sub_mchid)
+
+    async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> Notice | None:
+        """Verify and decrypt a notification; None for events the platform does not act on."""
+        data = await self.decode_notification(headers, body)
+        event = str(data.get("event_type", ""))
+        if event != "TRANSACTION.SUCCESS" and not event.startswith("REFUND."):
+            log.info("ignoring WeChat Pay notification %s", event)
+            return None
+        resource = data["resource"]
+        if resource.get("sp_mchid") != self._config.sp_mchid:
+            raise NotifyRejectedError(detail="notification for another service provider")
+        if event == "TRANSACTION.SUCCESS":
+            return _transaction(resource)
+        return _refund(resource, str(resource.get("sub_mchid", "")))
+
+    async def decode_notification(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        """The notification with its resource decrypted, once its time and signature check out."""
+        client = await self._ready()
+        sent = headers.get("Wechatpay-Timestamp", "")
+        if not sent.isdigit():
+            raise NotifyRejectedError(detail="notification without a timestamp")
+        skew = abs(self._clock.now().timestamp() - int(sent))
+        if skew > NOTIFY_MAX_SKEW.total_seconds():
+            raise NotifyRejectedError(detail=f"notification {skew:.0f} s from our clock")
+        data = self._decrypt(client, headers, body)
+        serial = headers.get("Wechatpay-Serial", "")
+        if data is None and await self._refresh_certificates(client, serial):
+            data = self._decrypt(client, headers, body)
+        if data is None or not isinstance(data.get("resource"), dict):
+            raise NotifyRejectedError(detail="notification signature or ciphertext is wrong")
+        return data
+
+    def _decrypt(
+        self, client: AsyncWeChatPay, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any] | None:
+        try:
+            data = client.callback(headers, body)
+        except Exception as exc:  # wechatpayv3 raises bare Exception for bad algorithms
+            raise NotifyRejectedError(detail=f"notification: {exc}") from exc
+        return data if isinstance(data, dict) else None
+
+    async def _refresh_certificates(self, client: AsyncWeChatPay, serial: str) -> bool:
+        """Download the platform certificates when a notification names an unknown one.
+
+        WeChat Pay rotates its certificate, and a notification signed by a new one is only
+        verifiable after this download. A known serial with a bad signature is a forgery and
+        triggers nothing; downloads happen at most every CERT_REFRESH_EVERY. (wechatpayv3 keeps
+        the certificates and the download in private members of its core, see __init__.)
+        """
+        core = client._core
+        if any(format(cert.serial_number, "X") == serial.upper() for cert in core._certificates):
+            return False
+        now = self._clock.now()
+        last = self._certs_refreshed_at
+        if last is not None and now - last < CERT_REFRESH_EVERY:
+            return False
+        self._certs_refreshed_at = now
+        known = list(core._certificates)
+        try:
+            await core._update_certificates()
+        except Exception as exc:  # wechatpayv3 raises bare Exception; httpx its own
+            log.warning("could not download WeChat Pay certificates: %r", exc)
+        if not core._certificates:
+            # The library empties its list before downloading; a failed download must not
+            # leave us unable to verify anything.
+            core._certificates.extend(known)
+            return False
+        return True
+
+
+def _error_body(body: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(body) if isinstance(body, str | bytes) else None
+    except json.JSONDecodeError:
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _transaction(body: dict[str, Any]) -> TransactionReport:
+    try:
+        return TransactionReport(
+            out_trade_no=str(body["out_trade_no"]),
+            sub_mchid=str(body["sub_mchid"]),
+            trade_state=TradeState(body["trade_state"]),
+            amount_fen=int(body["amount"]["total"]),
+            transaction_id=body.get("transaction_id"),
+            success_time=_time(body.get("success_time")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GatewayError(detail=f"unusable transaction from WeChat Pay: {exc!r}") from exc
+
+
+def _refund(body: dict[str, Any], sub_mchid: str) -> RefundReport:
+    try:
+        return RefundReport(
+            out_refund_no=str(body["out_refund_no"]),
+            out_trade_no=str(body["out_trade_no"]),
+            sub_mchid=sub_mchid,
+            refund_id=str(body["refund_id"]),
+            status=ProviderRefundStatus(body.get("status") or body["refund_status"]),
+            refund_fen=int(body["amount"]["refund"]),
+            success_time=_time(body.get("success_time")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GatewayError(detail=f"unusable refund from WeChat Pay: {exc!r}") from exc

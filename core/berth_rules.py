@@ -1,0 +1,159 @@
+"""A berth's stays derived from its sensor and video events, by device time, in any arrival order.
+
+The rules (also in docs/devices.md) are a function of the set of events, so a resend, a late
+event or a different arrival order gives the same stays:
+
+- Events are taken in device-time order (an occupied before a vacated at the same instant).
+- An occupied on an empty berth starts a stay; an occupied while the berth is taken is noise
+  (two occupieds: the first stands).
+- A vacated ends the stay in progress; a vacated on an empty berth is noise (kept for review).
+- A stay shorter than `flicker_seconds` is a flicker: sensor noise, not a stay (kept as void).
+- A plate read names the stay that covers its time, give or take `plate_match_seconds`; the
+  first plate by time wins, a different one later is noise; a read with no stay waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class BerthRules:
+    """The configured tolerances of berth event handling."""
+
+    flicker_seconds: int = 60
+    max_clock_ahead_seconds: int = 300
+    plate_match_seconds: int = 300
+    plate_wait_minutes: int = 15
+    lookback_hours: int = 24
+
+
+class Role(StrEnum):
+    """What an event turned out to do on the berth's timeline."""
+
+    START = "start"
+    END = "end"
+    PLATE = "plate"
+    NOISE = "noise"
+    WAITING = "waiting"
+
+
+# At one instant an occupied comes first: a car cannot leave and another arrive in no time,
+# so such a pair is a flicker.
+_KIND_ORDER = {"occupied": 0, "vacated": 1, "plate": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One sensor or video event of a berth: occupied, vacated or plate."""
+
+    id: int
+    kind: str
+    at: datetime
+    plate: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedStay:
+    """A stay as the events say it was; `start_id` (its occupied) identifies it."""
+
+    start_id: int
+    entered_at: datetime
+    exited_at: datetime | None
+    end_id: int | None
+    plate: str | None
+    flicker: bool = False
+
+
+@dataclass(slots=True)
+class Derivation:
+    """The stays of a stretch of timeline and what each event did, with why for the noise."""
+
+    stays: list[DerivedStay] = field(default_factory=list)
+    roles: dict[int, tuple[Role, int | None, str]] = field(default_factory=dict)
+
+
+def derive(observations: Iterable[Observation], rules: BerthRules) -> Derivation:
+    """Stays of a berth from its events, starting from an empty berth."""
+    # The plate breaks ties before the id, which follows arrival order.
+    ordered = sorted(observations, key=lambda o: (o.at, _KIND_ORDER[o.kind], o.plate or "", o.id))
+    result = Derivation()
+    current: Observation | None = None
+    for event in ordered:
+        if event.kind == "occupied":
+            if current is None:
+                current = event
+                result.roles[event.id] = (Role.START, event.id, "")
+            else:
+                note = f"occupied while the berth was taken since {current.at.isoformat()}"
+                result.roles[event.id] = (Role.NOISE, None, note)
+        elif event.kind == "vacated":
+            if current is None:
+                result.roles[event.id] = (Role.NOISE, None, "vacated without an occupied")
+                continue
+            flicker = is_flicker(current.at, event.at, rules)
+            result.stays.append(
+                DerivedStay(current.id, current.at, event.at, event.id, current.plate, flicker)
+            )
+            result.roles[event.id] = (Role.END, current.id, "flicker" if flicker else "")
+            current = None
+    if current is not None:
+        result.stays.append(DerivedStay(current.id, current.at, None, None, current.plate))
+    _name_plates(result, [o for o in ordered if o.kind == "plate"], rules)
+    return result
+
+
+def _name_plates(result: Derivation, reads: Sequence[Observation], rules: BerthRules) -> None:
+    slack = timedelta(seconds=rules.plate_match_seconds)
+    real = [s for s in result.stays if not s.flicker]
+    for read in reads:
+        stay = _covering(real, read.at, slack)
+        if stay is None:
+            result.roles[read.id] = (Role.WAITING, None, "plate read without a stay")
+        elif stay.plate is None or stay.plate == read.plate:
+            index = result.stays.index(stay)
+            named = DerivedStay(
+                stay.start_id, stay.entered_at, stay.exited_at, stay.end_id, read.plate
+            )
+            result.stays[index] = named
+            real[real.index(stay)] = named
+            result.roles[read.id] = (Role.PLATE, stay.start_id, "")
+        else:
+            note = f"plate {read.plate} differs from {stay.plate} read earlier"
+            result.roles[read.id] = (Role.NOISE, stay.start_id, note)
+
+
+def _covering(
+    stays: Sequence[DerivedStay], moment: datetime, slack: timedelta
+) -> DerivedStay | None:
+    """The stay that covers a moment, else the nearest one within the slack."""
+    best: tuple[timedelta, DerivedStay] | None = None
+    for stay in stays:
+        if stay.entered_at <= moment and (stay.exited_at is None or moment < stay.exited_at):
+            return stay
+        if moment < stay.entered_at:
+            gap = stay.entered_at - moment
+        else:
+            assert stay.exited_at is not None  # not covering, so it ended at or before
+            gap = moment - stay.exited_at
+        if gap <= slack and (best is None or gap < best[0]):
+            best = (gap, stay)
+    return best[1] if best else None
+
+
+def is_flicker(entered_at: datetime, exited_at: datetime, rules: BerthRules) -> bool:
+    """Whether a stay is too short to be a car parking: sensor noise, not a stay."""
+    return exited_at - entered_at < timedelta(seconds=rules.flicker_seconds)
+
+
+def too_far_ahead(device_time: datetime, now: datetime, rules: BerthRules) -> bool:
+    """Whether a device clock is further ahead of the centre than the tolerated skew."""
+    return device_time - now > timedelta(seconds=rules.max_clock_ahead_seconds)
+
+
+def awaiting_plate_too_long(entered_at: datetime, now: datetime, rules: BerthRules) -> bool:
+    """Whether an open stay has waited longer for its plate than configured."""
+    return now - entered_at > timedelta(minutes=rules.plate_wait_minutes)

@@ -1,0 +1,254 @@
+"""Re-deriving a berth's stays after each event and settling what changed: open, close, price,
+fill plates, void flickers and take back charges that late events proved wrong."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.berth_rules import BerthRules, DerivedStay, Observation, Role, derive
+from core.billing import CalendarUnknownError, DayCalendar
+from core.clock import Clock
+from core.ledger import stay_charge_reversed, stay_charged
+from core.services.pricing import price_street_stay
+from core.store.activity import DeviceEventRow, StayRow
+from core.store.city import BerthRow
+from core.store.devices import BerthObservationRow, NotificationRow
+from core.store.unit_of_work import UnitOfWork
+
+PLACED = {Role.START.value, Role.END.value, Role.PLATE.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What an event did: whether it found its place, the stay it touched and that stay's fee."""
+
+    placed: bool
+    note: str = ""
+    stay_ref: str | None = None
+    fee_fen: int | None = None
+
+
+class BerthTimeline:
+    """One berth's stays inside one unit of work; the caller holds the berth's lock."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        calendar: DayCalendar,
+        rules: BerthRules,
+        berth: BerthRow,
+    ) -> None:
+        self._uow, self._clock, self._calendar, self._rules = uow, clock, calendar, rules
+        self.berth = berth
+        self.occupied = False  # whether the berth is taken, after the last rederive
+        self.stays_by_start: dict[int, StayRow] = {}
+
+    async def add(
+        self,
+        event: DeviceEventRow,
+        kind: str,
+        plate: str | None = None,
+        image_ref: str | None = None,
+    ) -> Effect:
+        """Put an event on the timeline, re-derive the stays around it and report its part."""
+        await self._uow.session.flush()
+        observation = BerthObservationRow(
+            device_event_id=event.id,
+            berth_id=self.berth.id,
+            kind=kind,
+            device_code=event.device_code,
+            device_time=event.device_time,
+            plate=plate,
+            image_ref=image_ref,
+            role=Role.WAITING.value,
+        )
+        self._uow.onstreet.observe(observation)
+        await self._uow.session.flush()
+        self.occupied = await self.rederive(event.device_time, fresh=observation)
+        placed = observation.role in PLACED
+        event.outcome = "applied" if placed else "review"
+        event.note = observation.note
+        stay = next((s for s in self.stays_by_start.values() if s.id == observation.stay_id), None)
+        if stay is None or stay.status == "void":
+            return Effect(placed, observation.note or "")
+        fee = stay.fee_fen if observation.role == Role.END.value else None
+        note = observation.note or ""
+        if stay.status == "review" and not note:  # say why the stay waits for a human
+            note = "stay has no plate" if stay.plate is None else "stay needs review"
+        return Effect(placed, note, stay.ref, fee)
+
+    async def rederive(self, moment: datetime, fresh: BerthObservationRow | None = None) -> bool:
+        """Derive the stays from the last stay start at or before `moment` on and settle them;
+        answer whether the berth is taken now."""
+        repo = self._uow.onstreet
+        lookback = timedelta(hours=self._rules.lookback_hours)
+        observations = await repo.timeline_from(self.berth.id, moment, lookback)
+        since = observations[0].device_time if observations else moment
+        existing = await repo.stays_since(self.berth.id, since)
+        derivation = derive(
+            (Observation(o.id, o.kind, o.device_time, o.plate) for o in observations), self._rules
+        )
+        by_id = {o.id: o for o in observations}
+        stays_by_id = {s.id: s for s in existing}
+        unmatched = dict(stays_by_id)
+        self.stays_by_start = {}
+        for derived in derivation.stays:
+            opener = by_id[derived.start_id]
+            stay = stays_by_id.get(opener.stay_id or 0) if opener.role == "start" else None
+            if stay is None or stay.id not in unmatched:
+                stay = _overlapping(unmatched.values(), derived) or await self._create(derived)
+            unmatched.pop(stay.id, None)
+            self.stays_by_start[derived.start_id] = stay
+            device = by_id[derived.end_id].device_code if derived.end_id else opener.device_code
+            await self._settle(stay, derived, device)
+        for stay in unmatched.values():
+            if stay.status != "void":
+                await self._void(stay)
+        for observation in observations:
+            role, start_id, note = derivation.roles[observation.id]
+            stay = self.stays_by_start.get(start_id) if start_id is not None else None
+            await self._record_role(observation, role, stay, note, observation is fresh)
+        last = derivation.stays[-1] if derivation.stays else None
+        return last is not None and last.exited_at is None
+
+    async def _record_role(
+        self,
+        observation: BerthObservationRow,
+        role: Role,
+        stay: StayRow | None,
+        note: str,
+        fresh: bool,
+    ) -> None:
+        before = observation.role
+        observation.role, observation.note = role.value, note or None
+        observation.stay_id = stay.id if stay is not None else None
+        if role is Role.START and before != Role.START.value:
+            await self._count(observation.device_code, occupied=1)
+        if fresh or (before in PLACED) == (role.value in PLACED):
+            return
+        # An older event found (or lost) its place: its stored outcome follows.
+        event = await self._uow.onstreet.device_event(observation.device_event_id)
+        event.outcome = "applied" if role.value in PLACED else "review"
+        event.note = ("placed late: " + (note or role.value)) if role.value in PLACED else note
+
+    async def _create(self, derived: DerivedStay) -> StayRow:
+        """A new stay, already with its plate; pricing and the rest happen in _settle."""
+        assert self.berth.zone_id is not None
+        zone = await self._uow.city.zone(self.berth.zone_id)
+        stay = StayRow(
+            ref=uuid.uuid4().hex[:20],
+            plate=derived.plate,
+            operator_id=zone.operator_id,
+            zone_id=zone.id,
+            berth_id=self.berth.id,
+            status="open",
+            entered_at=derived.entered_at,
+            exited_at=None,
+        )
+        self._uow.stays.add(stay)
+        await self._uow.session.flush()
+        closure = await self._uow.onstreet.closure_at(self.berth.id, derived.entered_at)
+        if self.berth.closed or closure is not None:
+            reason = closure.reason if closure is not None else "berth closed"
+            await self._uow.onstreet.flag_stay(stay, "berth_closed", reason, self._clock.now())
+        return stay
+
+    async def _settle(self, stay: StayRow, derived: DerivedStay, device_code: str) -> None:
+        moved = (stay.entered_at, stay.exited_at) != (derived.entered_at, derived.exited_at)
+        plate_found = stay.plate is None and derived.plate is not None
+        was_void = stay.status == "void"
+        if not (moved or plate_found or was_void != derived.flicker):
+            return
+        if moved or derived.flicker:
+            await self._take_back(stay)
+        if plate_found:
+            stay.plate = derived.plate
+        stay.entered_at, stay.exited_at = derived.entered_at, derived.exited_at
+        if derived.flicker:
+            stay.status = "void"
+            if not was_void:
+                await self._count(device_code, flicker=1)
+        elif derived.exited_at is None:
+            stay.status = "open"
+        elif stay.plate is None:
+            stay.status = "review"
+        elif moved or stay.status != "closed":
+            await self._price(stay)
+
+    async def _void(self, stay: StayRow) -> None:
+        """A stay that late events dissolved: its charge is taken back, the row kept as void."""
+        await self._take_back(stay)
+        stay.status = "void"
+
+    async def _take_back(self, stay: StayRow) -> None:
+        if stay.status == "closed" and stay.fee_fen and stay.plate is not None:
+            operator = await self._uow.city.operator(stay.operator_id)
+            entry = stay_charge_reversed(stay.ref, stay.plate, operator.code, stay.fee_fen)
+            await self._uow.ledger.post(entry, self._clock.now())
+        stay.fee_fen, stay.quote, stay.tariff_code, stay.tariff_version = None, None, None, None
+
+    async def _price(self, stay: StayRow) -> None:
+        assert stay.exited_at is not None and stay.plate is not None
+        await self._uow.session.flush()  # the plate's earlier stays are read by id
+        try:
+            priced = await price_street_stay(self._uow, stay, stay.exited_at, self._calendar)
+        except CalendarUnknownError:
+            stay.status = "review"
+            return
+        stay.tariff_code, stay.tariff_version = priced.tariff_code, priced.tariff_version
+        stay.quote = priced.quote.to_dict()
+        if priced.quote.needs_review:
+            stay.status = "review"
+            return
+        stay.status = "closed"
+        stay.fee_fen = priced.quote.total_fen
+        now = self._clock.now()
+        if stay.fee_fen > 0:
+            operator = await self._uow.city.operator(stay.operator_id)
+            entry = stay_charged(stay.ref, stay.plate, operator.code, stay.fee_fen)
+            await self._uow.ledger.post(entry, now)
+        await self._tell_drivers(stay, now)
+
+    async def _count(self, device_code: str, *, occupied: int = 0, flicker: int = 0) -> None:
+        device = await self._uow.onstreet.device(device_code)
+        if device is not None:
+            health = await self._uow.onstreet.health(device.id)
+            health.occupied_count += occupied
+            health.flicker_count += flicker
+
+    async def _tell_drivers(self, stay: StayRow, now: datetime) -> None:
+        assert stay.plate is not None and stay.exited_at is not None
+        body = {
+            "stay_ref": stay.ref,
+            "plate": stay.plate,
+            "berth": self.berth.code,
+            "entered_at": stay.entered_at.isoformat(),
+            "exited_at": stay.exited_at.isoformat(),
+            "fee_fen": stay.fee_fen,
+        }
+        for driver_id in await self._uow.onstreet.drivers_of_plate(stay.plate):
+            await self._uow.onstreet.queue_notification(
+                NotificationRow(
+                    driver_id=driver_id,
+                    kind="stay_fee",
+                    reference=stay.ref,
+                    body=body,
+                    created_at=now,
+                )
+            )
+
+
+def _overlapping(stays: Iterable[StayRow], derived: DerivedStay) -> StayRow | None:
+    """An existing stay that covers the same time, reused so its reference stays stable."""
+    end = derived.exited_at
+    for stay in stays:
+        stay_end = stay.exited_at
+        starts_before_end = end is None or stay.entered_at < end
+        ends_after_start = stay_end is None or stay_end > derived.entered_at
+        if starts_before_end and ends_after_start:
+            return stay
+    return None

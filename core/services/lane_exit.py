@@ -1,0 +1,178 @@
+"""Exit lanes: find the car's stay across the lot, price it, open, ask for payment or a human."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from core.billing import DayCalendar
+from core.clock import Clock
+from core.lane_events import LaneRead
+from core.lanes import (
+    Access,
+    Decision,
+    ExitFacts,
+    LaneAction,
+    best_access,
+    decide_exit,
+)
+from core.ledger import stay_charge_reversed, stay_charged, stored_value_spent
+from core.plate_matching import Candidate, MatchOutcome, VehicleLook, match_read
+from core.services.lane_entry import Verdict, lot_policy, receivable_subject
+from core.services.lot_pricing import LotQuote, price_lot_stay
+from core.store.activity import StayRow
+from core.store.city import LaneRow, LotRow
+from core.store.lots import LanePassageRow, LotStayRow
+from core.store.unit_of_work import UnitOfWork
+
+
+async def release(
+    uow: UnitOfWork,
+    clock: Clock,
+    calendar: DayCalendar,
+    lot: LotRow,
+    lane: LaneRow,
+    read: LaneRead,
+    passage: LanePassageRow,
+) -> Verdict:
+    """Apply the exit rules to a read at an exit lane."""
+    if read.plate is None:
+        return Verdict(Decision(LaneAction.REFUSE, "no_plate", "无牌车请扫码出场"))
+    plate = read.plate.number
+    pairs = await uow.lots.open_stays(lot.id) + await uow.lots.awaiting_payment(lot.id)
+    by_ref = {stay.ref: (stay, details) for stay, details in pairs}
+    candidates = [
+        Candidate(stay.ref, stay.plate, _look(details))
+        for stay, details in pairs
+        if stay.plate is not None
+    ]
+    match = match_read(plate, read.look, candidates)
+    if match.outcome is not MatchOutcome.MATCHED or match.chosen is None:
+        rights = await uow.lots.rights_for_plate(lot.id, plate, passage.read_at)
+        access = best_access([right.kind for right in rights])
+        facts = ExitFacts(plate, match.outcome, access)
+        decision = decide_exit(await lot_policy(uow, lot), facts)
+        return Verdict(decision, details={"candidates": [c.key for c in match.tied]})
+    stay, details = by_ref[match.chosen.key]
+    details_out: dict[str, Any] = {"match": match.rank.name.lower() if match.rank else None}
+    if match.chosen.plate != plate:
+        details_out["stay_plate"] = match.chosen.plate
+    verdict = await settle_at_exit(
+        uow, calendar, lot, lane, stay, details, passage.read_at, match_flags=match.flags
+    )
+    if read.offline and verdict.decision.action is LaneAction.HOLD:
+        verdict = Verdict(verdict.decision, stay.id, stay.ref, verdict.fee_fen, verdict.details)
+    return Verdict(
+        verdict.decision,
+        verdict.stay_id,
+        verdict.stay_ref,
+        verdict.fee_fen,
+        {**verdict.details, **details_out},
+    )
+
+
+def _look(details: LotStayRow) -> VehicleLook:
+    return VehicleLook(details.plate_colour, details.vehicle_type, details.vehicle_colour)
+
+
+async def settle_at_exit(
+    uow: UnitOfWork,
+    calendar: DayCalendar,
+    lot: LotRow,
+    lane: LaneRow,
+    stay: StayRow,
+    details: LotStayRow,
+    exit_at: datetime,
+    *,
+    match_flags: tuple[str, ...] = (),
+    lost_ticket: bool = False,
+    fee_fen: int | None = None,
+    checked: bool = True,
+) -> Verdict:
+    """Price a matched stay and decide; unless held, close it and post its charge.
+
+    `fee_fen` is a fee a human confirmed (it replaces the tariff's); `checked` False skips the
+    plausibility checks a human has just made.
+    """
+    priced = await price_lot_stay(
+        uow, calendar, lot, stay, details, exit_at, lost_ticket=lost_ticket
+    )
+    if fee_fen is not None:
+        priced = _confirmed(priced, fee_fen, details.paid_fen)
+    facts = ExitFacts(
+        plate=stay.plate or "无牌车",
+        match=MatchOutcome.MATCHED,
+        access=Access(details.access),
+        entered_at=stay.entered_at if checked else None,
+        read_at=exit_at,
+        due_fen=priced.due_fen,
+        settled_by=priced.settled_by,
+        needs_review=priced.quote.needs_review and checked,
+        match_flags=match_flags,
+    )
+    decision = decide_exit(await lot_policy(uow, lot), facts)
+    if decision.action is LaneAction.HOLD:
+        reasons = list(priced.quote.review_reasons)
+        return Verdict(decision, stay.id, stay.ref, priced.due_fen, {"review": reasons})
+    await close_priced(uow, lot, lane, stay, details, exit_at, priced)
+    return Verdict(
+        decision,
+        stay.id,
+        stay.ref,
+        priced.due_fen,
+        {"owed_before_fen": details.paid_fen, "breakdown": priced.adjustments},
+    )
+
+
+def _confirmed(priced: LotQuote, fee_fen: int, paid_fen: int) -> LotQuote:
+    """The quote with a fee a human set: due is what is left after earlier payments."""
+    due = max(fee_fen - paid_fen, 0)
+    adjustments = [*priced.adjustments, {"label": "人工确认费用", "amount_fen": fee_fen}]
+    return LotQuote(
+        priced.quote,
+        priced.tariff_version,
+        fee_fen,
+        due,
+        "confirmed",
+        adjustments=adjustments,
+    )
+
+
+async def close_priced(
+    uow: UnitOfWork,
+    lot: LotRow,
+    lane: LaneRow,
+    stay: StayRow,
+    details: LotStayRow,
+    exit_at: datetime,
+    priced: LotQuote,
+) -> None:
+    """Close the stay with its fee and post the charge (only the increment on a re-price)."""
+    operator = await uow.city.operator(lot.operator_id)
+    subject = receivable_subject(stay, details)
+    already = stay.fee_fen or 0 if stay.status == "closed" else 0
+    stay.status = "closed"
+    stay.exited_at = exit_at
+    stay.fee_fen = priced.charged_fen
+    stay.quote = priced.as_dict()
+    stay.tariff_version = priced.tariff_version
+    details.exit_lane_id = lane.id
+    details.validation_fen = priced.validation_fen
+    now = exit_at
+    increment = priced.charged_fen - already
+    if increment > 0:
+        await uow.ledger.post(stay_charged(stay.ref, subject, operator.code, increment), now)
+    elif increment < 0:
+        reversal = stay_charge_reversed(stay.ref, subject, operator.code, -increment)
+        await uow.ledger.post(reversal, now)
+    if priced.stored_value_fen and priced.card is not None:
+        priced.card.balance_fen -= priced.stored_value_fen
+        entry = stored_value_spent(stay.ref, priced.card.ref, subject, priced.stored_value_fen)
+        await uow.ledger.post(entry, now)
+        details.paid_fen += priced.stored_value_fen
+        details.paid_at = exit_at
+    for validation, _ in await uow.lots.validations_for_stay(stay.id):
+        validation.applied_fen = priced.applied.get(validation.nonce, 0)
+    for earlier in await uow.lots.waiting_passages(stay.id):
+        if earlier.status == "awaiting_payment":
+            earlier.status = "cancelled"  # the car came back to a lane; the newer read counts

@@ -1,0 +1,334 @@
+"""Use cases of paying a stay: open an order, settle it once, query it, close it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core import payments
+from core.clock import Clock
+from core.drivers import DriverNotifier
+from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.ledger import payment_settled
+from core.payment_gateway import (
+    GatewayRejectedError,
+    JsapiOrder,
+    PaymentGateway,
+    RequestPayment,
+    TradeState,
+    TransactionReport,
+)
+from core.payments import Payment, PaymentNotFoundError, PaymentStatus, Refund, RefundStatus
+from core.services import refunds
+from core.services.retrying import Uows, retrying
+from core.store.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+CHANNEL_WECHAT_JSAPI = "wechat_jsapi"
+DUPLICATE_REASON = "同一停车记录重复支付，自动退款"
+SYSTEM_ACTOR = "system:payments"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSetup:
+    """The channel's fixed parameters: the paying app, notify URLs, how long orders live."""
+
+    appid: str
+    notify_url: str
+    refund_notify_url: str
+    order_minutes: int = 30
+
+
+class StayNotPayableError(ConflictError):
+    """Only a closed stay with a fee can be paid."""
+
+    code = "stay_not_payable"
+    message_zh = "该停车记录暂不能支付"
+
+
+class StayAlreadyPaidError(ConflictError):
+    """The stay has a settled payment already."""
+
+    code = "stay_already_paid"
+    message_zh = "该停车记录已支付，无需重复支付"
+
+
+class DriverNotLinkedError(ConflictError):
+    """The driver has no openid in the paying app, so WeChat cannot charge them."""
+
+    code = "driver_not_linked"
+    message_zh = "请在小程序中重新登录后再支付"
+
+
+@dataclass(frozen=True, slots=True)
+class StartedPayment:
+    """An order the payer can pay, with the wx.requestPayment parameters."""
+
+    payment: Payment
+    request_payment: RequestPayment
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What applying a SUCCESS report did; `duplicate_refund` when the stay was paid before."""
+
+    payment: Payment
+    changed: bool
+    duplicate_refund: Refund | None = None
+
+
+async def start_stay_payment(
+    uows: Uows,
+    clock: Clock,
+    gateway: PaymentGateway,
+    setup: PaymentSetup,
+    *,
+    driver_id: int,
+    stay_ref: str,
+    idempotency_key: str,
+) -> StartedPayment:
+    """Open (or reopen, for the same idempotency key) a JSAPI order for a stay's fee."""
+    key = f"{driver_id}:{idempotency_key}"
+    payment = await retrying(lambda: _reserve(uows, clock, setup, driver_id, stay_ref, key))
+    if payment.stay_ref != stay_ref:
+        raise ValidationFailedError("该幂等键已用于其他停车记录", detail=key)
+    if payment.status is PaymentStatus.CREATED:
+        payment = await _open_at_provider(uows, clock, gateway, setup, payment)
+    if payment.status in payments.SETTLED_STATUSES:
+        raise StayAlreadyPaidError(detail=payment.out_trade_no)
+    if payment.status is not PaymentStatus.PENDING or payment.prepay_id is None:
+        raise payments.PaymentStateError(detail=f"{payment.out_trade_no} is {payment.status}")
+    signed = gateway.request_payment(payment.appid, payment.prepay_id, clock.now())
+    return StartedPayment(payment, signed)
+
+
+async def _reserve(
+    uows: Uows, clock: Clock, setup: PaymentSetup, driver_id: int, stay_ref: str, key: str
+) -> Payment:
+    """The payment of this idempotency key, recorded before the provider is called."""
+    async with uows() as uow:
+        await uow.payments.lock_for_write()
+        existing = await uow.payments.by_idempotency_key(key)
+        if existing is not None:
+            return existing
+        stay = await uow.stays.by_ref(stay_ref)
+        if stay is None:
+            raise NotFoundError("停车记录不存在", detail=stay_ref)
+        if stay.status != "closed" or not stay.fee_fen or not stay.plate:
+            raise StayNotPayableError(detail=f"{stay_ref} is {stay.status}, fee {stay.fee_fen}")
+        if await uow.payments.settled_for_stay(stay_ref) is not None:
+            raise StayAlreadyPaidError(detail=stay_ref)
+        openid = await uow.drivers.openid(driver_id, setup.appid)
+        if openid is None:
+            raise DriverNotLinkedError(detail=f"driver {driver_id} in {setup.appid}")
+        operator = await uow.city.operator(stay.operator_id)
+        now = clock.now()
+        payment = Payment(
+            out_trade_no=payments.new_out_trade_no(now),
+            channel=CHANNEL_WECHAT_JSAPI,
+            stay_ref=stay.ref,
+            plate=stay.plate,
+            operator_code=operator.code,
+            sub_mchid=operator.sub_mchid,
+            amount_fen=stay.fee_fen,
+            payer_openid=openid,
+            appid=setup.appid,
+            status=PaymentStatus.CREATED,
+            created_at=now,
+        )
+        await uow.payments.add(payment, driver_id=driver_id, idempotency_key=key)
+        await uow.commit()
+        return payment
+
+
+async def _open_at_provider(
+    uows: Uows, clock: Clock, gateway: PaymentGateway, setup: PaymentSetup, payment: Payment
+) -> Payment:
+    order = JsapiOrder(
+        out_trade_no=payment.out_trade_no,
+        sub_mchid=payment.sub_mchid,
+        appid=payment.appid,
+        payer_openid=payment.payer_openid,
+        amount_fen=payment.amount_fen,
+        description=f"停车费-{payment.plate}",
+        notify_url=setup.notify_url,
+        expires_at=payment.created_at + timedelta(minutes=setup.order_minutes),
+        attach=payment.stay_ref,
+    )
+    try:
+        prepay_id = await gateway.create_jsapi(order)
+    except GatewayRejectedError as exc:
+        # A refusal is final for this order number; a network failure is not, so the
+        # payment stays "created" and the same idempotency key tries the same order again.
+        log.warning("prepay of %s refused: %s", payment.out_trade_no, exc.detail)
+        await _update(uows, payment.out_trade_no, payments.fail)
+        raise
+    return await _update(uows, payment.out_trade_no, lambda p: payments.attach_prepay(p, prepay_id))
+
+
+async def _update(
+    uows: Uows,
+    out_trade_no: str,
+    change: Callable[[Payment], payments.Transition[Payment]],
+) -> Payment:
+    async with uows() as uow:
+        payment = await _payment(uow, out_trade_no, for_update=True)
+        transition = change(payment)
+        if transition.changed:
+            await uow.payments.save(transition.state)
+            await uow.commit()
+        return transition.state
+
+
+async def settle_payment(
+    uows: Uows,
+    clock: Clock,
+    gateway: PaymentGateway,
+    notifier: DriverNotifier,
+    setup: PaymentSetup,
+    report: TransactionReport,
+) -> Settlement:
+    """Apply a SUCCESS report exactly once; a second payment of the same stay is refunded."""
+    settlement = await retrying(lambda: _settle_once(uows, clock, report))
+    refund = settlement.duplicate_refund
+    if settlement.changed and refund is not None:
+        paid = settlement.payment
+        log.warning("stay %s paid twice; refunding %s", paid.stay_ref, paid.out_trade_no)
+        await refunds.submit_and_tell(
+            uows, clock, gateway, notifier, setup.refund_notify_url, refund.out_refund_no
+        )
+    return settlement
+
+
+async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> Settlement:
+    async with uows() as uow:
+        payment = await _payment(uow, report.out_trade_no, for_update=True)
+        if report.transaction_id is None:
+            raise payments.PaymentMismatchError(detail=f"{report.out_trade_no} has no transaction")
+        transition = payments.settle(
+            payment,
+            transaction_id=report.transaction_id,
+            amount_fen=report.amount_fen,
+            sub_mchid=report.sub_mchid,
+            paid_at=report.success_time or clock.now(),
+        )
+        if not transition.changed:
+            return Settlement(payment, False)
+        settled = transition.state
+        holder = await uow.payments.settled_for_stay(payment.stay_ref)
+        duplicate = holder is not None and holder.out_trade_no != payment.out_trade_no
+        await uow.payments.save(settled, settles_stay=not duplicate)
+        entry = payment_settled(
+            payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
+        )
+        await uow.ledger.post(entry, clock.now())
+        refund = None
+        if duplicate:
+            refund = Refund(
+                out_refund_no=payments.new_out_refund_no(clock.now()),
+                out_trade_no=payment.out_trade_no,
+                amount_fen=payment.amount_fen,
+                reason=DUPLICATE_REASON,
+                requested_by=SYSTEM_ACTOR,
+                status=RefundStatus.REQUESTED,
+                created_at=clock.now(),
+            )
+            await uow.payments.add_refund(refund)
+        await uow.commit()
+        return Settlement(settled, True, refund)
+
+
+async def refresh_payment(
+    uows: Uows,
+    clock: Clock,
+    gateway: PaymentGateway,
+    notifier: DriverNotifier,
+    setup: PaymentSetup,
+    out_trade_no: str,
+) -> Payment:
+    """Ask the provider about an unpaid order and apply what it says (no notify needed)."""
+    async with uows() as uow:
+        payment = await _payment(uow, out_trade_no)
+    if payment.status not in payments.OPEN_STATUSES:
+        return payment
+    report = await gateway.query(payment.out_trade_no, payment.sub_mchid)
+    if report.trade_state in (TradeState.SUCCESS, TradeState.REFUND):
+        return (await settle_payment(uows, clock, gateway, notifier, setup, report)).payment
+    if report.trade_state in (TradeState.CLOSED, TradeState.REVOKED):
+        now = clock.now()
+        return await _update(uows, out_trade_no, lambda p: payments.close(p, now, by_provider=True))
+    if report.trade_state is TradeState.PAYERROR:
+        return await _update(uows, out_trade_no, payments.fail)
+    return payment
+
+
+async def close_payment(
+    uows: Uows,
+    clock: Clock,
+    gateway: PaymentGateway,
+    notifier: DriverNotifier,
+    setup: PaymentSetup,
+    out_trade_no: str,
+) -> Payment:
+    """Withdraw an unpaid order at the provider and here; not within five minutes."""
+    async with uows() as uow:
+        payment = await _payment(uow, out_trade_no)
+    payments.close(payment, clock.now())  # raises before bothering the provider
+    if payment.status is PaymentStatus.PENDING:
+        try:
+            await gateway.close(payment.out_trade_no, payment.sub_mchid)
+        except GatewayRejectedError as exc:
+            if exc.provider_code != "ORDERPAID":
+                raise
+            # Paid meanwhile: the query settles it, and it is not closed.
+            return await refresh_payment(uows, clock, gateway, notifier, setup, out_trade_no)
+    return await _update(uows, out_trade_no, lambda p: payments.close(p, clock.now()))
+
+
+async def close_stale_payments(
+    uows: Uows,
+    clock: Clock,
+    gateway: PaymentGateway,
+    notifier: DriverNotifier,
+    setup: PaymentSetup,
+    *,
+    older_than: timedelta,
+) -> list[Payment]:
+    """Query, then close, every order left unpaid longer than `older_than` (at least 5 min)."""
+    age = max(older_than, payments.CLOSE_AFTER)
+    async with uows() as uow:
+        stale = await uow.payments.open_created_before(clock.now() - age)
+    done = []
+    for payment in stale:
+        try:
+            ports = (uows, clock, gateway, notifier, setup)
+            current = await refresh_payment(*ports, payment.out_trade_no)
+            if current.status in payments.OPEN_STATUSES:
+                current = await close_payment(*ports, payment.out_trade_no)
+            done.append(current)
+        except ConflictError as exc:
+            log.warning("could not close %s: %s", payment.out_trade_no, exc.detail)
+    return done
+
+
+async def _payment(uow: UnitOfWork, out_trade_no: str, *, for_update: bool = False) -> Payment:
+    payment = await uow.payments.get(out_trade_no, for_update=for_update)
+    if payment is None:
+        raise PaymentNotFoundError(detail=out_trade_no)
+    return payment
+
+
+async def sweep(
+    uows: Uows,
+    clock: Clock,
+    gateway: PaymentGateway,
+    notifier: DriverNotifier,
+    setup: PaymentSetup,
+) -> None:
+    """Housekeeping: settle or close orders left unpaid past their expiry, resend refunds."""
+    expired = timedelta(minutes=setup.order_minutes) + payments.CLOSE_AFTER
+    await close_stale_payments(uows, clock, gateway, notifier, setup, older_than=expired)
+    await refunds.resubmit_requested(uows, clock, gateway, setup.refund_notify_url)

@@ -1,0 +1,219 @@
+"""Use cases of refunds: ask for one (full or partial), apply the provider's answer once."""
+
+from __future__ import annotations
+
+import logging
+
+from core import payments
+from core.clock import Clock
+from core.drivers import DriverMessage, DriverNotifier
+from core.errors import DomainError, PermissionDeniedError
+from core.ledger import payment_refunded
+from core.payment_gateway import (
+    GatewayRejectedError,
+    PaymentGateway,
+    ProviderRefundStatus,
+    RefundOrder,
+    RefundReport,
+)
+from core.payments import (
+    Payment,
+    PaymentNotFoundError,
+    Refund,
+    RefundNotFoundError,
+    RefundStatus,
+)
+from core.services import audit
+from core.services.retrying import Uows, retrying
+from core.staff import StaffIdentity, covers
+from core.store.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_REFUNDED = "duplicate_payment_refunded"
+
+
+async def request_refund(
+    uows: Uows,
+    clock: Clock,
+    gateway: PaymentGateway,
+    notify_url: str,
+    *,
+    out_trade_no: str,
+    amount_fen: int,
+    reason: str,
+    actor: StaffIdentity | str,
+) -> Refund:
+    """Record a refund and ask the provider for it; a staff member's request is audited."""
+    refund = await retrying(
+        lambda: _record(uows, clock, out_trade_no, amount_fen, reason.strip(), actor)
+    )
+    return await submit_refund(uows, clock, gateway, notify_url, refund.out_refund_no)
+
+
+async def _record(
+    uows: Uows,
+    clock: Clock,
+    out_trade_no: str,
+    amount_fen: int,
+    reason: str,
+    actor: StaffIdentity | str,
+) -> Refund:
+    async with uows() as uow:
+        payment = await _payment(uow, out_trade_no, for_update=True)
+        in_flight = await uow.payments.in_flight_fen(out_trade_no)
+        now = clock.now()
+        payments.check_refund(payment, amount_fen, in_flight, now)
+        if isinstance(actor, StaffIdentity) and not covers(
+            actor.scope, operator_code=payment.operator_code
+        ):
+            raise PermissionDeniedError(detail=f"{actor.actor} does not cover {out_trade_no}")
+        name = actor.actor if isinstance(actor, StaffIdentity) else actor
+        refund = Refund(
+            out_refund_no=payments.new_out_refund_no(now),
+            out_trade_no=out_trade_no,
+            amount_fen=amount_fen,
+            reason=reason or "退款",
+            requested_by=name,
+            status=RefundStatus.REQUESTED,
+            created_at=now,
+        )
+        await uow.payments.add_refund(refund)
+        # Saving the unchanged payment bumps its version, so two refunds asked for at once
+        # cannot both pass the "money left" check: the later one conflicts and re-checks.
+        await uow.payments.save(payment)
+        if isinstance(actor, StaffIdentity):
+            details = {"out_refund_no": refund.out_refund_no, "amount_fen": amount_fen}
+            await audit.record(uow, clock, actor, "payment_refund", out_trade_no, reason, details)
+        await uow.commit()
+        return refund
+
+
+async def submit_refund(
+    uows: Uows, clock: Clock, gateway: PaymentGateway, notify_url: str, out_refund_no: str
+) -> Refund:
+    """Send a recorded refund to the provider (again, safely, if it was sent before)."""
+    async with uows() as uow:
+        refund = await _refund(uow, out_refund_no)
+        payment = await _payment(uow, refund.out_trade_no)
+    if refund.status is not RefundStatus.REQUESTED:
+        return refund
+    order = RefundOrder(
+        out_refund_no=refund.out_refund_no,
+        out_trade_no=refund.out_trade_no,
+        sub_mchid=payment.sub_mchid,
+        refund_fen=refund.amount_fen,
+        total_fen=payment.amount_fen,
+        reason=refund.reason,
+        notify_url=notify_url,
+    )
+    try:
+        report = await gateway.refund(order)
+    except GatewayRejectedError as exc:
+        log.warning("refund %s refused: %s", out_refund_no, exc.detail)
+        await _end(uows, out_refund_no, RefundStatus.CLOSED)
+        raise
+    return await apply_refund_report(uows, clock, report)
+
+
+async def apply_refund_report(uows: Uows, clock: Clock, report: RefundReport) -> Refund:
+    """Apply what the provider says about a refund; success posts the ledger entry once."""
+    return await retrying(lambda: _apply(uows, clock, report))
+
+
+async def _apply(uows: Uows, clock: Clock, report: RefundReport) -> Refund:
+    async with uows() as uow:
+        refund = await _refund(uow, report.out_refund_no, for_update=True)
+        if report.status is ProviderRefundStatus.PROCESSING:
+            transition = payments.refund_accepted(refund, report.refund_id)
+        elif report.status is ProviderRefundStatus.SUCCESS:
+            transition = payments.refund_succeeded(
+                refund,
+                refund_id=report.refund_id,
+                amount_fen=report.refund_fen,
+                at=report.success_time or clock.now(),
+            )
+        else:
+            transition = payments.refund_ended(refund, RefundStatus(report.status.lower()))
+        if not transition.changed:
+            return refund
+        await uow.payments.save_refund(transition.state)
+        if transition.state.status is RefundStatus.SUCCESS:
+            payment = await _payment(uow, refund.out_trade_no, for_update=True)
+            await uow.payments.save(payments.apply_refund(payment, refund.amount_fen))
+            entry = payment_refunded(
+                refund.out_refund_no, payment.plate, payment.sub_mchid, refund.amount_fen
+            )
+            await uow.ledger.post(entry, clock.now())
+        await uow.commit()
+        return transition.state
+
+
+async def submit_and_tell(
+    uows: Uows,
+    clock: Clock,
+    gateway: PaymentGateway,
+    notifier: DriverNotifier,
+    notify_url: str,
+    out_refund_no: str,
+) -> None:
+    """Send an automatic refund and tell the payer; failures are logged for the retry sweep."""
+    try:
+        refund = await submit_refund(uows, clock, gateway, notify_url, out_refund_no)
+    except DomainError as exc:
+        log.error("automatic refund %s not accepted yet: %s", out_refund_no, exc.detail)
+        return
+    async with uows() as uow:
+        payment = await _payment(uow, refund.out_trade_no)
+    message = DriverMessage(
+        appid=payment.appid,
+        openid=payment.payer_openid,
+        kind=DUPLICATE_REFUNDED,
+        fields={
+            "amount": f"{refund.amount_fen / 100:.2f}元",
+            "plate": payment.plate,
+            "out_trade_no": payment.out_trade_no,
+            "reason": refund.reason,
+        },
+        page=f"pages/payments/detail?out_trade_no={payment.out_trade_no}",
+    )
+    if not await notifier.notify(message):
+        log.info("payer of %s not told about refund %s", payment.out_trade_no, out_refund_no)
+
+
+async def resubmit_requested(
+    uows: Uows, clock: Clock, gateway: PaymentGateway, notify_url: str
+) -> list[Refund]:
+    """Send again every refund recorded but not yet accepted by the provider."""
+    async with uows() as uow:
+        waiting = await uow.payments.refunds_in(RefundStatus.REQUESTED)
+    sent = []
+    for refund in waiting:
+        try:
+            sent.append(await submit_refund(uows, clock, gateway, notify_url, refund.out_refund_no))
+        except DomainError as exc:
+            log.warning("refund %s still not accepted: %s", refund.out_refund_no, exc.detail)
+    return sent
+
+
+async def _end(uows: Uows, out_refund_no: str, status: RefundStatus) -> None:
+    async with uows() as uow:
+        refund = await _refund(uow, out_refund_no, for_update=True)
+        transition = payments.refund_ended(refund, status)
+        if transition.changed:
+            await uow.payments.save_refund(transition.state)
+            await uow.commit()
+
+
+async def _payment(uow: UnitOfWork, out_trade_no: str, *, for_update: bool = False) -> Payment:
+    payment = await uow.payments.get(out_trade_no, for_update=for_update)
+    if payment is None:
+        raise PaymentNotFoundError(detail=out_trade_no)
+    return payment
+
+
+async def _refund(uow: UnitOfWork, out_refund_no: str, *, for_update: bool = False) -> Refund:
+    refund = await uow.payments.get_refund(out_refund_no, for_update=for_update)
+    if refund is None:
+        raise RefundNotFoundError(detail=out_refund_no)
+    return refund

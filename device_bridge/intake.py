@@ -1,0 +1,144 @@
+"""One device event in, one transaction, live counts out: shared by the HTTP and MQTT transports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.helpers import ChainMapProxy
+from pydantic import BaseModel
+
+from config.settings import Settings
+from core.availability import AvailabilityStore, OccupancyChange
+from core.berth_events import BerthEvent, EventOutcome
+from core.berth_rules import BerthRules
+from core.billing import DayCalendar
+from core.clock import Clock
+from core.device_events import DeviceEvent, DeviceFault, Heartbeat, PlateRead
+from core.services.berth_events import record_berth_event
+from core.services.device_events import record_fault, record_heartbeat, record_plate_read
+from core.store.database import Database
+from core.store.unit_of_work import UnitOfWork
+from server.availability import AVAILABILITY_KEY
+from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+
+log = logging.getLogger(__name__)
+
+
+class EventAck(BaseModel):
+    """What the centre did with an event; a duplicate is acknowledged, not re-applied."""
+
+    outcome: str
+    stay_ref: str | None = None
+    fee_fen: int | None = None
+
+
+class PlateReadAck(BaseModel):
+    """What the centre did with a plate read: the stay it named, the violation it raised."""
+
+    outcome: str
+    stay_ref: str | None = None
+    violation_ref: str | None = None
+
+
+Ack = EventAck | PlateReadAck
+
+
+def berth_rules(settings: Settings) -> BerthRules:
+    """The berth event tolerances configured in settings."""
+    return BerthRules(
+        flicker_seconds=settings.sensor_flicker_seconds,
+        max_clock_ahead_seconds=settings.device_clock_skew_seconds,
+        plate_match_seconds=settings.plate_match_seconds,
+        plate_wait_minutes=settings.plate_wait_minutes,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """Everything needed to take in device events, built once from the root application."""
+
+    database: Database
+    clock: Clock
+    calendar: DayCalendar
+    rules: BerthRules
+    availability: AvailabilityStore | None
+    image_dir: Path
+
+    @classmethod
+    def of(cls, app: web.Application | ChainMapProxy) -> Intake:
+        """The intake of a running root application, or of a request's config_dict."""
+        settings = app[SETTINGS_KEY]
+        return cls(
+            database=app[DATABASE_KEY],
+            clock=app[CLOCK_KEY],
+            calendar=app[CALENDAR_KEY],
+            rules=berth_rules(settings),
+            availability=app.get(AVAILABILITY_KEY),
+            image_dir=Path(settings.image_dir),
+        )
+
+    async def take(self, event: DeviceEvent) -> Ack:
+        """Apply one event in its own transaction, then publish the berth's new occupancy."""
+        async with UnitOfWork(self.database.sessions) as uow:
+            if isinstance(event, BerthEvent):
+                result = await record_berth_event(uow, self.clock, self.calendar, event, self.rules)
+                await self._publish(result.change)
+                return EventAck(
+                    outcome=result.outcome.value, stay_ref=result.stay_ref, fee_fen=result.fee_fen
+                )
+            if isinstance(event, PlateRead):
+                read = await record_plate_read(uow, self.clock, self.calendar, event, self.rules)
+                await self._publish(read.change)
+                return PlateReadAck(
+                    outcome=read.outcome.value,
+                    stay_ref=read.stay_ref,
+                    violation_ref=read.violation_ref,
+                )
+            if isinstance(event, Heartbeat):
+                outcome = await record_heartbeat(uow, self.clock, event, self.rules)
+            else:
+                assert isinstance(event, DeviceFault)
+                outcome = await record_fault(uow, self.clock, event)
+            return EventAck(outcome=outcome.value)
+
+    async def keep_images(self, images: dict[str, bytes]) -> None:
+        """Write pushed images under their content hash before the events that name them."""
+        if images:
+            await asyncio.to_thread(_write_images, self.image_dir, images)
+
+    async def _publish(self, change: OccupancyChange | None) -> None:
+        if change is None or self.availability is None:
+            return
+        try:
+            await self.availability.apply(change)
+        except Exception:  # live counts must never undo a committed event; refresh repairs them
+            log.exception("could not publish berth %s occupancy", change.code)
+
+
+def _write_images(folder: Path, images: dict[str, bytes]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for ref, data in images.items():
+        path = folder / (ref.replace(":", "-") + ".jpg")
+        if not path.exists():
+            path.write_bytes(data)
+
+
+def summary(acks: list[Ack]) -> PlateReadAck:
+    """One acknowledgement for a push carrying several events: applied unless all were not."""
+    if not acks:
+        return PlateReadAck(outcome=EventOutcome.APPLIED.value)
+    outcomes = {ack.outcome for ack in acks}
+    outcome = outcomes.pop() if len(outcomes) == 1 else EventOutcome.APPLIED.value
+    refs = [
+        ack.violation_ref for ack in acks if isinstance(ack, PlateReadAck) and ack.violation_ref
+    ]
+    stays = [ack.stay_ref for ack in acks if ack.stay_ref]
+    return PlateReadAck(
+        outcome=outcome,
+        stay_ref=stays[0] if stays else None,
+        violation_ref=refs[0] if refs else None,
+    )

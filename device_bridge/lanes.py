@@ -1,0 +1,140 @@
+"""HTTP transport of lane devices in gated lots: each read answered with the lane's decision."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from core.lane_events import LaneRead
+from core.lanes import LaneCommand, LaneCommandPublisher
+from core.services import lanes
+from device_bridge.formats import lane_json, vzenith
+from server.http import ApiRoutes, json_response, read_json
+from server.resources import CALENDAR_KEY, clock, unit_of_work
+
+log = logging.getLogger(__name__)
+
+routes = ApiRoutes("lanes")
+
+# Set by the composition root once a publisher (e.g. MQTT) exists; until then commands travel
+# only in the HTTP answers, which cameras of both formats act on.
+LANE_PUBLISHER_KEY: web.AppKey[LaneCommandPublisher] = web.AppKey("lane_publisher")
+
+
+class CommandOut(BaseModel):
+    """One command for the lane's devices."""
+
+    kind: str
+    text: str = ""
+    pay_url: str | None = None
+
+
+class LaneDecisionAck(BaseModel):
+    """The centre's decision for the car at the lane; a resend gets the same answer."""
+
+    outcome: str
+    passage_ref: str | None = None
+    action: str | None = None
+    gate: str = "closed"
+    reason: str | None = None
+    display: str | None = None
+    stay_ref: str | None = None
+    fee_fen: int | None = None
+    pay_url: str | None = None
+    commands: list[CommandOut] = []
+
+
+class LaneEventAck(BaseModel):
+    """What the centre did with a gate report or an intercom call."""
+
+    outcome: str
+
+
+def ack_of(outcome: lanes.LaneOutcome) -> LaneDecisionAck:
+    """The HTTP answer for an outcome."""
+    body = lanes.as_dict(outcome)
+    opens = any(c.kind.value == "open_gate" for c in outcome.commands)
+    return LaneDecisionAck(
+        **body,
+        gate="open" if opens else "closed",
+        commands=[
+            CommandOut(kind=c.kind.value, text=c.text, pay_url=c.pay_url) for c in outcome.commands
+        ],
+    )
+
+
+async def publish(request: web.Request, commands: list[LaneCommand]) -> None:
+    """Send commands through the publisher port when one is configured; never fail the answer."""
+    publisher = request.config_dict.get(LANE_PUBLISHER_KEY)
+    if publisher is None or not commands:
+        return
+    try:
+        await publisher.publish(commands)
+    except Exception:  # the HTTP answer still carries the decision
+        log.exception("could not publish %d lane commands", len(commands))
+
+
+async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
+    """Apply one read in its own transaction."""
+    async with unit_of_work(request) as uow:
+        outcome = await lanes.on_lane_read(
+            uow, clock(request), request.config_dict[CALENDAR_KEY], read
+        )
+    if outcome.outcome == "applied":
+        await publish(request, outcome.commands)
+    return outcome
+
+
+@routes.route(
+    "POST",
+    "/lanes/reads",
+    "A plate read at a lane (own JSON); the answer is the lane's decision",
+    body=lane_json.LaneReadPayload,
+    response=LaneDecisionAck,
+)
+async def receive_read(request: web.Request, body: lane_json.LaneReadPayload) -> web.Response:
+    """Decide for the car at the lane."""
+    return json_response(ack_of(await take_read(request, lane_json.to_read(body))))
+
+
+@routes.route(
+    "POST",
+    "/lanes/gates",
+    "A barrier's state (own JSON); a fault puts the lane in the attendant's queue",
+    body=lane_json.GatePayload,
+    response=LaneEventAck,
+)
+async def receive_gate(request: web.Request, body: lane_json.GatePayload) -> web.Response:
+    """Keep a barrier's state."""
+    async with unit_of_work(request) as uow:
+        outcome = await lanes.on_gate_report(uow, clock(request), lane_json.to_gate(body))
+    return json_response(LaneEventAck(outcome=outcome))
+
+
+@routes.route(
+    "POST",
+    "/lanes/intercom",
+    "A driver pressed the lane's call button (own JSON)",
+    body=lane_json.IntercomPayload,
+    response=LaneEventAck,
+)
+async def receive_intercom(request: web.Request, body: lane_json.IntercomPayload) -> web.Response:
+    """Put the lane in the attendant's queue."""
+    async with unit_of_work(request) as uow:
+        outcome = await lanes.on_intercom_call(uow, clock(request), lane_json.to_intercom(body))
+    return json_response(LaneEventAck(outcome=outcome))
+
+
+@routes.route(
+    "POST",
+    "/lanes/vendors/vzenith/{device}",
+    "A Vzenith (臻识) camera's AlarmInfoPlate push; the reply opens the barrier when allowed",
+)
+async def receive_vzenith(request: web.Request, _: Any) -> web.Response:
+    """Parse the vendor push, decide, and answer in the vendor's reply format."""
+    read = vzenith.parse(await read_json(request), device_code=request.match_info["device"])
+    outcome = await take_read(request, read)
+    return web.json_response(vzenith.reply(read, outcome.decision))

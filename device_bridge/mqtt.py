@@ -1,0 +1,188 @@
+"""The MQTT transport: subscribes to device topics, applies each message in its own transaction
+and acknowledges it (QoS 1) only after the commit, reconnecting when the broker goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+from aiohttp import web
+
+from config.settings import Settings
+from core.device_events import DeviceEvent
+from core.errors import DomainError
+from device_bridge.formats import huawei_vias, own_json
+from device_bridge.intake import Intake
+from server.resources import SETTINGS_KEY
+
+log = logging.getLogger(__name__)
+
+# Messages applied at once; the broker's in-flight window bounds it as well.
+CONCURRENCY = 16
+RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
+RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 5.0, 10.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A message turned into domain events, with any images it carried."""
+
+    events: list[DeviceEvent]
+    images: dict[str, bytes]
+
+
+def decode(prefix: str, topic: str, payload: bytes) -> Decoded:
+    """Parse a message by its topic (docs/devices.md); bad input raises a DomainError."""
+    try:
+        data: Any = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DomainError("消息不是有效的 JSON", detail=str(exc)) from None
+    parts = topic.removeprefix(prefix.rstrip("/") + "/").split("/")
+    match parts:
+        case ["sensors", device, "events"]:
+            return Decoded([own_json.parse(_with_device(data, device))], {})
+        case ["video", device, "plates"]:
+            return Decoded([own_json.parse_plate_read(_with_device(data, device))], {})
+        case ["devices", device, "heartbeat"]:
+            return Decoded([own_json.parse_heartbeat(_with_device(data, device))], {})
+        case ["devices", device, "faults"]:
+            return Decoded([own_json.parse_fault(_with_device(data, device))], {})
+        case ["vendor", "huawei-vias", _]:
+            parsed = huawei_vias.parse(data)
+            return Decoded(list(parsed.reads), parsed.images)
+    raise DomainError("未知的消息主题", detail=f"unknown topic {topic!r}")
+
+
+def _with_device(data: Any, device: str) -> Any:
+    """The topic names the device; a payload naming another one is refused."""
+    if isinstance(data, dict) and data.setdefault("device", device) != device:
+        raise DomainError("主题与消息中的设备编号不一致", detail=f"topic device {device}")
+    return data
+
+
+class MqttConsumer:
+    """One long-lived subscription with manual acknowledgements."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        intake: Intake,
+        *,
+        retry_seconds: tuple[float, ...] = RETRY_SECONDS,
+    ) -> None:
+        assert settings.mqtt_url is not None
+        url = urlsplit(settings.mqtt_url)
+        self._host, self._port = url.hostname or "127.0.0.1", url.port or 1883
+        self._username, self._password = url.username, url.password
+        self._client_id = settings.mqtt_client_id
+        self._prefix = settings.mqtt_topic_prefix.rstrip("/")
+        self._intake = intake
+        self._retry_seconds = retry_seconds
+        self.connected = asyncio.Event()
+        self.handled = 0
+
+    async def run(self) -> None:
+        """Consume until cancelled, reconnecting after any broker or network failure."""
+        attempt = 0
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                delay = RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)]
+                attempt += 1
+                log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+            else:
+                attempt = 0
+
+    async def _session(self) -> None:
+        client = aiomqtt.Client(
+            self._host,
+            self._port,
+            username=self._username,
+            password=self._password,
+            identifier=self._client_id,
+            clean_session=False,  # the broker keeps QoS 1 messages while we are away
+        )
+        # aiomqtt has no public switch for it: acknowledge by hand, after the commit. It must
+        # be set before connecting, since a kept session delivers at once.
+        client._client.manual_ack_set(True)
+        slots = asyncio.Semaphore(CONCURRENCY)
+        running: set[asyncio.Task[None]] = set()
+        async with client:
+            await client.subscribe(f"{self._prefix}/#", qos=1)
+            self.connected.set()
+            log.info("MQTT subscribed to %s/# on %s:%s", self._prefix, self._host, self._port)
+            try:
+                async for message in client.messages:
+                    await slots.acquire()
+                    task = asyncio.create_task(self._handle(client, message, slots))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+            finally:
+                for task in running:
+                    task.cancel()
+
+    async def _handle(
+        self, client: aiomqtt.Client, message: aiomqtt.Message, slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            try:
+                decoded = decode(self._prefix, message.topic.value, payload)
+            except DomainError as exc:
+                # Nothing can make it valid: acknowledge, so it is not redelivered forever.
+                log.warning("MQTT message on %s refused: %s", message.topic.value, exc.detail)
+            else:
+                await self._intake.keep_images(decoded.images)
+                for event in decoded.events:
+                    await self._take(event)
+            if message.qos > 0:
+                client._client.ack(message.mid, message.qos)
+            self.handled += 1
+        except Exception:
+            # Not acknowledged: the broker redelivers it on the next session.
+            log.exception("MQTT message on %s failed; left unacknowledged", message.topic.value)
+        finally:
+            slots.release()
+
+    async def _take(self, event: DeviceEvent) -> None:
+        """Apply one event, retrying while the database is away; a resend is harmless."""
+        for delay in (*self._retry_seconds, None):
+            try:
+                await self._intake.take(event)
+                return
+            except DomainError as exc:  # e.g. an unknown berth: no retry can fix it
+                log.warning("MQTT event %s refused: %s", event.dedupe_key, exc.detail)
+                return
+            except Exception:
+                if delay is None:
+                    raise
+                log.warning("MQTT event %s failed; retrying in %.1fs", event.dedupe_key, delay)
+                await asyncio.sleep(delay)
+
+
+CONSUMER_KEY: web.AppKey[MqttConsumer] = web.AppKey("mqtt_consumer")
+
+
+async def mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the consumer as a background task while the app serves, when MQTT is configured."""
+    settings = app[SETTINGS_KEY]
+    if not settings.mqtt_url:
+        yield
+        return
+    consumer = MqttConsumer(settings, Intake.of(app))
+    app[CONSUMER_KEY] = consumer
+    task = asyncio.create_task(consumer.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,175 @@
+"""Live availability for drivers and guidance screens: a snapshot and a server-sent stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from core.availability import BerthLive, Counts, summarise
+from core.errors import DomainError
+from server.availability import AVAILABILITY_KEY
+from server.http import ApiRoutes, json_response
+
+routes = ApiRoutes("miniprogram")
+
+KEEPALIVE_SECONDS = 15.0
+
+
+class AvailabilityUnavailableError(DomainError):
+    """The live counts are not running in this process."""
+
+    code = "availability_unavailable"
+    status = 503
+    message_zh = "实时泊位信息暂不可用，请稍后再试"
+
+
+class CountOut(BaseModel):
+    """Berths and free berths of a zone or a street."""
+
+    name: str = Field(description="zone code, or zone/street")
+    total: int
+    free: int
+
+
+class BerthOut(BaseModel):
+    """One berth: free unless occupied or closed."""
+
+    code: str
+    zone: str
+    street: str
+    free: bool
+    occupied: bool
+    closed: bool
+
+
+class AvailabilityOut(BaseModel):
+    """Free counts per zone and street, and each berth when asked."""
+
+    zones: list[CountOut]
+    streets: list[CountOut]
+    berths: list[BerthOut]
+
+
+class AvailabilityQuery(BaseModel):
+    """Which zone, and whether to list each berth."""
+
+    zone: str | None = Field(None, max_length=32)
+    berths: bool = False
+
+
+def _counts(table: dict[str, Counts]) -> list[CountOut]:
+    return [CountOut(name=name, total=c.total, free=c.free) for name, c in table.items()]
+
+
+def berth_out(berth: BerthLive) -> BerthOut:
+    """The wire form of a berth."""
+    return BerthOut(
+        code=berth.code,
+        zone=berth.zone,
+        street=berth.street,
+        free=berth.free,
+        occupied=berth.occupied,
+        closed=berth.closed,
+    )
+
+
+async def snapshot(request: web.Request, zone: str | None, with_berths: bool) -> AvailabilityOut:
+    """The current counts from the live store."""
+    store = request.config_dict.get(AVAILABILITY_KEY)
+    if store is None:
+        raise AvailabilityUnavailableError(detail="availability store not started")
+    summary = summarise(await store.berths(zone or None), with_berths=with_berths)
+    return AvailabilityOut(
+        zones=_counts(summary.zones),
+        streets=_counts(summary.streets),
+        berths=[berth_out(b) for b in summary.berths],
+    )
+
+
+@routes.route(
+    "GET",
+    "/availability",
+    "Live free berths per zone and street (and per berth with berths=true)",
+    query=AvailabilityQuery,
+    response=AvailabilityOut,
+)
+async def show_availability(request: web.Request, query: AvailabilityQuery) -> web.Response:
+    """Answer the current counts."""
+    return json_response(await snapshot(request, query.zone, query.berths))
+
+
+class StreamQuery(BaseModel):
+    """Which zone to follow; all zones when absent."""
+
+    zone: str | None = Field(None, max_length=32)
+
+
+@routes.route(
+    "GET",
+    "/availability/stream",
+    "Server-sent events: `snapshot` first, then a `berth` event per change",
+    query=StreamQuery,
+)
+async def stream_availability(request: web.Request, query: StreamQuery) -> web.StreamResponse:
+    """Stream berth changes to a guidance screen or the mini-program."""
+    store = request.config_dict.get(AVAILABILITY_KEY)
+    if store is None:
+        raise AvailabilityUnavailableError(detail="availability store not started")
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    changes = store.changes()
+    assert isinstance(changes, AsyncGenerator)
+    await anext(changes)  # subscribed: no change can fall between snapshot and stream
+    pending = asyncio.ensure_future(_next_change(changes))
+    first = await snapshot(request, query.zone, with_berths=True)
+    await response.write(_event("snapshot", first.model_dump_json()))
+    try:
+        async for berth in _with_keepalive(changes, pending):
+            if berth is None:
+                await response.write(b": keepalive\n\n")
+            elif not query.zone or berth.zone == query.zone:
+                await response.write(_event("berth", berth_out(berth).model_dump_json()))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        await changes.aclose()
+    return response
+
+
+async def _next_change(changes: AsyncIterator[BerthLive | None]) -> BerthLive:
+    while True:
+        berth = await anext(changes)
+        if berth is not None:
+            return berth
+
+
+async def _with_keepalive(
+    changes: AsyncIterator[BerthLive | None], pending: asyncio.Future[BerthLive]
+) -> AsyncIterator[BerthLive | None]:
+    """Changes as they come, and None whenever the stream was quiet for a while."""
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
+            if not done:
+                yield None
+                continue
+            yield pending.result()
+            pending = asyncio.ensure_future(_next_change(changes))
+    finally:
+        pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await pending
+
+
+def _event(name: str, data: str) -> bytes:
+    return f"event: {name}\ndata: {data}\n\n".encode()

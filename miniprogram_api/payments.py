@@ -1,0 +1,178 @@
+"""Paying a stay from the mini-program, its status, and WeChat Pay's notify callback."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from core.errors import DomainError, NotFoundError
+from core.payment_gateway import NotifyRejectedError, TradeState, TransactionReport
+from core.payments import Payment, PaymentNotFoundError
+from core.services.payments import refresh_payment, settle_payment, start_stay_payment
+from core.services.refunds import apply_refund_report
+from core.services.retrying import Uows
+from miniprogram_api.session import current_driver, wechat
+from server.http import ApiRoutes, json_response
+from server.resources import clock, unit_of_work
+
+log = logging.getLogger(__name__)
+
+routes = ApiRoutes("miniprogram")
+
+
+class PayIn(BaseModel):
+    """One key per tap on "pay": repeating the request with it returns the same order."""
+
+    idempotency_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+
+
+class RequestPaymentOut(BaseModel):
+    """Pass these unchanged to wx.requestPayment."""
+
+    appId: str  # noqa: N815 - WeChat's parameter names
+    timeStamp: str  # noqa: N815
+    nonceStr: str  # noqa: N815
+    package: str
+    signType: str  # noqa: N815
+    paySign: str  # noqa: N815
+
+
+class PaymentOut(BaseModel):
+    """A payment as its payer sees it."""
+
+    out_trade_no: str
+    stay_ref: str
+    plate: str
+    amount_fen: int
+    status: str = Field(
+        description="created, pending, paid, partially_refunded, refunded, closed or failed"
+    )
+    refunded_fen: int
+    created_at: datetime
+    paid_at: datetime | None
+
+
+class PaymentStartOut(BaseModel):
+    """An order ready to pay."""
+
+    payment: PaymentOut
+    request_payment: RequestPaymentOut
+
+
+def _uows(request: web.Request) -> Uows:
+    return lambda: unit_of_work(request)
+
+
+def _payment_out(payment: Payment) -> PaymentOut:
+    return PaymentOut(
+        out_trade_no=payment.out_trade_no,
+        stay_ref=payment.stay_ref,
+        plate=payment.plate,
+        amount_fen=payment.amount_fen,
+        status=payment.status.value,
+        refunded_fen=payment.refunded_fen,
+        created_at=payment.created_at,
+        paid_at=payment.paid_at,
+    )
+
+
+@routes.route(
+    "POST",
+    "/stays/{ref}/payments",
+    "Pay a stay's fee with WeChat Pay (JSAPI prepay; driver token)",
+    body=PayIn,
+    response=PaymentStartOut,
+)
+async def pay_stay(request: web.Request, body: PayIn) -> web.Response:
+    """Open the order for the stay's sub-merchant and sign the wx.requestPayment parameters."""
+    driver_id = current_driver(request)
+    services = wechat(request)
+    started = await start_stay_payment(
+        _uows(request),
+        clock(request),
+        services.gateway,
+        services.setup,
+        driver_id=driver_id,
+        stay_ref=request.match_info["ref"],
+        idempotency_key=body.idempotency_key,
+    )
+    signed = started.request_payment
+    return json_response(
+        PaymentStartOut(
+            payment=_payment_out(started.payment),
+            request_payment=RequestPaymentOut(
+                appId=signed.app_id,
+                timeStamp=signed.time_stamp,
+                nonceStr=signed.nonce_str,
+                package=signed.package,
+                signType=signed.sign_type,
+                paySign=signed.pay_sign,
+            ),
+        )
+    )
+
+
+@routes.route(
+    "GET",
+    "/payments/{out_trade_no}",
+    "A payment's status; an unpaid one is checked with WeChat Pay first (driver token)",
+    response=PaymentOut,
+)
+async def show_payment(request: web.Request, _: None) -> web.Response:
+    """Answer the payment of this driver, asking WeChat Pay when it is still open."""
+    driver_id = current_driver(request)
+    out_trade_no = request.match_info["out_trade_no"]
+    async with unit_of_work(request) as uow:
+        owner = await uow.payments.driver_of(out_trade_no)
+    if owner != driver_id:
+        # Someone else's payment is answered like a missing one: numbers are not probed.
+        raise PaymentNotFoundError(detail=f"{out_trade_no} for driver {driver_id}")
+    services = wechat(request)
+    payment = await refresh_payment(
+        _uows(request),
+        clock(request),
+        services.gateway,
+        services.miniprogram,
+        services.setup,
+        out_trade_no,
+    )
+    return json_response(_payment_out(payment))
+
+
+@routes.route("POST", "/wechatpay/notify", "WeChat Pay notifications (signed, AES-GCM encrypted)")
+async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
+    """Verify, decrypt and apply a payment or refund notification exactly once."""
+    services = wechat(request)
+    body = await request.read()
+    try:
+        notice = await services.gateway.parse_notice(request.headers, body)
+    except NotifyRejectedError as exc:
+        log.warning("rejected a WeChat Pay notification: %s", exc.detail)
+        return _fail(401, "验签失败")
+    try:
+        if isinstance(notice, TransactionReport):
+            if notice.trade_state is TradeState.SUCCESS:
+                await settle_payment(
+                    _uows(request),
+                    clock(request),
+                    services.gateway,
+                    services.miniprogram,
+                    services.setup,
+                    notice,
+                )
+        elif notice is not None:
+            await apply_refund_report(_uows(request), clock(request), notice)
+    except DomainError as exc:
+        # Answering a failure makes WeChat Pay deliver the notification again later.
+        level = logging.WARNING if isinstance(exc, NotFoundError) else logging.ERROR
+        log.log(level, "WeChat Pay notification not applied: %s %s", exc.code, exc.detail)
+        return _fail(500 if exc.status < 500 else exc.status, exc.message_zh)
+    return web.Response(status=204)
+
+
+def _fail(status: int, message: str) -> web.Response:
+    """The failure answer WeChat Pay documents: an error status and {code: FAIL, message}."""
+    return web.json_response({"code": "FAIL", "message": message}, status=status)

@@ -1,0 +1,139 @@
+"""Staff routes for payments: a stay's payments, and refunds with an audited reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from core.payment_gateway import GatewayNotConfiguredError
+from core.payments import Payment, Refund
+from core.services.refunds import request_refund
+from core.staff import Permission
+from ops_api.auth import acting_staff
+from server.http import ApiRoutes, json_response
+from server.resources import clock, unit_of_work
+from server.wechat import WECHAT_SERVICES_KEY
+
+routes = ApiRoutes("ops")
+
+
+class RefundIn(BaseModel):
+    """How much to give back and why (the reason goes into the audit log)."""
+
+    amount_fen: int = Field(gt=0)
+    reason: str = Field(min_length=2, max_length=200)
+
+
+class RefundOut(BaseModel):
+    """A refund and where it is."""
+
+    out_refund_no: str
+    out_trade_no: str
+    amount_fen: int
+    status: str = Field(description="requested, processing, success, closed or abnormal")
+    reason: str
+    requested_by: str
+    created_at: datetime
+    succeeded_at: datetime | None
+
+
+class StaffPaymentOut(BaseModel):
+    """A payment with the sub-merchant that received it and its refunds."""
+
+    out_trade_no: str
+    channel: str
+    stay_ref: str
+    plate: str
+    operator_code: str
+    sub_mchid: str
+    amount_fen: int
+    status: str
+    refunded_fen: int
+    transaction_id: str | None
+    created_at: datetime
+    paid_at: datetime | None
+    refunds: list[RefundOut]
+
+
+class StayPaymentsOut(BaseModel):
+    """Every payment of one stay."""
+
+    stay_ref: str
+    payments: list[StaffPaymentOut]
+
+
+def _refund_out(refund: Refund) -> RefundOut:
+    return RefundOut(
+        out_refund_no=refund.out_refund_no,
+        out_trade_no=refund.out_trade_no,
+        amount_fen=refund.amount_fen,
+        status=refund.status.value,
+        reason=refund.reason,
+        requested_by=refund.requested_by,
+        created_at=refund.created_at,
+        succeeded_at=refund.succeeded_at,
+    )
+
+
+def _payment_out(payment: Payment, refunds: list[Refund]) -> StaffPaymentOut:
+    return StaffPaymentOut(
+        out_trade_no=payment.out_trade_no,
+        channel=payment.channel,
+        stay_ref=payment.stay_ref,
+        plate=payment.plate,
+        operator_code=payment.operator_code,
+        sub_mchid=payment.sub_mchid,
+        amount_fen=payment.amount_fen,
+        status=payment.status.value,
+        refunded_fen=payment.refunded_fen,
+        transaction_id=payment.transaction_id,
+        created_at=payment.created_at,
+        paid_at=payment.paid_at,
+        refunds=[_refund_out(r) for r in refunds],
+    )
+
+
+@routes.route(
+    "GET",
+    "/stays/{ref}/payments",
+    "Payments of a stay with their refunds",
+    response=StayPaymentsOut,
+    permission=Permission.LEDGER_READ,
+)
+async def list_stay_payments(request: web.Request, _: None) -> web.Response:
+    """List every payment of one stay."""
+    stay_ref = request.match_info["ref"]
+    async with unit_of_work(request) as uow:
+        found = [
+            _payment_out(p, await uow.payments.refunds_of(p.out_trade_no))
+            for p in await uow.payments.for_stay(stay_ref)
+        ]
+    return json_response(StayPaymentsOut(stay_ref=stay_ref, payments=found))
+
+
+@routes.route(
+    "POST",
+    "/payments/{out_trade_no}/refunds",
+    "Refund part or all of a payment (audited; within a year of payment)",
+    body=RefundIn,
+    response=RefundOut,
+    permission=Permission.PAYMENTS_REFUND,
+)
+async def refund_payment(request: web.Request, body: RefundIn) -> web.Response:
+    """Record the refund with the reason, ask WeChat Pay for it, answer where it is."""
+    services = request.config_dict.get(WECHAT_SERVICES_KEY)
+    if services is None:
+        raise GatewayNotConfiguredError(detail="WeChat Pay not configured")
+    refund = await request_refund(
+        lambda: unit_of_work(request),
+        clock(request),
+        services.gateway,
+        services.setup.refund_notify_url,
+        out_trade_no=request.match_info["out_trade_no"],
+        amount_fen=body.amount_fen,
+        reason=body.reason,
+        actor=acting_staff(request),
+    )
+    return json_response(_refund_out(refund))

@@ -1,0 +1,60 @@
+"""The WeChat and WeChat Pay stand-ins served together on their own local port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from core.clock import Clock, SystemClock
+from sandbox.wechat import app as wechat_app
+from sandbox.wechat.directory import Directory
+from sandbox.wechatpay import app as wechatpay_app
+from sandbox.wechatpay.keys import SandboxKeys
+
+
+def create_app(
+    keys: SandboxKeys,
+    *,
+    sp_mchid: str,
+    apps: dict[str, str],
+    clock: Clock | None = None,
+    refund_delay: float | None = None,
+    wall_clock: Clock | None = None,
+) -> web.Application:
+    """One application answering both api.weixin.qq.com and api.mch.weixin.qq.com paths."""
+    directory = Directory(dict(apps))
+    app = wechatpay_app.create_app(
+        keys,
+        sp_mchid=sp_mchid,
+        clock=clock,
+        directory=directory,
+        refund_delay=refund_delay,
+        wall_clock=wall_clock,
+    )
+    app[wechat_app.WECHAT_KEY] = wechat_app.WeChatSandbox(directory, clock or SystemClock())
+    wechat_app.install(app)
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSandbox:
+    """A started sandbox and the base URL clients should use."""
+
+    runner: web.AppRunner
+    base_url: str
+
+    async def stop(self) -> None:
+        """Stop serving and clean the application up."""
+        await self.runner.cleanup()
+
+
+async def serve(app: web.Application, host: str, port: int) -> RunningSandbox:
+    """Serve the sandbox on host:port (0 picks a free port)."""
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = [s for s in runner.addresses if isinstance(s, tuple)]
+    actual_port = sockets[0][1] if sockets else port
+    return RunningSandbox(runner, f"http://{host}:{actual_port}")

@@ -1,0 +1,251 @@
+"""Live availability stores (in-process or Redis) and the background task that feeds them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from core.availability import AvailabilityStore, BerthLive, OccupancyChange
+from core.store.unit_of_work import UnitOfWork
+from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+
+log = logging.getLogger(__name__)
+
+AVAILABILITY_KEY: web.AppKey[AvailabilityStore] = web.AppKey("availability")
+
+_QUEUE_SIZE = 1000
+
+
+class InProcessAvailability:
+    """Berth states in a dict; changes fan out to the streams of this process."""
+
+    def __init__(self) -> None:
+        self._berths: dict[str, BerthLive] = {}
+        self._listeners: set[asyncio.Queue[BerthLive]] = set()
+
+    async def load(self, berths: Iterable[BerthLive]) -> None:
+        """Add or refresh berths, keeping a newer occupancy already stored."""
+        for berth in berths:
+            known = self._berths.get(berth.code)
+            if known is not None:
+                # Closures change through set_closed, which tells the streams.
+                berth = replace(berth, closed=known.closed)
+                if known.version > berth.version:
+                    berth = replace(berth, occupied=known.occupied, version=known.version)
+            self._set(berth)
+
+    async def apply(self, change: OccupancyChange) -> bool:
+        """Apply a change unless a newer one is stored."""
+        known = self._berths.get(change.code)
+        if known is None or known.version >= change.version:
+            return False
+        self._set(replace(known, occupied=change.occupied, version=change.version))
+        return True
+
+    async def set_closed(self, code: str, closed: bool) -> bool:
+        """Mark a berth closed or reopened."""
+        known = self._berths.get(code)
+        if known is None or known.closed == closed:
+            return False
+        self._set(replace(known, closed=closed))
+        return True
+
+    async def berths(self, zone: str | None = None) -> list[BerthLive]:
+        """Every berth, or one zone's, by code."""
+        found = [b for b in self._berths.values() if not zone or b.zone == zone]
+        return sorted(found, key=lambda b: b.code)
+
+    async def changes(self) -> AsyncIterator[BerthLive | None]:
+        """None once subscribed, then berth states as they change, until the caller stops."""
+        queue: asyncio.Queue[BerthLive] = asyncio.Queue(_QUEUE_SIZE)
+        self._listeners.add(queue)
+        try:
+            yield None
+            while True:
+                yield await queue.get()
+        finally:
+            self._listeners.discard(queue)
+
+    def _set(self, berth: BerthLive) -> None:
+        before = self._berths.get(berth.code)
+        self._berths[berth.code] = berth
+        if before == berth:
+            return
+        for queue in list(self._listeners):
+            with contextlib.suppress(asyncio.QueueFull):  # a stalled stream misses updates
+                queue.put_nowait(berth)
+
+
+# Sets a known berth's occupancy when the version is newer and publishes the berth as JSON.
+_APPLY = """
+if redis.call('HEXISTS', KEYS[1], 'zone') == 0 then return 0 end
+local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+if stored ~= nil and tonumber(ARGV[2]) <= stored then return 0 end
+redis.call('HSET', KEYS[1], 'occupied', ARGV[1], 'version', ARGV[2])
+redis.call('PUBLISH', KEYS[2], cjson.encode(redis.call('HGETALL', KEYS[1])))
+return 1
+"""
+
+# Loads a berth, keeping a newer occupancy and the closed flag already there.
+_LOAD = """
+local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+redis.call('HSET', KEYS[1], 'code', ARGV[1], 'zone', ARGV[2], 'street', ARGV[3])
+redis.call('HSETNX', KEYS[1], 'closed', ARGV[6])
+if stored == nil or tonumber(ARGV[5]) > stored then
+  redis.call('HSET', KEYS[1], 'occupied', ARGV[4], 'version', ARGV[5])
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+# Sets the closed flag and publishes the berth when it changed.
+_CLOSE = """
+if redis.call('HEXISTS', KEYS[1], 'zone') == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'closed') == ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'closed', ARGV[1])
+redis.call('PUBLISH', KEYS[2], cjson.encode(redis.call('HGETALL', KEYS[1])))
+return 1
+"""
+
+
+class RedisAvailability:
+    """Berth states in Redis hashes, shared by every worker; changes go out by pub/sub."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "parking:avail") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._channel = f"{prefix}:changes"
+        self._apply = client.register_script(_APPLY)
+        self._load = client.register_script(_LOAD)
+        self._close = client.register_script(_CLOSE)
+
+    def _key(self, code: str) -> str:
+        return f"{self._prefix}:berth:{code}"
+
+    async def load(self, berths: Iterable[BerthLive]) -> None:
+        """Add or refresh berths, keeping a newer occupancy already stored."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for b in berths:
+                args: list[str | int] = [
+                    b.code,
+                    b.zone,
+                    b.street,
+                    int(b.occupied),
+                    b.version,
+                    int(b.closed),
+                ]
+                await self._load(
+                    keys=[self._key(b.code), f"{self._prefix}:zone:{b.zone}"],
+                    args=args,
+                    client=pipe,
+                )
+                pipe.sadd(f"{self._prefix}:zones", b.zone)
+            await pipe.execute()
+
+    async def apply(self, change: OccupancyChange) -> bool:
+        """Apply a change unless a newer one is stored."""
+        keys = [self._key(change.code), self._channel]
+        return bool(await self._apply(keys=keys, args=[int(change.occupied), change.version]))
+
+    async def set_closed(self, code: str, closed: bool) -> bool:
+        """Mark a berth closed or reopened."""
+        return bool(await self._close(keys=[self._key(code), self._channel], args=[int(closed)]))
+
+    async def berths(self, zone: str | None = None) -> list[BerthLive]:
+        """Every berth, or one zone's, by code."""
+        zones = [zone] if zone else sorted(map(str, await self._members(f"{self._prefix}:zones")))
+        codes: list[str] = []
+        for name in zones:
+            codes.extend(map(str, await self._members(f"{self._prefix}:zone:{name}")))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for code in sorted(codes):
+                pipe.hgetall(self._key(code))
+            rows = await pipe.execute()
+        return [_berth(row) for row in rows if row]
+
+    async def _members(self, key: str) -> set[Any]:
+        members: set[Any] = await self._redis.smembers(key)
+        return members
+
+    async def changes(self) -> AsyncIterator[BerthLive | None]:
+        """None once subscribed, then berth states as they change, until the caller stops."""
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self._channel)
+        try:
+            yield None
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    pairs = json.loads(message["data"])
+                    yield _berth(dict(zip(pairs[::2], pairs[1::2], strict=True)))
+        finally:
+            await pubsub.unsubscribe(self._channel)
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()
+
+
+def _berth(row: dict[str, Any]) -> BerthLive:
+    return BerthLive(
+        code=str(row["code"]),
+        zone=str(row["zone"]),
+        street=str(row["street"]),
+        occupied=str(row["occupied"]) == "1",
+        closed=str(row["closed"]) == "1",
+        version=int(row["version"]),
+    )
+
+
+async def refresh(store: AvailabilityStore, uow: UnitOfWork, now: datetime) -> None:
+    """Load berth occupancy and closures from the database into the store."""
+    closed = await uow.device_ops.closed_berth_codes(now)
+    berths = [
+        BerthLive(code, zone, street, occupied, code in closed, version)
+        for code, zone, street, occupied, version in await uow.device_ops.street_berths()
+    ]
+    await store.load(berths)
+    for berth in berths:
+        await store.set_closed(berth.code, berth.closed)
+
+
+async def availability_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Build the store, fill it from the database and keep closures current while serving."""
+    settings = app[SETTINGS_KEY]
+    store: InProcessAvailability | RedisAvailability
+    if settings.redis_url:
+        client = aioredis.from_url(settings.redis_url, decode_responses=True)
+        store = RedisAvailability(client, settings.availability_redis_prefix)
+    else:
+        store = InProcessAvailability()
+    app[AVAILABILITY_KEY] = store
+
+    async def refresh_once() -> None:
+        async with UnitOfWork(app[DATABASE_KEY].sessions) as uow:
+            await refresh(store, uow, app[CLOCK_KEY].now())
+
+    async def keep_fresh() -> None:
+        while True:
+            await asyncio.sleep(settings.availability_refresh_seconds)
+            try:
+                await refresh_once()
+            except Exception:  # a failed refresh is retried on the next tick
+                log.exception("availability refresh failed")
+
+    await refresh_once()
+    task = asyncio.create_task(keep_fresh())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    if isinstance(store, RedisAvailability):
+        await store.close()

@@ -1,0 +1,182 @@
+"""Builds the WeChat and WeChat Pay adapters from settings, with the local sandbox when asked."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import SecretStr
+
+from adapters.wechat import MiniProgramClient
+from adapters.wechatpay import PRODUCTION_BASE_URL, WeChatPayConfig, WeChatPayGateway
+from config.settings import Settings, SettingsError
+from core.clock import Clock
+from core.services.payments import PaymentSetup, sweep
+from core.services.refunds import DUPLICATE_REFUNDED
+from core.store.unit_of_work import UnitOfWork
+from sandbox import server as sandbox_server
+from sandbox.wechatpay.keys import MERCHANT_KEY_FILE, SandboxKeys
+from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+
+log = logging.getLogger(__name__)
+
+NOTIFY_PATH = "/mp/wechatpay/notify"
+# What the sandbox plays when the settings name no real account.
+SANDBOX_SP_MCHID = "1900000100"
+SANDBOX_APPID = "wx5a0db0c0e0f1a2b3"
+SANDBOX_SECRET = "5a0db0c0e0f1a2b3sandbox0secret00"
+SANDBOX_REFUND_TEMPLATE = "sandbox-refund-template"
+_PAYMENT_SETTINGS = (
+    "wechatpay_sp_mchid",
+    "wechatpay_api_v3_key",
+    "wechatpay_private_key_path",
+    "wechatpay_cert_serial_no",
+    "miniprogram_appid",
+    "miniprogram_secret",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WeChatServices:
+    """The ports the mini-program routes use, built once per process."""
+
+    gateway: WeChatPayGateway
+    miniprogram: MiniProgramClient
+    setup: PaymentSetup
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self.gateway.aclose()
+
+
+WECHAT_SERVICES_KEY = web.AppKey("wechat_services", WeChatServices)
+SANDBOX_KEY = web.AppKey("wechat_sandbox", sandbox_server.RunningSandbox)
+
+
+async def wechat_services(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: start the sandbox if configured, build the adapters, close them."""
+    settings, clock = app[SETTINGS_KEY], app[CLOCK_KEY]
+    running = None
+    if settings.wechat_sandbox:
+        running, settings = await _start_sandbox(settings, clock)
+        app[SANDBOX_KEY] = running
+    services = build_services(settings, clock)
+    sweeper = None
+    if services is not None:
+        app[WECHAT_SERVICES_KEY] = services
+        if settings.payments_sweep_seconds > 0:
+            sweeper = asyncio.create_task(
+                _sweep_forever(app, services, settings.payments_sweep_seconds)
+            )
+    try:
+        yield
+    finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        if services is not None:
+            await services.aclose()
+        if running is not None:
+            await running.stop()
+
+
+async def _sweep_forever(app: web.Application, services: WeChatServices, every: float) -> None:
+    """Every `every` seconds, settle or close forgotten orders and resend stuck refunds."""
+    database, clock = app[DATABASE_KEY], app[CLOCK_KEY]
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await sweep(
+                lambda: UnitOfWork(database.sessions),
+                clock,
+                services.gateway,
+                services.miniprogram,
+                services.setup,
+            )
+        except Exception:  # one bad round (database or WeChat down) must not end the loop
+            log.exception("payment sweep failed; trying again in %s s", every)
+
+
+def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
+    """The adapters for the configured accounts; None when payments are not configured."""
+    missing = [name for name in _PAYMENT_SETTINGS if not getattr(settings, name)]
+    if len(missing) == len(_PAYMENT_SETTINGS):
+        log.info("WeChat Pay not configured: mini-program payments answer 503")
+        return None
+    if missing:
+        names = ", ".join(f"PARKING_{name.upper()}" for name in missing)
+        raise SettingsError(f"WeChat Pay is partly configured; also set {names}")
+    assert settings.wechatpay_sp_mchid and settings.wechatpay_api_v3_key
+    assert settings.wechatpay_private_key_path and settings.wechatpay_cert_serial_no
+    assert settings.miniprogram_appid and settings.miniprogram_secret
+    key_path = Path(settings.wechatpay_private_key_path)
+    if not key_path.is_file():
+        raise SettingsError(f"PARKING_WECHATPAY_PRIVATE_KEY_PATH: no file {key_path}")
+    notify_url = settings.wechatpay_notify_url or (
+        f"http://{settings.host}:{settings.port}{NOTIFY_PATH}"
+    )
+    if not notify_url.startswith("https://") and not settings.wechat_sandbox:
+        log.warning("WeChat Pay only notifies https URLs; %s will not be reached", notify_url)
+    config = WeChatPayConfig(
+        sp_mchid=settings.wechatpay_sp_mchid,
+        sp_appid=settings.miniprogram_appid,
+        private_key_pem=key_path.read_text(encoding="utf-8"),
+        cert_serial_no=settings.wechatpay_cert_serial_no,
+        api_v3_key=settings.wechatpay_api_v3_key.get_secret_value(),
+        base_url=settings.wechatpay_base_url or PRODUCTION_BASE_URL,
+        cert_dir=settings.wechatpay_cert_dir,
+    )
+    templates = (
+        {DUPLICATE_REFUNDED: settings.refund_template_id} if settings.refund_template_id else {}
+    )
+    miniprogram = MiniProgramClient(
+        settings.miniprogram_appid,
+        settings.miniprogram_secret.get_secret_value(),
+        base_url=settings.wechat_api_base_url,
+        templates=templates,
+    )
+    setup = PaymentSetup(settings.miniprogram_appid, notify_url, notify_url)
+    return WeChatServices(WeChatPayGateway(config, clock), miniprogram, setup)
+
+
+async def _start_sandbox(
+    settings: Settings, clock: Clock
+) -> tuple[sandbox_server.RunningSandbox, Settings]:
+    """Serve the stand-ins and point the settings at them (keys from sandbox_keys_dir)."""
+    folder = Path(settings.sandbox_keys_dir)
+    keys = SandboxKeys.load_or_create(folder)
+    appid = settings.miniprogram_appid or SANDBOX_APPID
+    secret = (
+        settings.miniprogram_secret.get_secret_value()
+        if settings.miniprogram_secret
+        else SANDBOX_SECRET
+    )
+    apps = {appid: secret}
+    if settings.wechat_appid and settings.wechat_secret:
+        apps[settings.wechat_appid] = settings.wechat_secret.get_secret_value()
+    sp_mchid = settings.wechatpay_sp_mchid or SANDBOX_SP_MCHID
+    app = sandbox_server.create_app(
+        keys, sp_mchid=sp_mchid, apps=apps, clock=clock, refund_delay=1.0
+    )
+    running = await sandbox_server.serve(app, settings.sandbox_host, settings.sandbox_port)
+    log.info("WeChat and WeChat Pay sandbox serving on %s (keys in %s)", running.base_url, folder)
+    effective = settings.model_copy(
+        update={
+            "wechatpay_base_url": running.base_url,
+            "wechat_api_base_url": running.base_url,
+            "wechatpay_sp_mchid": sp_mchid,
+            "wechatpay_api_v3_key": SecretStr(keys.api_v3_key),
+            "wechatpay_private_key_path": str(folder / MERCHANT_KEY_FILE),
+            "wechatpay_cert_serial_no": keys.merchant_serial_no,
+            "miniprogram_appid": appid,
+            "miniprogram_secret": SecretStr(secret),
+            "refund_template_id": settings.refund_template_id or SANDBOX_REFUND_TEMPLATE,
+        }
+    )
+    return running, effective

@@ -64,6 +64,7 @@ async def record_berth_event(
         received_at=now,
         payload=event.payload,
         outcome="applied",  # the usual case; the timeline says otherwise when it must
+        note=None,
     )
     uow.events.add(row)
     occupied: bool | None = None

@@ -216,3 +216,23 @@ async def test_the_app_with_redis_counts_the_same(
     hs1 = await availability(client, "HS1")
     assert hs1["zones"] == [{"name": "HS1", "total": 20, "free": 18}]
     assert {b["code"] for b in hs1["berths"] if not b["free"]} == {"HS1-001", "HS1-003"}
+
+
+async def test_concurrent_events_of_one_berth_are_serialised(
+    client: TestClient[Any, Any],
+) -> None:
+    steps = [("occupied", f"0{h}:00") if h % 2 else ("vacated", f"0{h}:30") for h in range(1, 9)]
+    bodies = [sensor(f"c{i}", "JB3-010", state, time) for i, (state, time) in enumerate(steps)]
+    bodies += bodies[:3]  # resends racing their originals
+    random.Random(3).shuffle(bodies)
+    answers = await asyncio.gather(
+        *(client.post("/devices/sensors/events", json=body) for body in bodies)
+    )
+    assert sorted(r.status for r in answers) == [200] * len(bodies)
+    outcomes = sorted([(await r.json())["outcome"] for r in answers])
+    assert outcomes.count("duplicate") == 3
+    jb3 = await availability(client, "JB3")
+    [berth] = [b for b in jb3["berths"] if b["code"] == "JB3-010"]
+    assert berth["occupied"] is False  # the last event, 08:30, is a vacated
+    stays = await (await client.get("/mp/availability", params={"zone": "JB3"})).json()
+    assert stays["zones"][0]["free"] == 20

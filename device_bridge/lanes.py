@@ -9,27 +9,15 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from core.lane_events import LaneRead
-from core.lanes import LaneCommand, LaneCommandPublisher
 from core.services import lanes
 from device_bridge.formats import lane_json, vzenith
 from server.http import ApiRoutes, json_response, read_json
+from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
 
 log = logging.getLogger(__name__)
 
 routes = ApiRoutes("lanes")
-
-# Set by the composition root once a publisher (e.g. MQTT) exists; until then commands travel
-# only in the HTTP answers, which cameras of both formats act on.
-LANE_PUBLISHER_KEY: web.AppKey[LaneCommandPublisher] = web.AppKey("lane_publisher")
-
-
-class CommandOut(BaseModel):
-    """One command for the lane's devices."""
-
-    kind: str
-    text: str = ""
-    pay_url: str | None = None
 
 
 class LaneDecisionAck(BaseModel):
@@ -66,17 +54,6 @@ def ack_of(outcome: lanes.LaneOutcome) -> LaneDecisionAck:
     )
 
 
-async def publish(request: web.Request, commands: list[LaneCommand]) -> None:
-    """Send commands through the publisher port when one is configured; never fail the answer."""
-    publisher = request.config_dict.get(LANE_PUBLISHER_KEY)
-    if publisher is None or not commands:
-        return
-    try:
-        await publisher.publish(commands)
-    except Exception:  # the HTTP answer still carries the decision
-        log.exception("could not publish %d lane commands", len(commands))
-
-
 async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
     """Apply one read in its own transaction."""
     async with unit_of_work(request) as uow:
@@ -84,7 +61,7 @@ async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
             uow, clock(request), request.config_dict[CALENDAR_KEY], read
         )
     if outcome.outcome == "applied":
-        await publish(request, outcome.commands)
+        await publish_lane_commands(request, outcome.commands)
     return outcome
 
 

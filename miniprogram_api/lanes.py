@@ -8,9 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from core.services import lane_scan
-from device_bridge.lanes import CommandOut, publish
 from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
+from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
 
 routes = ApiRoutes("mp")
@@ -45,7 +45,7 @@ async def scan(request: web.Request, _: Any) -> web.Response:
             request.match_info["lane"],
             driver_id,
         )
-    await publish(request, outcome.commands)
+    await publish_lane_commands(request, outcome.commands)
     decision = outcome.decision
     assert decision is not None
     return json_response(

@@ -16,6 +16,7 @@ from core.services.refunds import apply_refund_report
 from core.services.retrying import Uows
 from miniprogram_api.session import current_driver, wechat
 from server.http import ApiRoutes, json_response
+from server.lane_publishing import publish_lane_commands
 from server.resources import clock, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
     try:
         if isinstance(notice, TransactionReport):
             if notice.trade_state is TradeState.SUCCESS:
-                await settle_payment(
+                settlement = await settle_payment(
                     _uows(request),
                     clock(request),
                     services.gateway,
@@ -163,6 +164,7 @@ async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
                     services.setup,
                     notice,
                 )
+                await publish_lane_commands(request, settlement.lane_commands)
         elif notice is not None:
             await apply_refund_report(_uows(request), clock(request), notice)
     except DomainError as exc:

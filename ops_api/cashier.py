@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from core.cashier import MicropayGateway
 from core.services import cashier
 from core.staff import Permission
-from device_bridge.lanes import CommandOut, publish
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
+from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import clock, unit_of_work
 
 routes = ApiRoutes("ops")
@@ -132,7 +132,7 @@ def _report(report: cashier.ShiftReport) -> ShiftReportOut:
 
 
 async def _taking(request: web.Request, result: cashier.TakingResult) -> web.Response:
-    await publish(request, result.commands)
+    await publish_lane_commands(request, result.commands)
     commands = [CommandOut(kind=c.kind.value, text=c.text) for c in result.commands]
     return json_response(
         TakingOut(

@@ -11,9 +11,9 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from core.plates import parse_plate
 from core.services import attendant
 from core.staff import Permission
-from device_bridge.lanes import CommandOut, publish
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
+from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
 
 routes = ApiRoutes("ops")
@@ -87,7 +87,7 @@ class LiftIn(BaseModel):
 
 
 async def _answer(request: web.Request, result: attendant.ActionResult) -> web.Response:
-    await publish(request, result.commands)
+    await publish_lane_commands(request, result.commands)
     return json_response(
         ActionOut(
             action=result.action,

@@ -11,6 +11,7 @@ from core import payments
 from core.clock import Clock
 from core.drivers import DriverNotifier
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.lanes import LaneCommand
 from core.ledger import payment_settled
 from core.payment_gateway import (
     GatewayRejectedError,
@@ -21,7 +22,7 @@ from core.payment_gateway import (
     TransactionReport,
 )
 from core.payments import Payment, PaymentNotFoundError, PaymentStatus, Refund, RefundStatus
-from core.services import refunds
+from core.services import lanes, refunds
 from core.services.retrying import Uows, retrying
 from core.store.unit_of_work import UnitOfWork
 
@@ -78,6 +79,7 @@ class Settlement:
     payment: Payment
     changed: bool
     duplicate_refund: Refund | None = None
+    lane_commands: tuple[LaneCommand, ...] = ()
 
 
 async def start_stay_payment(
@@ -225,6 +227,9 @@ async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> S
             payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
         )
         await uow.ledger.post(entry, clock.now())
+        commands: list[LaneCommand] = []
+        if not duplicate:
+            commands = await _open_waiting_lanes(uow, clock, settled)
         refund = None
         if duplicate:
             refund = Refund(
@@ -238,7 +243,17 @@ async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> S
             )
             await uow.payments.add_refund(refund)
         await uow.commit()
-        return Settlement(settled, True, refund)
+        return Settlement(settled, True, refund, tuple(commands))
+
+
+async def _open_waiting_lanes(uow: UnitOfWork, clock: Clock, paid: Payment) -> list[LaneCommand]:
+    """A paid lot stay opens the exit lane where its car waits; street stays have no gate."""
+    stay = await uow.stays.by_ref(paid.stay_ref)
+    if stay is None or stay.lot_id is None:
+        return []
+    return await lanes.settle_exit_payment(
+        uow, clock, paid.stay_ref, paid.amount_fen, "wechat", paid_at=paid.paid_at
+    )
 
 
 async def refresh_payment(

@@ -1,0 +1,99 @@
+"""A car waits at a lot's exit; the driver pays through the WeChat sandbox; the gate opens."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, unused_port
+
+from config.settings import Settings
+from core.clock import FrozenClock
+from core.lanes import CommandKind, LaneCommand, RecordingPublisher
+from sandbox.wechatpay.keys import SandboxKeys
+from server.lane_publishing import LANE_PUBLISHER_KEY
+from server.wechat import SANDBOX_APPID, SANDBOX_KEY
+from tests.wechat_sandbox import sandbox_keys
+
+__all__ = ["sandbox_keys"]
+
+PLATE = "浙B88888"
+
+
+async def lane_read(client: TestClient[Any, Any], clock: FrozenClock, lane: str) -> dict[str, Any]:
+    body = {
+        "event_id": f"{lane}-{clock.now().timestamp():.0f}",
+        "device": f"LOT-HOSP-{lane}-anpr_camera",
+        "device_time": clock.now().isoformat(),
+        "plate": PLATE,
+    }
+    response = await client.post("/devices/lanes/reads", json=body)
+    assert response.status == 200, await response.text()
+    answer: dict[str, Any] = await response.json()
+    return answer
+
+
+async def test_paying_at_the_exit_opens_the_gate(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    from server.app import create_app
+
+    port = unused_port()
+    configured = settings.model_copy(
+        update={
+            "wechat_sandbox": True,
+            "sandbox_port": 0,
+            "sandbox_keys_dir": str(sandbox_keys[1]),
+            "port": port,
+        }
+    )
+    app = create_app(configured, clock=clock)
+    publisher = RecordingPublisher()
+    app[LANE_PUBLISHER_KEY] = publisher
+    client = await aiohttp_client(app, server_kwargs={"port": port})
+    sandbox = app[SANDBOX_KEY].base_url
+
+    assert (await lane_read(client, clock, "E1"))["gate"] == "open"
+    clock.advance(timedelta(hours=2))
+    exit_answer = await lane_read(client, clock, "X1")
+    # lot-standard: 2 hours at 3 yuan an hour (the 15 free minutes are charged once exceeded).
+    assert (exit_answer["gate"], exit_answer["fee_fen"]) == ("closed", 600)
+    stay_ref = exit_answer["stay_ref"]
+    publisher.sent.clear()
+
+    async with client.session.post(
+        f"{sandbox}/sandbox/wechat/login", json={"appid": SANDBOX_APPID, "person": "han-meimei"}
+    ) as response:
+        issued = await response.json()
+    login = await client.post("/mp/login", json={"code": issued["code"]})
+    headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    started = await client.post(
+        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "exit-pay-1"}, headers=headers
+    )
+    assert started.status == 200, await started.text()
+    order = await started.json()
+    confirm = dict(order["request_payment"], openid=issued["openid"])
+    async with client.session.post(
+        f"{sandbox}/sandbox/wechatpay/request-payment", json=confirm
+    ) as response:
+        assert (await response.json())["notification"]["deliveries"] == [204]
+
+    assert LaneCommand("LOT-HOSP/X1", CommandKind.OPEN_GATE) in [
+        LaneCommand(c.lane, c.kind) for c in publisher.sent
+    ]
+    # The notification resent by WeChat Pay opens nothing twice.
+    opened = len(publisher.sent)
+    async with client.session.get(f"{sandbox}/sandbox/wechatpay/notifications") as response:
+        notices = await response.json()
+    [notice] = [n for n in notices if n["event_type"] == "TRANSACTION.SUCCESS"]
+    async with client.session.post(
+        f"{sandbox}/sandbox/wechatpay/notifications/{notice['id']}/redeliver"
+    ) as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["deliveries"] == [204, 204]
+    assert len(publisher.sent) == opened

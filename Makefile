@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format migrate seed bench clean
+.PHONY: install run test lint format migrate seed bench clean demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -18,6 +18,18 @@ run: install
 	$(BIN)/parking migrate
 	$(BIN)/parking seed-demo --if-empty
 	PARKING_WECHAT_SANDBOX=$${PARKING_WECHAT_SANDBOX:-true} $(BIN)/parking serve
+
+# The demo city with traffic: serve as `make run` does, and drive it with a simulated day
+# (`parking simulate`, SEED and SPEED: times real time). Ctrl-C stops both.
+demo: install
+	$(BIN)/parking migrate
+	$(BIN)/parking seed-demo --if-empty
+	PARKING_WECHAT_SANDBOX=$${PARKING_WECHAT_SANDBOX:-true} $(BIN)/parking serve & server=$$!; \
+	trap 'kill $$server' EXIT INT TERM; \
+	url=http://$${PARKING_HOST:-127.0.0.1}:$${PARKING_PORT:-8080}; \
+	for i in $$(seq 100); do curl -sf $$url/healthz >/dev/null && break; sleep 0.2; done; \
+	$(BIN)/parking simulate --url $$url --seed $${SEED:-1} --speed $${SPEED:-600}; \
+	wait $$server
 
 test: install
 	$(BIN)/pytest -q

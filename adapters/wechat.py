@@ -16,6 +16,7 @@ from core.drivers import (
     WeChatLoginError,
     WeChatUnavailableError,
 )
+from core.notices import STAY_OPENED
 from core.services.refunds import DUPLICATE_REFUNDED
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ TEMPLATE_KEYWORDS: dict[str, dict[str, str]] = {
         "reason": "thing3",
         "out_trade_no": "character_string4",
     },
+    STAY_OPENED: {"plate": "car_number1", "place": "thing2", "entered_at": "time3"},
 }
 
 

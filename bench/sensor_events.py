@@ -6,7 +6,8 @@ database holding the demo city plus `--berths` extra berths; this process sends 
 vacated events (each berth's events in device-time order, berths interleaved) over HTTP with
 `--concurrency` requests in flight, then publishes them over MQTT (QoS 1, to a Mosquitto started
 for the run with `max_queued_messages 0`) and waits until the store holds them all. Each phase
-prints events/s and the count stored against the count sent. Baseline: `GET /healthz` (one `SELECT 1`) requests/s against the same server in the same run.
+prints events/s and the count stored against the count sent. Baseline: `GET /healthz` (one
+`SELECT 1`) requests/s against the same server in the same run.
 """
 
 from __future__ import annotations
@@ -260,8 +261,8 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 if the target is missed or an event is lost."""
     parser = argparse.ArgumentParser(prog="python -m bench.sensor_events")
-    parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--berths", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--berths", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--skip-mqtt", default="", choices=["", "mqtt"], help="'mqtt' skips it")
     return asyncio.run(run(parser.parse_args(argv)))

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     availability_refresh_seconds: float = Field(30.0, gt=0)
     availability_redis_prefix: str = "parking:avail"
     image_dir: str = "var/images"
+    # Driver features (docs/drivers.md): plates, entry notices, spaces near me, scan codes.
+    max_plates_per_driver: int = Field(5, ge=1, le=50)
+    entry_template_id: str | None = None
+    entry_sms_template: str | None = None
+    notices_send_seconds: float = Field(5.0, ge=0)
+    nearby_refresh_seconds: float = Field(60.0, gt=0)
+    nearby_redis_key: str = "parking:places"
+    scan_code_key_version: int = Field(1, ge=1, le=99)
     sql_echo: bool = False
 
     @field_validator("database_url")

@@ -11,7 +11,8 @@ from server.openapi import ROUTES_KEY
 
 def create_app(settings: Settings) -> web.Application:
     """Build the /devices/ sub-application."""
-    app = web.Application(client_max_size=256 * 1024)
+    # Vzenith pushes carry base64 plate and scene images of a few hundred kB each.
+    app = web.Application(client_max_size=4 * 1024 * 1024)
     routes.routes.install(app)
     lanes.routes.install(app)
     app[ROUTES_KEY] = [routes.routes, lanes.routes]

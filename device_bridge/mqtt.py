@@ -85,6 +85,7 @@ class MqttConsumer:
         self._prefix = settings.mqtt_topic_prefix.rstrip("/")
         self._intake = intake
         self._retry_seconds = retry_seconds
+        self._order: dict[str, asyncio.Lock] = {}
         self.connected = asyncio.Event()
         self.handled = 0
 
@@ -134,23 +135,27 @@ class MqttConsumer:
     async def _handle(
         self, client: aiomqtt.Client, message: aiomqtt.Message, slots: asyncio.Semaphore
     ) -> None:
+        topic = message.topic.value
         try:
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            try:
-                decoded = decode(self._prefix, message.topic.value, payload)
-            except DomainError as exc:
-                # Nothing can make it valid: acknowledge, so it is not redelivered forever.
-                log.warning("MQTT message on %s refused: %s", message.topic.value, exc.detail)
-            else:
-                await self._intake.keep_images(decoded.images)
-                for event in decoded.events:
-                    await self._take(event)
+            # One device's messages in the order the broker delivered them (tasks start in
+            # creation order and the lock is fair): no needless re-pricing from reordering.
+            async with self._order.setdefault(topic, asyncio.Lock()):
+                payload = message.payload if isinstance(message.payload, bytes) else b""
+                try:
+                    decoded = decode(self._prefix, topic, payload)
+                except DomainError as exc:
+                    # Nothing can make it valid: acknowledge, so it is not redelivered forever.
+                    log.warning("MQTT message on %s refused: %s", topic, exc.detail)
+                else:
+                    await self._intake.keep_images(decoded.images)
+                    for event in decoded.events:
+                        await self._take(event)
             if message.qos > 0:
                 client._client.ack(message.mid, message.qos)
             self.handled += 1
         except Exception:
             # Not acknowledged: the broker redelivers it on the next session.
-            log.exception("MQTT message on %s failed; left unacknowledged", message.topic.value)
+            log.exception("MQTT message on %s failed; left unacknowledged", topic)
         finally:
             slots.release()
 

@@ -5,7 +5,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
-from miniprogram_api import availability, lanes, payments, prices, session, stays, validations
+from miniprogram_api import (
+    availability,
+    lanes,
+    my_stays,
+    nearby,
+    notices,
+    payments,
+    prices,
+    scan_codes,
+    session,
+    stays,
+    validations,
+    vehicles,
+)
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
 
@@ -17,6 +30,11 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     payments.routes,
     validations.routes,
     lanes.routes,
+    vehicles.routes,
+    my_stays.routes,
+    notices.routes,
+    nearby.routes,
+    scan_codes.routes,
 )
 
 
@@ -26,4 +44,5 @@ def create_app(settings: Settings) -> web.Application:
     for table in ROUTE_TABLES:
         table.install(app)
     app[ROUTES_KEY] = list(ROUTE_TABLES)
+    availability.install_stream_shutdown(app)
     return app

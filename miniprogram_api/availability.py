@@ -17,6 +17,18 @@ from server.http import ApiRoutes, json_response
 routes = ApiRoutes("miniprogram")
 
 KEEPALIVE_SECONDS = 15.0
+TICK_SECONDS = 1.0
+STREAMS_CLOSING_KEY = web.AppKey("streams_closing", asyncio.Event)
+
+
+def install_stream_shutdown(app: web.Application) -> None:
+    """Let the server's shutdown end open streams instead of waiting out its timeout."""
+    app[STREAMS_CLOSING_KEY] = asyncio.Event()
+
+    async def close_streams(app: web.Application) -> None:
+        app[STREAMS_CLOSING_KEY].set()
+
+    app.on_shutdown.append(close_streams)
 
 
 class AvailabilityUnavailableError(DomainError):
@@ -131,19 +143,38 @@ async def stream_availability(request: web.Request, query: StreamQuery) -> web.S
     assert isinstance(changes, AsyncGenerator)
     await anext(changes)  # subscribed: no change can fall between snapshot and stream
     pending = asyncio.ensure_future(_next_change(changes))
-    first = await snapshot(request, query.zone, with_berths=True)
-    await response.write(_event("snapshot", first.model_dump_json()))
     try:
-        async for berth in _with_keepalive(changes, pending):
-            if berth is None:
-                await response.write(b": keepalive\n\n")
-            elif not query.zone or berth.zone == query.zone:
+        first = await snapshot(request, query.zone, with_berths=True)
+        await response.write(_event("snapshot", first.model_dump_json()))
+        closing = request.app.get(STREAMS_CLOSING_KEY) or asyncio.Event()
+        quiet = 0.0
+        while not closing.is_set() and not _gone(request):
+            done, _ = await asyncio.wait({pending}, timeout=TICK_SECONDS)
+            if not done:
+                quiet += TICK_SECONDS
+                if quiet >= KEEPALIVE_SECONDS:
+                    await response.write(b": keepalive\n\n")
+                    quiet = 0.0
+                continue
+            quiet = 0.0
+            berth = pending.result()
+            pending = asyncio.ensure_future(_next_change(changes))
+            if not query.zone or berth.zone == query.zone:
                 await response.write(_event("berth", berth_out(berth).model_dump_json()))
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the screen went away
     finally:
+        # Stop the pending read before closing the subscription it is reading from.
+        pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await pending
         await changes.aclose()
     return response
+
+
+def _gone(request: web.Request) -> bool:
+    """Whether the client hung up (aiohttp does not cancel the handler for it)."""
+    return request.transport is None or request.transport.is_closing()
 
 
 async def _next_change(changes: AsyncIterator[BerthLive | None]) -> BerthLive:
@@ -151,24 +182,6 @@ async def _next_change(changes: AsyncIterator[BerthLive | None]) -> BerthLive:
         berth = await anext(changes)
         if berth is not None:
             return berth
-
-
-async def _with_keepalive(
-    changes: AsyncIterator[BerthLive | None], pending: asyncio.Future[BerthLive]
-) -> AsyncIterator[BerthLive | None]:
-    """Changes as they come, and None whenever the stream was quiet for a while."""
-    try:
-        while True:
-            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
-            if not done:
-                yield None
-                continue
-            yield pending.result()
-            pending = asyncio.ensure_future(_next_change(changes))
-    finally:
-        pending.cancel()
-        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-            await pending
 
 
 def _event(name: str, data: str) -> bytes:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
-from ops_api import cashier, lanes, ledger, merchants, onstreet, payments, review, staff, tariffs
+from ops_api import (
+    cashier,
+    lanes,
+    ledger,
+    merchants,
+    onstreet,
+    payments,
+    review,
+    scan_codes,
+    staff,
+    tariffs,
+)
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
 
@@ -19,6 +30,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     cashier.routes,
     merchants.routes,
     payments.routes,
+    scan_codes.routes,
 )
 
 

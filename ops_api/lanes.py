@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from core.plates import parse_plate
 from core.services import attendant
+from core.services.lane_snapshot import lot_snapshot
 from core.staff import Permission
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
@@ -218,3 +219,35 @@ async def lift(request: web.Request, body: LiftIn) -> web.Response:
             body.task_id,
         )
     return await _answer(request, result)
+
+
+class LotSnapshotOut(BaseModel):
+    """What a lane agent needs to run a lot's gates while the centre is away."""
+
+    format: int
+    lot: str
+    hospital: bool
+    block_refuses: bool
+    devices: dict[str, list[str]] = Field(description="camera device code -> [lane, direction]")
+    rights: list[dict[str, Any]] = Field(description="passes, spaces and cards with their plates")
+    blocked: list[str]
+    tariff_code: str
+    tariff_version: int
+    tariff_body: dict[str, Any]
+    taken_at: str
+
+
+@routes.route(
+    "GET",
+    "/lanes/{lot}/snapshot",
+    "A lot's passes, residents, block list and tariff version, for its lane agent (read-only)",
+    response=LotSnapshotOut,
+    permission=Permission.LANE_CONTROL,
+)
+async def snapshot(request: web.Request, _: None) -> web.Response:
+    """Serve the lot's snapshot."""
+    async with unit_of_work(request) as uow:
+        found = await lot_snapshot(
+            uow, clock(request), request.match_info["lot"], acting_staff(request)
+        )
+    return json_response(LotSnapshotOut.model_validate(found.to_dict()))

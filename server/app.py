@@ -22,6 +22,7 @@ from core.store.unit_of_work import UnitOfWork
 from device_bridge.mqtt import mqtt_ctx
 from ops_api.auth import authorize
 from server.availability import availability_ctx
+from server.driver_features import driver_features_ctx
 from server.http import AUTHORIZER_KEY, error_middleware
 from server.openapi import ROUTES_KEY, build_openapi
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
@@ -46,6 +47,7 @@ def create_app(
     app.cleanup_ctx.append(availability_ctx)
     app.cleanup_ctx.append(mqtt_ctx)
     app.cleanup_ctx.append(wechat_services)
+    app.cleanup_ctx.append(driver_features_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     mounts = {

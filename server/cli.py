@@ -62,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--password", required=True)
     create.add_argument("--scope", action="append", default=[], help="kind:code, repeatable")
     create.set_defaults(run=_staff_create)
+    agent = commands.add_parser("lane-agent", help="run a lot's lane agent (docs/lane-agent.md)")
+    agent.add_argument("--lot", required=True)
+    agent.add_argument("--centre", default="http://127.0.0.1:8080")
+    agent.add_argument("--journal", help="default: var/lane-agent-<lot>.db")
+    agent.add_argument("--port", type=int, default=8181)
+    agent.add_argument("--username", help="staff account with lane_control (password in env)")
+    agent.set_defaults(run=_lane_agent)
+    simulate = commands.add_parser("simulate", help="drive a running server with a synthetic day")
+    from sandbox.traffic_cli import add_arguments as add_simulate_arguments
+
+    add_simulate_arguments(simulate)
+    simulate.set_defaults(run=_simulate)
     return parser
 
 
@@ -122,6 +134,18 @@ def _staff_create(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(
         create_staff_command(settings, args.username, args.password, args.role, args.scope)
     )
+
+
+def _lane_agent(settings: Settings, args: argparse.Namespace) -> int:
+    from device_bridge.agent.app import run_agent_command
+
+    return run_agent_command(settings, args)
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from sandbox.traffic_cli import run_simulate
+
+    return asyncio.run(run_simulate(args))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from adapters.wechat import MiniProgramClient
 from adapters.wechatpay import PRODUCTION_BASE_URL, WeChatPayConfig, WeChatPayGateway
 from config.settings import Settings, SettingsError
 from core.clock import Clock
+from core.notices import STAY_OPENED
 from core.services.payments import PaymentSetup, sweep
 from core.services.refunds import DUPLICATE_REFUNDED
 from core.store.unit_of_work import UnitOfWork
@@ -31,6 +32,7 @@ SANDBOX_SP_MCHID = "1900000100"
 SANDBOX_APPID = "wx5a0db0c0e0f1a2b3"
 SANDBOX_SECRET = "5a0db0c0e0f1a2b3sandbox0secret00"
 SANDBOX_REFUND_TEMPLATE = "sandbox-refund-template"
+SANDBOX_ENTRY_TEMPLATE = "sandbox-entry-template"
 _PAYMENT_SETTINGS = (
     "wechatpay_sp_mchid",
     "wechatpay_api_v3_key",
@@ -135,6 +137,8 @@ def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
     templates = (
         {DUPLICATE_REFUNDED: settings.refund_template_id} if settings.refund_template_id else {}
     )
+    if settings.entry_template_id:  # driver features: "your car parked" notices
+        templates[STAY_OPENED] = settings.entry_template_id
     miniprogram = MiniProgramClient(
         settings.miniprogram_appid,
         settings.miniprogram_secret.get_secret_value(),
@@ -177,6 +181,7 @@ async def _start_sandbox(
             "miniprogram_appid": appid,
             "miniprogram_secret": SecretStr(secret),
             "refund_template_id": settings.refund_template_id or SANDBOX_REFUND_TEMPLATE,
+            "entry_template_id": settings.entry_template_id or SANDBOX_ENTRY_TEMPLATE,
         }
     )
     return running, effective

@@ -13,6 +13,7 @@ from core.billing import DayCalendar
 from core.clock import Clock
 from core.errors import NotFoundError
 from core.services.berth_timeline import BerthTimeline
+from core.services.notices import notify_stay_opened
 from core.store.activity import DeviceEventRow
 from core.store.city import BerthRow
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
@@ -80,6 +81,7 @@ async def record_berth_event(
         plate = event.plate.number if event.plate else None
         effect = await timeline.add(row, event.state.value, plate, event.image_ref)
         occupied = timeline.occupied
+        await notify_stay_opened(uow, clock, effect.stay_ref)  # driver features, issue 7
         outcome = EventOutcome.APPLIED if effect.placed else EventOutcome.REVIEW
         result = BerthEventResult(outcome, effect.stay_ref, effect.fee_fen, effect.note or None)
     await _touch_device(uow, event.device_code, event.device_time)

@@ -70,7 +70,10 @@ async def record_plate_read(
         return PlateReadResult(EventOutcome.REVIEW, note=row.note)
     violation = await _violation(uow, read, berth, now)
     result = PlateReadResult(EventOutcome.APPLIED, violation_ref=violation)
-    if berth is not None and berth.zone_id is not None and read.plate is not None:
+    if berth is not None and berth.zone_id is None:
+        row.outcome, row.note = "review", "berth belongs to a lot, not a zone"
+        result = PlateReadResult(EventOutcome.REVIEW, violation_ref=violation, note=row.note)
+    elif berth is not None and read.plate is not None:
         timeline = BerthTimeline(uow, clock, calendar, rules, berth)
         image = read.image_refs[0] if read.image_refs else None
         effect = await timeline.add(row, "plate", read.plate.number, image)

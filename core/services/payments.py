@@ -22,7 +22,7 @@ from core.payment_gateway import (
     TransactionReport,
 )
 from core.payments import Payment, PaymentNotFoundError, PaymentStatus, Refund, RefundStatus
-from core.services import lanes, refunds
+from core.services import lanes, refunds, vehicles
 from core.services.retrying import Uows, retrying
 from core.store.unit_of_work import UnitOfWork
 
@@ -227,6 +227,7 @@ async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> S
             payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
         )
         await uow.ledger.post(entry, clock.now())
+        await vehicles.verify_payer(uow, clock.now(), payment.out_trade_no, payment.plate)
         commands: list[LaneCommand] = []
         if not duplicate:
             commands = await _open_waiting_lanes(uow, clock, settled)

@@ -32,10 +32,24 @@ class StayView:
 async def list_plate_stays(
     uow: UnitOfWork, clock: Clock, calendar: DayCalendar, plate: Plate
 ) -> list[StayView]:
-    """A plate's recent stays; an open one is priced up to now."""
-    return [
-        await _view(uow, clock, calendar, row) for row in await uow.stays.for_plate(plate.number)
-    ]
+    """A plate's stays still to pay (open, under review, or closed and unpaid), for anyone.
+
+    Anyone can type a plate, so paid stays (the plate's history) are left out here; a driver
+    whose binding is verified sees them through core.services.driver_stays.
+    """
+    views = []
+    for row in await uow.stays.for_plate(plate.number):
+        if row.status == "closed" and (
+            not row.fee_fen or await uow.payments.settled_for_stay(row.ref) is not None
+        ):
+            continue
+        views.append(await _view(uow, clock, calendar, row))
+    return views
+
+
+async def stay_view(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayRow) -> StayView:
+    """A stay with its fee: final when closed, priced up to now when open."""
+    return await _view(uow, clock, calendar, row)
 
 
 async def _view(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayRow) -> StayView:

@@ -154,6 +154,41 @@ class LotRepository:
         )
         return (await self._session.execute(query.limit(1))).scalar_one_or_none()
 
+    async def rights_of_lot(self, lot_id: int, at: datetime) -> list[tuple[LotRightRow, list[str]]]:
+        """Active rights of a lot not yet expired at a moment, each with its plates (snapshots)."""
+        query = (
+            select(LotRightRow, LotRightPlateRow.plate)
+            .join(LotRightPlateRow, LotRightPlateRow.right_id == LotRightRow.id)
+            .where(
+                LotRightRow.lot_id == lot_id,
+                LotRightRow.status == "active",
+                LotRightRow.valid_until > at,
+            )
+            .order_by(LotRightRow.id, LotRightPlateRow.plate)
+        )
+        found: dict[int, tuple[LotRightRow, list[str]]] = {}
+        for right, plate in (await self._session.execute(query)).all():
+            found.setdefault(right.id, (right, []))[1].append(plate)
+        return list(found.values())
+
+    async def blocked_plates(self, lot_id: int) -> list[str]:
+        """Plates actively blocked in this lot or in every lot (snapshots)."""
+        query = select(PlateBlockRow.plate).where(
+            PlateBlockRow.active.is_(True),
+            or_(PlateBlockRow.lot_id == lot_id, PlateBlockRow.lot_id.is_(None)),
+        )
+        return sorted(set(await self._session.scalars(query)))
+
+    async def lane_devices(self, lot_id: int) -> list[tuple[DeviceRow, LaneRow]]:
+        """Every device installed at a lane of a lot (snapshots)."""
+        query = (
+            select(DeviceRow, LaneRow)
+            .join(LaneRow, LaneRow.id == DeviceRow.lane_id)
+            .where(LaneRow.lot_id == lot_id)
+            .order_by(DeviceRow.code)
+        )
+        return [(device, lane) for device, lane in (await self._session.execute(query)).all()]
+
     async def open_stays(self, lot_id: int) -> list[tuple[StayRow, LotStayRow]]:
         """Every open stay of a lot, with its lot details."""
         query = (

@@ -30,6 +30,7 @@ from core.store.devices import (
     StayFlagRow,
     ViolationRow,
 )
+from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -82,6 +83,7 @@ __all__ = [
     "MaintenanceTicketRow",
     "MerchantRow",
     "MerchantValidationRow",
+    "NoticeDeliveryRow",
     "NotificationRow",
     "OperatorRow",
     "PaymentRow",
@@ -92,6 +94,7 @@ __all__ = [
     "StaffScopeRow",
     "StayFlagRow",
     "StayRow",
+    "SubscribeGrantRow",
     "TariffRow",
     "VehicleBindingRow",
     "VehicleRow",

@@ -14,6 +14,7 @@ from core.store.driver_repository import DriverRepository
 from core.store.lot_repository import LotRepository
 from core.store.onstreet_repository import OnStreetRepository
 from core.store.payments import PaymentRepository
+from core.store.place_repository import PlaceRepository
 from core.store.repositories import (
     CalendarRepository,
     CityRepository,
@@ -23,6 +24,7 @@ from core.store.repositories import (
     TariffRepository,
 )
 from core.store.staff_repository import StaffRepository
+from core.store.vehicle_repository import VehicleRepository
 
 
 class StoreConflictError(ConflictError):
@@ -49,6 +51,8 @@ class UnitOfWork:
     drivers: DriverRepository
     payments: PaymentRepository
     lots: LotRepository
+    vehicles: VehicleRepository
+    places: PlaceRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -68,6 +72,8 @@ class UnitOfWork:
         self.drivers = DriverRepository(self.session)
         self.payments = PaymentRepository(self.session)
         self.lots = LotRepository(self.session)
+        self.vehicles = VehicleRepository(self.session)
+        self.places = PlaceRepository(self.session)
         return self
 
     async def __aexit__(

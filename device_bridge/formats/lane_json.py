@@ -30,6 +30,19 @@ class _Common(BaseModel):
     device_time: AwareDatetime = Field(description="ISO 8601 with offset, device clock")
 
 
+class OfflineDecisionPayload(BaseModel):
+    """A lane agent's own decision for a read it took while the centre was unreachable."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action: Literal["open", "refuse", "hold"]
+    reason: Code
+    display: str | None = Field(None, max_length=128)
+    access: str | None = Field(None, max_length=16)
+    fee_fen: int | None = Field(None, ge=0, description="priced with tariff_version")
+    tariff_version: int | None = Field(None, ge=1)
+
+
 class LaneReadPayload(_Common):
     """A camera at a lane read a plate; `plate` absent means a car without plates (无牌车)."""
 
@@ -40,6 +53,9 @@ class LaneReadPayload(_Common):
     confidence: int | None = Field(None, ge=0, le=100)
     image: str | None = Field(None, max_length=256, description="image reference")
     offline: bool = Field(False, description="recorded while the centre was unreachable")
+    offline_decision: OfflineDecisionPayload | None = Field(
+        None, description="what a lane agent did on its own while offline (kept with the read)"
+    )
 
 
 class GatePayload(_Common):

@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from config.settings import Settings
 from core.availability import BerthLive, OccupancyChange, summarise
 from core.clock import FrozenClock
+from core.store.activity import StayRow
+from core.store.database import Database
 from server.availability import InProcessAvailability, RedisAvailability
-from tests.conftest import service_missing
+from tests.conftest import SHANGHAI, service_missing
 
 REDIS_URL = os.environ.get("PARKING_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -219,7 +222,7 @@ async def test_the_app_with_redis_counts_the_same(
 
 
 async def test_concurrent_events_of_one_berth_are_serialised(
-    client: TestClient[Any, Any],
+    client: TestClient[Any, Any], database: Database
 ) -> None:
     steps = [("occupied", f"0{h}:00") if h % 2 else ("vacated", f"0{h}:30") for h in range(1, 9)]
     bodies = [sensor(f"c{i}", "JB3-010", state, time) for i, (state, time) in enumerate(steps)]
@@ -234,5 +237,10 @@ async def test_concurrent_events_of_one_berth_are_serialised(
     jb3 = await availability(client, "JB3")
     [berth] = [b for b in jb3["berths"] if b["code"] == "JB3-010"]
     assert berth["occupied"] is False  # the last event, 08:30, is a vacated
-    stays = await (await client.get("/mp/availability", params={"zone": "JB3"})).json()
-    assert stays["zones"][0]["free"] == 20
+    assert jb3["zones"][0]["free"] == 20
+    async with database.sessions() as session:
+        found = await session.execute(
+            select(StayRow.entered_at, StayRow.exited_at).where(StayRow.status != "void")
+        )
+        hours = sorted((a.astimezone(SHANGHAI).hour, b.astimezone(SHANGHAI).hour) for a, b in found)
+    assert hours == [(1, 2), (3, 4), (5, 6), (7, 8)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from config.settings import Settings
 from core.clock import FrozenClock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "devices"
@@ -95,8 +97,13 @@ async def test_devices_needing_attention_and_tickets(
 
 
 async def test_vendor_push_raises_violations_and_the_review_queue_lists_doubts(
-    client: TestClient[Any, Any], clock: FrozenClock
+    settings: Settings, clock: FrozenClock, tmp_path: Path, aiohttp_client: Callable[..., Any]
 ) -> None:
+    from server.app import create_app
+
+    images = tmp_path / "images"
+    app = create_app(settings.model_copy(update={"image_dir": str(images)}), clock=clock)
+    client: TestClient[Any, Any] = await aiohttp_client(app)
     clock.advance(timedelta(minutes=30))
     push = fixture("huawei_vias/abnormal_parking_no_parking_area.json")
     answered = await client.post("/devices/vendors/huawei-vias/events", json=push)
@@ -132,3 +139,19 @@ async def test_vendor_push_raises_violations_and_the_review_queue_lists_doubts(
     ] == "review"
     review = await (await client.get("/ops/review/berths", headers=officer)).json()
     assert [e["dedupe_key"] for e in review["refused_events"]] == ["own:MAG-HS1-003:far"]
+
+
+async def test_an_open_stay_without_plate_goes_to_review_after_the_wait(
+    client: TestClient[Any, Any], clock: FrozenClock
+) -> None:
+    body = fixture("own/berth_occupied.json") | {"device_time": "2026-11-25T09:00:00+08:00"}
+    await client.post("/devices/sensors/events", json=body)
+    clock.advance(timedelta(minutes=15))
+    officer = await login(client, "demo-officer")
+    review = await (await client.get("/ops/review/berths", headers=officer)).json()
+    assert review["stays"] == []  # 15 minutes is still within the wait
+    clock.advance(timedelta(minutes=1))
+    review = await (await client.get("/ops/review/berths", headers=officer)).json()
+    assert [(s["berth"], s["status"], s["reason"]) for s in review["stays"]] == [
+        ("HS1-003", "open", "no_plate")
+    ]

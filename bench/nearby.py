@@ -1,0 +1,276 @@
+"""Benchmark spaces near me and a read endpoint's throughput: `python -m bench.nearby`.
+
+Targets (PRODUCT.md): "spaces near me" over 100,000 berths in 2,000 lots answers in under
+30 ms p99; a read endpoint serves at least half the requests a second of a bare aiohttp JSON
+handler on the same machine. A fresh SQLite database gets the demo city plus `--lots` lots of
+`--berths-per-lot` berths (GCJ-02 points spread over 20 x 20 km around Ningbo) and open stays
+in a fifth of their spaces. The app runs in its own process, once on SQL only and once with
+Redis GEO (`REDIS_URL`); this process asks `GET /mp/spaces/near` at random points one at a time
+and prints p50/p99. Then, with `--concurrency` requests in flight, it measures requests/s of
+`GET /mp/spaces/near` and of a bare aiohttp handler answering a constant JSON body (baseline,
+its own process), and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+LATENCY_TARGET_MS = 30.0
+RATIO_TARGET = 0.5
+CENTER = (29.8683, 121.5440)
+SPREAD_DEG = 0.09  # about 10 km each way
+
+SERVER = """
+import logging, sys
+from aiohttp import web
+from config.settings import load_settings
+from server.app import create_app
+logging.basicConfig(level=logging.WARNING)
+web.run_app(create_app(load_settings()), host="127.0.0.1", port=int(sys.argv[1]),
+            access_log=None, print=None)
+"""
+
+BARE = """
+import sys
+from aiohttp import web
+BODY = {"coordinate_system": "GCJ-02", "places": [{"code": "LOT-1", "free": 12}]}
+async def handle(request):
+    return web.json_response(BODY)
+app = web.Application()
+app.router.add_get("/bare", handle)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def build_database(path: str, lots: int, per_lot: int) -> None:
+    """Migrate, load the demo city, add the generated lots, berths and open stays."""
+    from sqlalchemy import insert, select
+
+    from core.clock import FrozenClock
+    from core.store import migration
+    from core.store.activity import StayRow
+    from core.store.city import BerthRow, DistrictRow, LotRow, OperatorRow
+    from core.store.database import open_database
+    from core.store.unit_of_work import UnitOfWork
+    from sandbox.demo_city import load_demo_city
+
+    database = open_database(f"sqlite+aiosqlite:///{path}")
+    now = datetime.now(UTC)
+    rng = random.Random(7)
+    try:
+        async with database.engine.begin() as connection:
+            await migration.upgrade_connection(connection)
+        async with UnitOfWork(database.sessions) as uow:
+            await load_demo_city(uow, FrozenClock(now))
+            await uow.commit()
+        async with database.engine.begin() as connection:
+            district = (await connection.execute(select(DistrictRow.id))).scalars().first()
+            operator = (await connection.execute(select(OperatorRow.id))).scalars().first()
+            lot_rows, berth_rows, stay_rows = [], [], []
+            for n in range(lots):
+                lat = CENTER[0] + rng.uniform(-SPREAD_DEG, SPREAD_DEG)
+                lng = CENTER[1] + rng.uniform(-SPREAD_DEG, SPREAD_DEG)
+                lot_rows.append(
+                    {
+                        "code": f"B-LOT-{n:04d}",
+                        "name": f"基准停车场{n}",
+                        "kind": "public",
+                        "district_id": district,
+                        "operator_id": operator,
+                        "tariff_code": "lot-standard",
+                        "capacity": per_lot,
+                        "lat": round(lat, 6),
+                        "lng": round(lng, 6),
+                    }
+                )
+            await connection.execute(insert(LotRow), lot_rows)
+            ids = dict((await connection.execute(select(LotRow.code, LotRow.id))).tuples().all())
+            for row in lot_rows:
+                lot_id = ids[row["code"]]
+                for b in range(per_lot):
+                    berth_rows.append(
+                        {
+                            "code": f"{row['code']}-{b:03d}",
+                            "lot_id": lot_id,
+                            "lat": row["lat"],
+                            "lng": row["lng"],
+                            "closed": False,
+                        }
+                    )
+                for _ in range(per_lot // 5):
+                    stay_rows.append(
+                        {
+                            "ref": uuid.uuid4().hex[:20],
+                            "plate": "浙B12345",
+                            "operator_id": operator,
+                            "lot_id": lot_id,
+                            "status": "open",
+                            "vehicle_class": "small",
+                            "entered_at": now,
+                        }
+                    )
+            for start in range(0, len(berth_rows), 10_000):
+                await connection.execute(insert(BerthRow), berth_rows[start : start + 10_000])
+            for start in range(0, len(stay_rows), 10_000):
+                await connection.execute(insert(StayRow), stay_rows[start : start + 10_000])
+    finally:
+        await database.dispose()
+
+
+def start(code: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A server process; returns once it accepts connections."""
+    process = subprocess.Popen([sys.executable, "-c", code, str(port)], env=env)
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def points(n: int) -> list[dict[str, str]]:
+    """Random query points inside the generated area."""
+    rng = random.Random(11)
+    return [
+        {
+            "lat": f"{CENTER[0] + rng.uniform(-SPREAD_DEG, SPREAD_DEG):.6f}",
+            "lng": f"{CENTER[1] + rng.uniform(-SPREAD_DEG, SPREAD_DEG):.6f}",
+            "radius_m": "2000",
+            "limit": "20",
+        }
+        for _ in range(n)
+    ]
+
+
+async def latencies(base: str, queries: list[dict[str, str]]) -> tuple[list[float], int]:
+    """Milliseconds per request, one at a time, and the places found in all."""
+    found, took = 0, []
+    async with aiohttp.ClientSession() as session:
+        for query in queries[:20]:  # warm up
+            async with session.get(f"{base}/mp/spaces/near", params=query) as response:
+                await response.read()
+        for query in queries:
+            begun = time.perf_counter()
+            async with session.get(f"{base}/mp/spaces/near", params=query) as response:
+                body: Any = await response.json()
+                assert response.status == 200, body
+            took.append((time.perf_counter() - begun) * 1000)
+            found += len(body["places"])
+    return took, found
+
+
+async def throughput(url: str, params: dict[str, str], total: int, concurrency: int) -> float:
+    """Requests a second with `concurrency` in flight, `total` requests in all."""
+    queue = iter(range(total))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            for _ in queue:
+                async with session.get(url, params=params) as response:
+                    await response.read()
+                    assert response.status == 200
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm connections
+        queue = iter(range(total))
+        begun = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return total / (time.perf_counter() - begun)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of the values lie."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the data, run both backends and the throughput comparison, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lots", type=int, default=2000)
+    parser.add_argument("--berths-per-lot", type=int, default=50)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
+    )
+    args = parser.parse_args(argv)
+    folder = tempfile.mkdtemp(prefix="bench-nearby-")
+    path = os.path.join(folder, "parking.db")
+    asyncio.run(build_database(path, args.lots, args.berths_per_lot))
+    print(f"data: {args.lots} lots, {args.lots * args.berths_per_lot} berths", flush=True)
+    queries = points(args.queries)
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{path}", PARKING_NOTICES_SEND_SECONDS="0")
+    env.pop("REDIS_URL", None)
+    ok = True
+    for name, extra in (
+        ("sql", {}),
+        ("redis", {"REDIS_URL": args.redis_url, "PARKING_NEARBY_REDIS_KEY": "bench:places"}),
+    ):
+        port = _port()
+        server = start(SERVER, port, env | extra)
+        try:
+            took, found = asyncio.run(latencies(f"http://127.0.0.1:{port}", queries))
+        finally:
+            server.terminate()
+            server.wait()
+        p50, p99 = percentile(took, 0.5), percentile(took, 0.99)
+        ok &= p99 < LATENCY_TARGET_MS
+        print(
+            f"spaces near me [{name}]: {len(took)} requests, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+            f"(target < {LATENCY_TARGET_MS:.0f} ms), {found / len(took):.1f} places per answer",
+            flush=True,
+        )
+    port, bare_port = _port(), _port()
+    server, bare = start(SERVER, port, env), start(BARE, bare_port, env)
+    try:
+        read = asyncio.run(
+            throughput(
+                f"http://127.0.0.1:{port}/mp/spaces/near",
+                queries[0],
+                args.requests,
+                args.concurrency,
+            )
+        )
+        baseline = asyncio.run(
+            throughput(f"http://127.0.0.1:{bare_port}/bare", {}, args.requests, args.concurrency)
+        )
+    finally:
+        for process in (server, bare):
+            process.terminate()
+            process.wait()
+    ratio = read / baseline
+    ok &= ratio >= RATIO_TARGET
+    print(
+        f"GET /mp/spaces/near [sql]: {read:.0f} req/s; bare aiohttp JSON handler: "
+        f"{baseline:.0f} req/s; ratio {ratio:.2f} (target >= {RATIO_TARGET})",
+        flush=True,
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

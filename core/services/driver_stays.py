@@ -1,0 +1,104 @@
+"""Use cases of a verified driver looking at their plates: current stays, history, detail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.billing import DayCalendar
+from core.clock import Clock
+from core.errors import NotFoundError
+from core.payments import Payment
+from core.services.stays import StayView, stay_view
+from core.services.vehicles import require_verified
+from core.store.unit_of_work import UnitOfWork
+
+CURRENT = ("open",)
+PAST = ("closed", "review")
+
+
+class StayNotFoundError(NotFoundError):
+    """No stay with this reference belongs to the driver's plates."""
+
+    code = "stay_not_found"
+    message_zh = "未找到该停车记录"
+
+
+@dataclass(frozen=True, slots=True)
+class StayImage:
+    """A camera image of the stay."""
+
+    taken_at: datetime
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStay:
+    """A stay of a verified plate: the fee, whether it is paid, and on detail its evidence."""
+
+    view: StayView
+    paid: bool
+    tariff: str | None
+    payments: tuple[Payment, ...] = ()
+    images: tuple[StayImage, ...] = ()
+
+
+async def current_stays(
+    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, driver_id: int
+) -> list[DriverStay]:
+    """Open stays of the driver's verified plates, priced up to now."""
+    plates = await uow.vehicles.verified_plates(driver_id)
+    rows = await uow.vehicles.stays(plates, CURRENT, limit=50, before_id=None)
+    return [DriverStay(await stay_view(uow, clock, calendar, row), False, None) for row in rows]
+
+
+async def stay_history(
+    uow: UnitOfWork,
+    clock: Clock,
+    calendar: DayCalendar,
+    driver_id: int,
+    *,
+    limit: int,
+    before_ref: str | None,
+) -> list[DriverStay]:
+    """Ended stays of the driver's verified plates, newest first, paged by a stay reference."""
+    plates = await uow.vehicles.verified_plates(driver_id)
+    before_id = None
+    if before_ref is not None:
+        cursor = await uow.stays.by_ref(before_ref)
+        if cursor is None or cursor.plate not in plates:
+            raise StayNotFoundError(detail=f"cursor {before_ref}")
+        before_id = cursor.id
+    rows = await uow.vehicles.stays(plates, PAST, limit=limit, before_id=before_id)
+    found = []
+    for row in rows:
+        paid = await uow.payments.settled_for_stay(row.ref) is not None
+        view = await stay_view(uow, clock, calendar, row)
+        found.append(DriverStay(view, paid, _tariff(row.tariff_code, row.tariff_version)))
+    return found
+
+
+async def stay_detail(
+    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, driver_id: int, ref: str
+) -> DriverStay:
+    """One stay of a verified plate with its breakdown, payments and images."""
+    row = await uow.stays.by_ref(ref)
+    if row is None or row.plate is None or row.status == "void":
+        raise StayNotFoundError(detail=ref)
+    try:
+        await require_verified(uow, driver_id, row.plate)
+    except NotFoundError:
+        raise StayNotFoundError(detail=ref) from None  # a stranger learns nothing
+    paid = await uow.payments.settled_for_stay(row.ref)
+    images = tuple(StayImage(at, ref) for at, ref in await uow.vehicles.stay_images(row.id))
+    return DriverStay(
+        await stay_view(uow, clock, calendar, row),
+        paid is not None,
+        _tariff(row.tariff_code, row.tariff_version),
+        tuple(await uow.payments.for_stay(row.ref)),
+        images,
+    )
+
+
+def _tariff(code: str | None, version: int | None) -> str | None:
+    return f"{code} v{version}" if code else None

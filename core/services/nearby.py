@@ -1,0 +1,129 @@
+"""Use case: lots and streets near a driver with free counts, price in brief and distance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from core.availability import AvailabilityStore, summarise
+from core.billing import TariffError, parse_tariff
+from core.clock import Clock
+from core.nearby import (
+    GeoPoint,
+    PlaceKind,
+    PlaceSpot,
+    PriceSummary,
+    box_around,
+    nearest,
+    summarise_tariff,
+)
+from core.store.unit_of_work import UnitOfWork
+
+# A GEO index measures with its own earth radius and rounds points to about a metre; asking it
+# for a few more candidates lets the exact distances below pick the same places as SQL does.
+CANDIDATE_SLACK = 20
+RADIUS_SLACK = 1.002
+
+
+class PlaceIndex(Protocol):
+    """Finds the keys of places that may lie within a radius (exact filtering happens later)."""
+
+    async def candidates(
+        self, uow: UnitOfWork, center: GeoPoint, radius_m: float, limit: int
+    ) -> list[str]:
+        """Keys of places near the center, a superset of those within the radius."""
+        ...
+
+
+class SqlPlaceIndex:
+    """Candidates from a latitude/longitude box in SQL."""
+
+    async def candidates(
+        self, uow: UnitOfWork, center: GeoPoint, radius_m: float, limit: int
+    ) -> list[str]:
+        """Lots in the box and streets whose centre is in it."""
+        box = box_around(center, radius_m)
+        streets = [spot.key for spot in await uow.places.streets() if box.holds(spot.point)]
+        return await uow.places.lot_keys_in(box) + streets
+
+
+class TariffBriefs:
+    """Price summaries per tariff version, parsed once per process."""
+
+    def __init__(self) -> None:
+        self._by_version: dict[int, PriceSummary | None] = {}
+
+    async def brief(self, uow: UnitOfWork, code: str, now: datetime) -> PriceSummary | None:
+        """The summary of the tariff version in force now; None when it has none for cars."""
+        row = await uow.tariffs.version_at(code, now)
+        if row is None:
+            return None
+        if row.id not in self._by_version:
+            try:
+                self._by_version[row.id] = summarise_tariff(parse_tariff(row.body))
+            except TariffError:
+                self._by_version[row.id] = None  # e.g. a tariff without small cars
+        return self._by_version[row.id]
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyPlace:
+    """A place near the driver, how far, how many spaces are free and what it costs."""
+
+    spot: PlaceSpot
+    distance_m: float
+    free: int
+    price: PriceSummary | None
+
+
+async def spaces_near(
+    uow: UnitOfWork,
+    clock: Clock,
+    index: PlaceIndex,
+    briefs: TariffBriefs,
+    availability: AvailabilityStore | None,
+    center: GeoPoint,
+    *,
+    radius_m: float,
+    limit: int,
+    kind: PlaceKind | None = None,
+) -> list[NearbyPlace]:
+    """Places within the radius, nearest first, with free counts and a price summary."""
+    keys = await index.candidates(uow, center, radius_m * RADIUS_SLACK, limit + CANDIDATE_SLACK)
+    lots = [k.split(":", 1)[1] for k in keys if k.startswith("lot:")]
+    zones = sorted({k.split(":", 1)[1].split("/", 1)[0] for k in keys if k.startswith("street:")})
+    wanted = set(keys)
+    spots = (await uow.places.lots(lots) if lots else []) + [
+        s for s in (await uow.places.streets(zones) if zones else []) if s.key in wanted
+    ]
+    if kind is not None:
+        spots = [s for s in spots if s.kind is kind]
+    ranked = nearest(spots, center, radius_m, limit)
+    now = clock.now()
+    free = await _free_counts(uow, availability, [s for s, _ in ranked], now)
+    prices = {
+        code: await briefs.brief(uow, code, now) for code in {s.tariff_code for s, _ in ranked}
+    }
+    return [
+        NearbyPlace(spot, distance, free.get(spot.key, 0), prices[spot.tariff_code])
+        for spot, distance in ranked
+    ]
+
+
+async def _free_counts(
+    uow: UnitOfWork, availability: AvailabilityStore | None, spots: list[PlaceSpot], now: datetime
+) -> dict[str, int]:
+    lots = {s.code: s for s in spots if s.kind is PlaceKind.LOT}
+    zones = sorted({s.code.split("/", 1)[0] for s in spots if s.kind is PlaceKind.STREET})
+    free: dict[str, int] = {}
+    if lots:
+        occupied = await uow.places.open_stays_per_lot(list(lots))
+        free |= {s.key: max(s.total - occupied.get(code, 0), 0) for code, s in lots.items()}
+    if zones and availability is not None:
+        for zone in zones:
+            counts = summarise(await availability.berths(zone)).streets
+            free |= {f"street:{name}": c.free for name, c in counts.items()}
+    elif zones:
+        free |= await uow.places.free_per_street(zones, now)
+    return free

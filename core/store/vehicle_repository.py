@@ -1,0 +1,191 @@
+"""Vehicles, drivers' bindings, subscribe grants and notice deliveries; never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.store.activity import StayRow
+from core.store.devices import BerthObservationRow, NotificationRow
+from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
+from core.store.lots import LanePassageRow
+from core.store.people import DriverRow, VehicleBindingRow, VehicleRow
+
+
+class VehicleRepository:
+    """What drivers bound and may see, and the bookkeeping of their notices."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def vehicle(self, plate: str) -> VehicleRow | None:
+        """The vehicle with this plate."""
+        query = select(VehicleRow).where(VehicleRow.plate == plate)
+        row: VehicleRow | None = await self._session.scalar(query)
+        return row
+
+    async def add_vehicle(self, row: VehicleRow) -> None:
+        """Record a vehicle; its id is set on return."""
+        self._session.add(row)
+        await self._session.flush()
+
+    async def binding(
+        self, driver_id: int, plate: str
+    ) -> tuple[VehicleBindingRow, VehicleRow] | None:
+        """A driver's binding of a plate, with the vehicle."""
+        query = (
+            select(VehicleBindingRow, VehicleRow)
+            .join(VehicleRow, VehicleRow.id == VehicleBindingRow.vehicle_id)
+            .where(VehicleBindingRow.driver_id == driver_id, VehicleRow.plate == plate)
+        )
+        found = (await self._session.execute(query)).first()
+        return (found[0], found[1]) if found else None
+
+    async def bindings(self, driver_id: int) -> list[tuple[VehicleBindingRow, VehicleRow]]:
+        """Every binding of a driver, oldest first."""
+        query = (
+            select(VehicleBindingRow, VehicleRow)
+            .join(VehicleRow, VehicleRow.id == VehicleBindingRow.vehicle_id)
+            .where(VehicleBindingRow.driver_id == driver_id)
+            .order_by(VehicleBindingRow.created_at, VehicleBindingRow.id)
+        )
+        return [(b, v) for b, v in (await self._session.execute(query)).all()]
+
+    async def count_bindings(self, driver_id: int) -> int:
+        """How many plates a driver has bound."""
+        query = select(func.count(VehicleBindingRow.id)).where(
+            VehicleBindingRow.driver_id == driver_id
+        )
+        return int(await self._session.scalar(query) or 0)
+
+    async def add_binding(self, row: VehicleBindingRow) -> None:
+        """Record a binding."""
+        self._session.add(row)
+        await self._session.flush()
+
+    async def remove_binding(self, binding_id: int) -> None:
+        """Forget a binding."""
+        await self._session.execute(
+            delete(VehicleBindingRow).where(VehicleBindingRow.id == binding_id)
+        )
+
+    async def verified_plates(self, driver_id: int) -> list[str]:
+        """The plates a driver's verified bindings cover."""
+        query = (
+            select(VehicleRow.plate)
+            .join(VehicleBindingRow, VehicleBindingRow.vehicle_id == VehicleRow.id)
+            .where(
+                VehicleBindingRow.driver_id == driver_id,
+                VehicleBindingRow.verified_at.is_not(None),
+            )
+            .order_by(VehicleRow.plate)
+        )
+        return list(await self._session.scalars(query))
+
+    async def verified_drivers(self, plate: str) -> list[int]:
+        """Drivers whose binding of a plate is verified."""
+        query = (
+            select(VehicleBindingRow.driver_id)
+            .join(VehicleRow, VehicleRow.id == VehicleBindingRow.vehicle_id)
+            .where(VehicleRow.plate == plate, VehicleBindingRow.verified_at.is_not(None))
+            .order_by(VehicleBindingRow.driver_id)
+        )
+        return list(await self._session.scalars(query))
+
+    async def phone(self, driver_id: int) -> str | None:
+        """A driver's phone number, if they gave one."""
+        query = select(DriverRow.phone).where(DriverRow.id == driver_id)
+        phone: str | None = await self._session.scalar(query)
+        return phone
+
+    async def stays(
+        self, plates: Sequence[str], statuses: Sequence[str], *, limit: int, before_id: int | None
+    ) -> list[StayRow]:
+        """Stays of some plates in some statuses, newest first, paged by id."""
+        if not plates:
+            return []
+        query = select(StayRow).where(StayRow.plate.in_(plates), StayRow.status.in_(statuses))
+        if before_id is not None:
+            query = query.where(StayRow.id < before_id)
+        query = query.order_by(StayRow.id.desc()).limit(limit)
+        return list(await self._session.scalars(query))
+
+    async def stay_images(self, stay_id: int) -> list[tuple[datetime, str]]:
+        """Camera images of a stay: berth observations and lane reads, in time order."""
+        berth = select(BerthObservationRow.device_time, BerthObservationRow.image_ref).where(
+            BerthObservationRow.stay_id == stay_id, BerthObservationRow.image_ref.is_not(None)
+        )
+        lane = select(LanePassageRow.read_at, LanePassageRow.image_ref).where(
+            LanePassageRow.stay_id == stay_id, LanePassageRow.image_ref.is_not(None)
+        )
+        rows = [*(await self._session.execute(berth)).all()]
+        rows += [*(await self._session.execute(lane)).all()]
+        return sorted((at, str(ref)) for at, ref in rows)
+
+    async def grant(self, driver_id: int, template_id: str) -> SubscribeGrantRow | None:
+        """The authorisations a driver gave for a template."""
+        query = select(SubscribeGrantRow).where(
+            SubscribeGrantRow.driver_id == driver_id, SubscribeGrantRow.template_id == template_id
+        )
+        row: SubscribeGrantRow | None = await self._session.scalar(query)
+        return row
+
+    async def grants(self, driver_id: int) -> list[SubscribeGrantRow]:
+        """Every template a driver authorised."""
+        query = (
+            select(SubscribeGrantRow)
+            .where(SubscribeGrantRow.driver_id == driver_id)
+            .order_by(SubscribeGrantRow.template_id)
+        )
+        return list(await self._session.scalars(query))
+
+    async def add_grant(self, row: SubscribeGrantRow) -> None:
+        """Record a new template's authorisations."""
+        self._session.add(row)
+        await self._session.flush()
+
+    async def pending_notices(self, kinds: Sequence[str], limit: int) -> list[NotificationRow]:
+        """Outbox notices of some kinds not sent yet, oldest first."""
+        query = (
+            select(NotificationRow)
+            .where(NotificationRow.kind.in_(kinds), NotificationRow.sent_at.is_(None))
+            .order_by(NotificationRow.id)
+            .limit(limit)
+        )
+        return list(await self._session.scalars(query))
+
+    async def notice(self, notice_id: int, *, for_update: bool = False) -> NotificationRow | None:
+        """One outbox notice, locked when asked so two senders cannot both send it."""
+        query = select(NotificationRow).where(NotificationRow.id == notice_id)
+        if for_update:
+            query = query.with_for_update()
+        row: NotificationRow | None = await self._session.scalar(query)
+        return row
+
+    async def delivery(self, notice_id: int) -> NoticeDeliveryRow | None:
+        """How a notice went out."""
+        query = select(NoticeDeliveryRow).where(NoticeDeliveryRow.notification_id == notice_id)
+        row: NoticeDeliveryRow | None = await self._session.scalar(query)
+        return row
+
+    def add_delivery(self, row: NoticeDeliveryRow) -> None:
+        """Record how a notice went out."""
+        self._session.add(row)
+
+    async def awaiting_at_lane(self, lane_id: int) -> list[StayRow]:
+        """Stays whose car waits at an exit lane for its payment, newest read first."""
+        query = (
+            select(StayRow)
+            .join(LanePassageRow, LanePassageRow.stay_id == StayRow.id)
+            .where(
+                LanePassageRow.lane_id == lane_id,
+                LanePassageRow.status == "awaiting_payment",
+                LanePassageRow.direction == "exit",
+            )
+            .order_by(LanePassageRow.read_at.desc())
+            .limit(3)
+        )
+        return list(await self._session.scalars(query))

@@ -1,0 +1,87 @@
+"""Driver route: resolve a scanned QR code (exit lane, berth, pay for my plate)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from core import scan_codes
+from core.services.scan_codes import resolve_code
+from core.services.stays import StayView
+from server.http import ApiRoutes, json_response
+from server.resources import CALENDAR_KEY, SETTINGS_KEY, clock, unit_of_work
+
+routes = ApiRoutes("miniprogram")
+
+
+class ScanIn(BaseModel):
+    """The text of the scanned code."""
+
+    payload: str = Field(min_length=1, max_length=512)
+
+
+class ScanStayOut(BaseModel):
+    """A stay to pay, shown as paying needs it: the plate masked, the fee and the place."""
+
+    ref: str
+    plate: str = Field(description="masked unless the code was for this plate")
+    status: str
+    place: str
+    entered_at: datetime
+    exited_at: datetime | None
+    fee_fen: int | None
+    payable: bool = Field(description="closed with a fee: POST /mp/stays/{ref}/payments")
+
+
+class ScanOut(BaseModel):
+    """What to show after a scan."""
+
+    kind: scan_codes.ScanCodeKind
+    action: str = Field(description="pay, in_progress, start or nothing_due")
+    place: str
+    message: str
+    stays: list[ScanStayOut]
+
+
+def accepted_versions(current: int) -> frozenset[int]:
+    """The current key version and the one before, so printed codes survive a rotation."""
+    return frozenset({current, current - 1} - {0})
+
+
+def _stay(view: StayView, show_plate: bool) -> ScanStayOut:
+    plate = view.plate if show_plate else view.plate[:2] + "***" + view.plate[-2:]
+    return ScanStayOut(
+        ref=view.ref,
+        plate=plate,
+        status=view.status,
+        place=view.place,
+        entered_at=view.entered_at,
+        exited_at=view.exited_at,
+        fee_fen=view.fee_fen,
+        payable=view.status == "closed" and bool(view.fee_fen),
+    )
+
+
+@routes.route("POST", "/scan", "Resolve a scanned parking QR code", body=ScanIn, response=ScanOut)
+async def scan(request: web.Request, body: ScanIn) -> web.Response:
+    """Check the code's signature and say what the driver should see."""
+    settings = request.config_dict[SETTINGS_KEY]
+    target = scan_codes.read(
+        body.payload,
+        settings.secret_key.get_secret_value(),
+        accepted_versions(settings.scan_code_key_version),
+    )
+    async with unit_of_work(request) as uow:
+        result = await resolve_code(uow, clock(request), request.config_dict[CALENDAR_KEY], target)
+    show_plate = result.kind is scan_codes.ScanCodeKind.PLATE
+    return json_response(
+        ScanOut(
+            kind=result.kind,
+            action=result.action,
+            place=result.place,
+            message=result.message,
+            stays=[_stay(v, show_plate) for v in result.stays],
+        )
+    )

@@ -1,0 +1,115 @@
+"""Resources of the driver features: place index, price briefs, licence and SMS ports, notices."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from adapters.geo_redis import RedisPlaceIndex
+from config.settings import Settings
+from core.notices import STAY_OPENED, SmsSender
+from core.services.nearby import PlaceIndex, SqlPlaceIndex, TariffBriefs
+from core.services.notices import NoticeSetup, deliver_notices
+from core.store.unit_of_work import UnitOfWork
+from core.vehicles import LicenceVerifier
+from sandbox.driver_services import SandboxRegister, SandboxSms
+from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+from server.wechat import SANDBOX_APPID, SANDBOX_ENTRY_TEMPLATE, WECHAT_SERVICES_KEY
+
+log = logging.getLogger(__name__)
+
+SANDBOX_ENTRY_SMS = "SMS_ENTRY_0001"
+
+
+@dataclass(frozen=True, slots=True)
+class DriverPorts:
+    """What the driver routes need beyond the database."""
+
+    places: PlaceIndex
+    briefs: TariffBriefs
+    licences: LicenceVerifier
+    sms: SmsSender
+    notices: NoticeSetup
+
+
+DRIVER_PORTS_KEY = web.AppKey("driver_ports", DriverPorts)
+
+
+def notice_setup(settings: Settings) -> NoticeSetup:
+    """Templates of entry notices: configured ones, or the sandbox's when it is on."""
+    template = settings.entry_template_id or (
+        SANDBOX_ENTRY_TEMPLATE if settings.wechat_sandbox else None
+    )
+    sms = settings.entry_sms_template or SANDBOX_ENTRY_SMS
+    return NoticeSetup(
+        appid=settings.miniprogram_appid or SANDBOX_APPID,
+        templates={STAY_OPENED: template} if template else {},
+        sms_templates={STAY_OPENED: sms},
+    )
+
+
+async def driver_features_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Build the ports, fill the Redis place index, and send queued notices in the background."""
+    settings = app[SETTINGS_KEY]
+    redis_index: RedisPlaceIndex | None = None
+    places: PlaceIndex = SqlPlaceIndex()
+    if settings.redis_url:
+        client = aioredis.from_url(settings.redis_url)
+        redis_index = RedisPlaceIndex(client, settings.nearby_redis_key)
+        places = redis_index
+    # No register or SMS provider is wired yet: the stand-ins answer (docs/drivers.md).
+    app[DRIVER_PORTS_KEY] = DriverPorts(
+        places, TariffBriefs(), SandboxRegister(), SandboxSms(), notice_setup(settings)
+    )
+    tasks = []
+    if redis_index is not None:
+        await reload_places(app, redis_index)
+        every = settings.nearby_refresh_seconds
+        tasks.append(_forever(every, lambda: reload_places(app, redis_index), "place index"))
+    if settings.notices_send_seconds > 0:
+        every = settings.notices_send_seconds
+        tasks.append(_forever(every, lambda: send_notices(app), "notice sending"))
+    running = [asyncio.create_task(task) for task in tasks]
+    try:
+        yield
+    finally:
+        for task in running:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if redis_index is not None:
+            await redis_index.close()
+
+
+async def reload_places(app: web.Application, index: RedisPlaceIndex) -> int:
+    """Put every lot and street of the database into the Redis GEO index."""
+    async with UnitOfWork(app[DATABASE_KEY].sessions) as uow:
+        spots = await uow.places.lots() + await uow.places.streets()
+    return await index.load(spots)
+
+
+async def send_notices(app: web.Application) -> int:
+    """Deliver the queued notices once; returns how many were handled."""
+    ports = app[DRIVER_PORTS_KEY]
+    services = app.get(WECHAT_SERVICES_KEY)
+    notifier = services.miniprogram if services is not None else None
+    database = app[DATABASE_KEY]
+    done = await deliver_notices(
+        lambda: UnitOfWork(database.sessions), app[CLOCK_KEY], notifier, ports.sms, ports.notices
+    )
+    return len(done)
+
+
+async def _forever(every: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await step()
+        except Exception:  # one failed round (database or Redis down) must not end the loop
+            log.exception("%s failed; trying again in %s s", what, every)

@@ -19,6 +19,7 @@ from core.clock import Clock, SystemClock
 from core.services.calendar import OverridableCalendar, refresh_calendar
 from core.store.database import open_database
 from core.store.unit_of_work import UnitOfWork
+from device_bridge.lane_publisher import lane_publisher_ctx
 from device_bridge.mqtt import mqtt_ctx
 from ops_api.auth import authorize
 from server.availability import availability_ctx
@@ -46,6 +47,7 @@ def create_app(
     app.cleanup_ctx.append(_calendar_refresh)
     app.cleanup_ctx.append(availability_ctx)
     app.cleanup_ctx.append(mqtt_ctx)
+    app.cleanup_ctx.append(lane_publisher_ctx)
     app.cleanup_ctx.append(wechat_services)
     app.cleanup_ctx.append(driver_features_ctx)
     app.router.add_get("/healthz", healthz)

@@ -1,0 +1,97 @@
+"""MQTT transport of lane commands: open the gate, show the fee, speak; one topic per lane."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import aiomqtt
+from aiohttp import web
+
+from config.settings import Settings
+from core.lanes import LaneCommand
+from server.lane_publishing import LANE_PUBLISHER_KEY
+from server.resources import SETTINGS_KEY
+
+log = logging.getLogger(__name__)
+
+# Downlink topics live outside the uplink prefix, so the centre never consumes its own commands.
+COMMAND_ROOT = "parking-commands/v1/lanes"
+
+
+def command_topic(lane: str) -> str:
+    """The topic of a lane named `LOT/LANE`."""
+    return f"{COMMAND_ROOT}/{lane}"
+
+
+def command_payload(command: LaneCommand) -> bytes:
+    """The JSON a lane station reads (docs/lanes.md)."""
+    body = {"kind": command.kind.value, "text": command.text, "pay_url": command.pay_url}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+class MqttLanePublisher:
+    """Publishes at QoS 1 on one connection, opened on first use and again after a failure."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.mqtt_url is not None
+        self._url = urlsplit(settings.mqtt_url)
+        self._identifier = f"{settings.mqtt_client_id}-commands"
+        self._client: aiomqtt.Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def publish(self, commands: list[LaneCommand]) -> None:
+        """Send each command; a broken connection is reopened once before giving up."""
+        async with self._lock:
+            for attempt in (1, 2):
+                try:
+                    client = await self._connected()
+                    for command in commands:
+                        topic = command_topic(command.lane)
+                        await client.publish(topic, command_payload(command), qos=1)
+                    return
+                except aiomqtt.MqttError:
+                    await self._drop()
+                    if attempt == 2:
+                        raise
+
+    async def close(self) -> None:
+        """Disconnect."""
+        async with self._lock:
+            await self._drop()
+
+    async def _connected(self) -> aiomqtt.Client:
+        if self._client is None:
+            client = aiomqtt.Client(
+                self._url.hostname or "127.0.0.1",
+                self._url.port or 1883,
+                username=self._url.username,
+                password=self._url.password,
+                identifier=self._identifier,
+            )
+            await client.__aenter__()
+            self._client = client
+        return self._client
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.__aexit__(None, None, None)
+            except aiomqtt.MqttError as exc:
+                log.info("MQTT command connection closed uncleanly: %s", exc)
+
+
+async def lane_publisher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Give the app an MQTT lane publisher when MQTT is configured."""
+    settings = app[SETTINGS_KEY]
+    if not settings.mqtt_url or LANE_PUBLISHER_KEY in app:
+        yield
+        return
+    publisher = MqttLanePublisher(settings)
+    app[LANE_PUBLISHER_KEY] = publisher
+    yield
+    await publisher.close()

@@ -41,6 +41,7 @@ class Permission(StrEnum):
     LANE_CONTROL = "lane_control"
     CHAT_TAKEOVER = "chat_takeover"
     REPORTS_READ = "reports_read"
+    PATROL = "patrol"
 
 
 P = Permission
@@ -63,7 +64,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CASHIER: frozenset(
         {P.SELF, P.CASHIER_SHIFT, P.LANE_CONTROL, P.STAYS_READ, P.ARREARS_READ}
     ),
-    Role.ENFORCEMENT_OFFICER: frozenset({P.SELF, P.ARREARS_READ, P.ARREARS_MANAGE, P.STAYS_READ}),
+    Role.ENFORCEMENT_OFFICER: frozenset(
+        {P.SELF, P.ARREARS_READ, P.ARREARS_MANAGE, P.STAYS_READ, P.PATROL}
+    ),
     Role.SUPPORT_AGENT: frozenset(
         {
             P.SELF,

@@ -61,7 +61,7 @@ class PatrolPlateOut(BaseModel):
     "An officer records the plate of the car at a berth (audited)",
     body=PatrolPlateIn,
     response=PatrolPlateOut,
-    permission=Permission.ARREARS_MANAGE,
+    permission=Permission.PATROL,
 )
 async def record_patrol_plate(request: web.Request, body: PatrolPlateIn) -> web.Response:
     """Set the plate of the stay at a berth."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.billing import DayCalendar
 from core.clock import Clock
+from core.money import format_yuan
 from core.plates import InvalidPlateError, parse_plate
 from core.services.stays import list_plate_stays
 from core.store.unit_of_work import UnitOfWork
@@ -22,7 +23,7 @@ async def reply_to_text(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, te
         return f"{plate.number} 暂无停车记录。"
     lines = [f"{plate.number} 最近的停车："]
     for stay in stays[:3]:
-        fee = "计费中" if stay.fee_fen is None else f"{stay.fee_fen / 100:.2f} 元"
+        fee = "计费中" if stay.fee_fen is None else f"{format_yuan(stay.fee_fen)} 元"
         state = {"open": "停车中", "closed": "已离场", "review": "待核实"}.get(stay.status, "")
         lines.append(f"· {stay.place} {state} 费用 {fee}")
     return "\n".join(lines)

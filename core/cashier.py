@@ -9,7 +9,7 @@ from typing import Protocol
 
 from core.billing import SHANGHAI
 from core.errors import ConflictError, ValidationFailedError
-from core.lanes import yuan
+from core.money import format_yuan
 
 
 class ShiftOpenError(ConflictError):
@@ -94,8 +94,8 @@ def receipt_text(receipt: Receipt) -> str:
             f"车牌：{receipt.plate}",
             f"入场：{local(receipt.entered_at)}",
             f"出场：{local(receipt.exited_at)}",
-            f"应收：{yuan(receipt.fee_fen)}元",
-            f"实收现金：{yuan(receipt.paid_fen)}元",
+            f"应收：{format_yuan(receipt.fee_fen)}元",
+            f"实收现金：{format_yuan(receipt.paid_fen)}元",
             f"收费员：{receipt.cashier}",
             f"打印时间：{local(receipt.printed_at)}",
         ]

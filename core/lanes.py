@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from core.money import format_yuan
 from core.plate_matching import MatchOutcome
 from core.plates import Plate, PlateColour
 
@@ -211,15 +212,9 @@ def decide_exit(policy: LotPolicy, facts: ExitFacts) -> Decision:
     return Decision(
         LaneAction.PAY,
         "fee_due",
-        f"{facts.plate} 请缴费{yuan(facts.due_fen)}元",
+        f"{facts.plate} 请缴费{format_yuan(facts.due_fen)}元",
         flags=flags,
     )
-
-
-def yuan(fen: int) -> str:
-    """Fen as a yuan amount with two decimals, for displays and receipts."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 class CommandKind(StrEnum):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from core.billing.day_calendar import DayType
 from core.billing.lines import LineKind, QuoteLine
+from core.money import format_yuan
 
 if TYPE_CHECKING:
     from core.billing.quote import Quote
@@ -18,9 +19,7 @@ _DAY_NAMES = {DayType.HOLIDAY: "法定节假日", DayType.ADJUSTED_WORKDAY: "调
 
 def yuan(fen: int) -> str:
     """Format fen as yuan with two decimals, e.g. 150 -> '1.50元'."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}元"
+    return f"{format_yuan(fen)}元"
 
 
 def duration_zh(seconds: int) -> str:

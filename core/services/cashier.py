@@ -20,6 +20,7 @@ from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from core.lanes import LaneCommand
 from core.ledger import cash_received, fee_waived, payment_settled
+from core.money import format_yuan
 from core.payment_gateway import GatewayNotConfiguredError
 from core.services import audit
 from core.services.lane_entry import receivable_subject
@@ -134,7 +135,7 @@ async def take_cash(
     shift = await _shift(uow, staff)
     stay, details, due = await _due(uow, shift, stay_ref)
     if amount_fen != due:
-        raise ValidationFailedError(f"应收{due / 100:.2f}元", detail=f"{amount_fen} != {due}")
+        raise ValidationFailedError(f"应收{format_yuan(due)}元", detail=f"{amount_fen} != {due}")
     receipt_no = _receipt_no(clock)
     subject = receivable_subject(stay, details)
     await uow.ledger.post(cash_received(receipt_no, shift.ref, subject, due), clock.now())

@@ -9,6 +9,7 @@ from core.clock import Clock
 from core.drivers import DriverMessage, DriverNotifier
 from core.errors import DomainError, PermissionDeniedError
 from core.ledger import payment_refunded
+from core.money import format_yuan
 from core.payment_gateway import (
     GatewayRejectedError,
     PaymentGateway,
@@ -170,7 +171,7 @@ async def submit_and_tell(
         openid=payment.payer_openid,
         kind=DUPLICATE_REFUNDED,
         fields={
-            "amount": f"{refund.amount_fen / 100:.2f}元",
+            "amount": f"{format_yuan(refund.amount_fen)}元",
             "plate": payment.plate,
             "out_trade_no": payment.out_trade_no,
             "reason": refund.reason,

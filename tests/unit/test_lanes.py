@@ -20,7 +20,6 @@ from core.lanes import (
     decide_entry,
     decide_exit,
     vehicle_class,
-    yuan,
 )
 from core.plate_matching import MatchOutcome
 from core.plates import PlateColour, parse_plate
@@ -118,7 +117,7 @@ def test_commands_open_the_gate_only_when_the_decision_opens() -> None:
     assert CommandKind.OPEN_GATE not in [c.kind for c in commands_for("LOT/E1", refused)]
 
 
-def test_best_access_and_vehicle_class_and_yuan() -> None:
+def test_best_access_and_vehicle_class() -> None:
     assert best_access([]) is Access.TEMPORARY
     assert best_access(["stored_value", "monthly"]) is Access.MONTHLY
     assert best_access(["monthly", "special"]) is Access.SPECIAL
@@ -126,4 +125,3 @@ def test_best_access_and_vehicle_class_and_yuan() -> None:
     assert vehicle_class(parse_plate("浙B12345"), PlateColour.YELLOW, None) == "large"
     assert vehicle_class(parse_plate("浙B12345"), None, "truck") == "large"
     assert vehicle_class(parse_plate("浙B12345"), None, "sedan") == "small"
-    assert (yuan(600), yuan(5), yuan(-150)) == ("6.00", "0.05", "-1.50")

@@ -106,7 +106,7 @@ async def build_database(path: str, lots: int, per_lot: int) -> None:
             await connection.execute(insert(LotRow), lot_rows)
             ids = dict((await connection.execute(select(LotRow.code, LotRow.id))).tuples().all())
             for row in lot_rows:
-                lot_id = ids[row["code"]]
+                lot_id = ids[str(row["code"])]
                 for b in range(per_lot):
                     berth_rows.append(
                         {

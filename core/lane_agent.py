@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from core.billing import DayCalendar, parse_tariff, quote_stay
-from core.lanes import Access, Direction, LaneAction, best_access, yuan
+from core.lanes import Access, Direction, LaneAction, best_access
+from core.money import format_yuan
 
 PASS_KINDS = frozenset({"monthly", "special", "owned_space", "rented_space"})
 SNAPSHOT_FORMAT = 1
@@ -196,7 +197,7 @@ def decide_offline(
         text = f"{read.plate} 一路顺风"
         return OfflineDecision(LaneAction.OPEN, "offline_free", text, access, 0, version)
     # No payment channel works without the centre: release, the fee becomes a pay-later stay.
-    text = f"{read.plate} 停车费{yuan(quote.total_fen)}元 请离场后在小程序补缴"
+    text = f"{read.plate} 停车费{format_yuan(quote.total_fen)}元 请离场后在小程序补缴"
     return OfflineDecision(
         LaneAction.OPEN, "offline_unpaid", text, access, quote.total_fen, version
     )

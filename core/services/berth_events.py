@@ -49,12 +49,10 @@ async def record_berth_event(
     rules: BerthRules = DEFAULT_RULES,
 ) -> BerthEventResult:
     """Store the event once and place it on the berth's timeline, in one transaction."""
-    berth = await uow.city.berth_by_code(event.berth_code)
-    if berth is None:
+    found = await uow.onstreet.lock_berth_by_code(event.berth_code)
+    if found is None:
         raise UnknownBerthError(detail=f"berth {event.berth_code!r}")
-    await uow.onstreet.lock_berth(berth.id)
-    if await uow.events.exists(event.dedupe_key):
-        return BerthEventResult(EventOutcome.DUPLICATE)
+    berth, closures = found
     now = clock.now()
     row = DeviceEventRow(
         dedupe_key=event.dedupe_key,
@@ -67,24 +65,28 @@ async def record_berth_event(
         outcome="applied",  # the usual case; the timeline says otherwise when it must
         note=None,
     )
-    uow.events.add(row)
-    occupied: bool | None = None
     if berth.zone_id is None:
         row.outcome, row.note = "review", "berth belongs to a lot, not a zone"
-        result = BerthEventResult(EventOutcome.REVIEW, note=row.note)
     elif too_far_ahead(event.device_time, now, rules):
         row.outcome = "review"
         row.note = "device clock ahead of the centre beyond the tolerated skew"
+    # Dedupe and store in one statement; the berth lock orders resends of the same event.
+    if not await uow.onstreet.insert_event(row):
+        return BerthEventResult(EventOutcome.DUPLICATE)
+    occupied: bool | None = None
+    if row.outcome == "review":
         result = BerthEventResult(EventOutcome.REVIEW, note=row.note)
     else:
-        timeline = BerthTimeline(uow, clock, calendar, rules, berth)
+        timeline = BerthTimeline(uow, clock, calendar, rules, berth, closures=closures)
         plate = event.plate.number if event.plate else None
         effect = await timeline.add(row, event.state.value, plate, event.image_ref)
+        await uow.onstreet.save_outcome(row)
         occupied = timeline.occupied
-        await notify_stay_opened(uow, clock, effect.stay_ref)  # driver features, issue 7
+        if occupied:  # only an open stay is noticed, and only the last stay can be open
+            await notify_stay_opened(uow, clock, effect.stay_ref)  # driver features, issue 7
         outcome = EventOutcome.APPLIED if effect.placed else EventOutcome.REVIEW
         result = BerthEventResult(outcome, effect.stay_ref, effect.fee_fen, effect.note or None)
-    await _touch_device(uow, event.device_code, event.device_time)
+    uow.onstreet.note_device(event.device_code, at=event.device_time)
     change = await occupancy_change(uow, berth, now, occupied)
     return await commit_once(uow, event.dedupe_key, _with_change(result, change))
 
@@ -95,17 +97,15 @@ async def occupancy_change(
     """Bump the berth's state version when its occupancy changed; None when it did not."""
     if occupied is None:
         occupied = await uow.onstreet.has_open_stay(berth.id)
-    state = await uow.onstreet.berth_state(berth.id, now)
-    if state.occupied == occupied and state.version:
-        return None
-    state.occupied, state.version, state.changed_at = occupied, (state.version or 0) + 1, now
-    return OccupancyChange(berth.code, occupied, state.version)
+    version = await uow.onstreet.set_occupancy(berth.id, occupied, now)
+    return None if version is None else OccupancyChange(berth.code, occupied, version)
 
 
 async def commit_once(
     uow: UnitOfWork, dedupe_key: str, result: BerthEventResult
 ) -> BerthEventResult:
     """Commit; a unique clash on the dedupe key means another worker stored it first."""
+    await uow.onstreet.write_device_news()
     try:
         await uow.commit()
     except StoreConflictError:
@@ -113,15 +113,6 @@ async def commit_once(
             return BerthEventResult(EventOutcome.DUPLICATE)
         raise
     return result
-
-
-async def _touch_device(uow: UnitOfWork, device_code: str, device_time: datetime) -> None:
-    device = await uow.onstreet.device(device_code)
-    if device is None:
-        return
-    health = await uow.onstreet.health(device.id)
-    if health.last_event_at is None or health.last_event_at < device_time:
-        health.last_event_at = device_time
 
 
 def _with_change(result: BerthEventResult, change: OccupancyChange | None) -> BerthEventResult:

@@ -41,9 +41,12 @@ class BerthTimeline:
         calendar: DayCalendar,
         rules: BerthRules,
         berth: BerthRow,
+        *,
+        closures: bool = True,
     ) -> None:
         self._uow, self._clock, self._calendar, self._rules = uow, clock, calendar, rules
         self.berth = berth
+        self._closures = closures  # False when the berth is known to have no closure at all
         self.occupied = False  # whether the berth is taken, after the last rederive
         self.stays_by_start: dict[int, StayRow] = {}
 
@@ -151,7 +154,9 @@ class BerthTimeline:
         )
         self._uow.stays.add(stay)
         await self._uow.session.flush()
-        closure = await self._uow.onstreet.closure_at(self.berth.id, derived.entered_at)
+        closure = None
+        if self._closures:
+            closure = await self._uow.onstreet.closure_at(self.berth.id, derived.entered_at)
         if self.berth.closed or closure is not None:
             reason = closure.reason if closure is not None else "berth closed"
             await self._uow.onstreet.flag_stay(stay, "berth_closed", reason, self._clock.now())
@@ -214,11 +219,8 @@ class BerthTimeline:
         await self._tell_drivers(stay, now)
 
     async def _count(self, device_code: str, *, occupied: int = 0, flicker: int = 0) -> None:
-        device = await self._uow.onstreet.device(device_code)
-        if device is not None:
-            health = await self._uow.onstreet.health(device.id)
-            health.occupied_count += occupied
-            health.flicker_count += flicker
+        # Saved in one statement with the event's time, before the commit (commit_once).
+        self._uow.onstreet.note_device(device_code, occupied=occupied, flicker=flicker)
 
     async def _tell_drivers(self, stay: StayRow, now: datetime) -> None:
         assert stay.plate is not None and stay.exited_at is not None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import Boolean, Integer, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.store.activity import DeviceEventRow, StayRow
+from core.store.base import JSONDocument, UTCDateTime
 from core.store.city import BerthRow, DeviceRow
 from core.store.devices import (
     BerthClosureRow,
@@ -21,6 +22,51 @@ from core.store.devices import (
 )
 from core.store.people import VehicleBindingRow, VehicleRow
 
+# The hot statements of a sensor event, in SQL that PostgreSQL and SQLite (3.35+) both take.
+# Plain text: SQLAlchemy 2.0 does not cache the compiled form of its ON CONFLICT constructs.
+_EVENT_COLUMNS = (
+    "dedupe_key",
+    "vendor",
+    "device_code",
+    "kind",
+    "device_time",
+    "received_at",
+    "payload",
+    "outcome",
+    "note",
+)
+_INSERT_EVENT = text(
+    f"INSERT INTO device_events ({', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _EVENT_COLUMNS)}) "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+).bindparams(
+    bindparam("device_time", type_=UTCDateTime()),
+    bindparam("received_at", type_=UTCDateTime()),
+    bindparam("payload", type_=JSONDocument),
+)
+_SET_OCCUPANCY = text(
+    "INSERT INTO berth_states (berth_id, occupied, version, changed_at) "
+    "VALUES (:berth_id, :occupied, 1, :at) "
+    "ON CONFLICT (berth_id) DO UPDATE SET occupied = excluded.occupied, "
+    "version = berth_states.version + 1, changed_at = excluded.changed_at "
+    "WHERE berth_states.occupied <> excluded.occupied OR berth_states.version = 0 "
+    "RETURNING version"
+).bindparams(bindparam("occupied", type_=Boolean()), bindparam("at", type_=UTCDateTime()))
+_UPSERT_HEALTH = text(
+    "INSERT INTO device_health (device_id, last_event_at, occupied_count, flicker_count) "
+    "SELECT id, :at, :occupied, :flicker FROM devices WHERE code = :code "
+    "ON CONFLICT (device_id) DO UPDATE SET "
+    "last_event_at = CASE WHEN device_health.last_event_at IS NULL "
+    "OR device_health.last_event_at < excluded.last_event_at "
+    "THEN excluded.last_event_at ELSE device_health.last_event_at END, "
+    "occupied_count = device_health.occupied_count + excluded.occupied_count, "
+    "flicker_count = device_health.flicker_count + excluded.flicker_count"
+).bindparams(
+    bindparam("at", type_=UTCDateTime()),
+    bindparam("occupied", type_=Integer()),
+    bindparam("flicker", type_=Integer()),
+)
+
 
 class OnStreetRepository:
     """The berth timeline and everything an event touches; never commits."""
@@ -29,6 +75,77 @@ class OnStreetRepository:
         self._session = session
         self._devices: dict[str, DeviceRow | None] = {}
         self._health: dict[int, DeviceHealthRow] = {}
+        # Per device code: occupied and flicker counts to add, and the newest event time.
+        self._device_news: dict[str, tuple[int, int, datetime | None]] = {}
+        self._stored_outcomes: dict[int, tuple[str, str | None]] = {}
+
+    async def lock_berth_by_code(self, code: str) -> tuple[BerthRow, bool] | None:
+        """The berth with this code, locked until the transaction ends (as `lock_berth`), and
+        whether it has any closure at all, in one statement on PostgreSQL."""
+        if self._session.get_bind().dialect.name != "postgresql":
+            await self._session.execute(
+                text("UPDATE berths SET id = id WHERE code = :code"), {"code": code}
+            )
+        closures = exists().where(BerthClosureRow.berth_id == BerthRow.id).label("closures")
+        query = select(BerthRow, closures).where(BerthRow.code == code)
+        found = (await self._session.execute(query.with_for_update(of=BerthRow))).first()
+        return None if found is None else (found[0], bool(found[1]))
+
+    async def insert_event(self, row: DeviceEventRow) -> bool:
+        """Store a device event unless its dedupe key is stored already, in one statement;
+        the row stays outside the session (see `save_outcome`) and gets its id."""
+        values = {column: getattr(row, column) for column in _EVENT_COLUMNS}
+        stored = (await self._session.execute(_INSERT_EVENT, values)).scalar_one_or_none()
+        if stored is None:
+            return False
+        row.id = stored
+        self._stored_outcomes[stored] = (row.outcome, row.note)
+        return True
+
+    async def save_outcome(self, row: DeviceEventRow) -> None:
+        """Write the outcome of an event stored by `insert_event` when it changed since."""
+        if self._stored_outcomes.get(row.id) != (row.outcome, row.note):
+            values = {"outcome": row.outcome, "note": row.note}
+            await self._session.execute(
+                update(DeviceEventRow).where(DeviceEventRow.id == row.id).values(**values)
+            )
+            self._stored_outcomes[row.id] = (row.outcome, row.note)
+
+    async def set_occupancy(self, berth_id: int, occupied: bool, at: datetime) -> int | None:
+        """Record whether a berth is taken; the new state version when that changed (or the
+        state is new), else None, in one statement."""
+        values = {"berth_id": berth_id, "occupied": occupied, "at": at}
+        version: int | None = (await self._session.execute(_SET_OCCUPANCY, values)).scalar()
+        return version
+
+    def note_device(
+        self, code: str, *, at: datetime | None = None, occupied: int = 0, flicker: int = 0
+    ) -> None:
+        """Remember an event time and counts for a device's health; `write_device_news` saves."""
+        before_occupied, before_flicker, before_at = self._device_news.get(code, (0, 0, None))
+        if before_at is not None and (at is None or at < before_at):
+            at = before_at
+        self._device_news[code] = (before_occupied + occupied, before_flicker + flicker, at)
+
+    async def write_device_news(self) -> None:
+        """Save what `note_device` gathered: one upsert per device; unknown devices are skipped."""
+        news, self._device_news = self._device_news, {}
+        for code, (occupied, flicker, at) in news.items():
+            device = self._devices.get(code)
+            loaded = self._health.get(device.id) if device is not None else None
+            if loaded is not None:  # already in this session: change it there, not behind it
+                loaded.occupied_count += occupied
+                loaded.flicker_count += flicker
+                if at is not None and (loaded.last_event_at is None or loaded.last_event_at < at):
+                    loaded.last_event_at = at
+                continue
+            await self._upsert_health(code, occupied, flicker, at)
+
+    async def _upsert_health(
+        self, code: str, occupied: int, flicker: int, at: datetime | None
+    ) -> None:
+        values = {"code": code, "at": at, "occupied": occupied, "flicker": flicker}
+        await self._session.execute(_UPSERT_HEALTH, values)
 
     async def lock_berth(self, berth_id: int) -> None:
         """Become the only writer of this berth's timeline until the transaction ends."""

@@ -3,7 +3,9 @@ and the agent is restarted during the resend (断点续传)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import socket
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -18,11 +20,13 @@ from sqlalchemy import func, select
 
 from config.settings import Settings
 from core.clock import FrozenClock
+from core.lane_agent import snapshot_from_dict
 from core.store.activity import LedgerEntryRow, LedgerPostingRow, StayRow
 from core.store.lots import LanePassageRow
 from core.store.unit_of_work import UnitOfWork
 from device_bridge.agent.app import AGENT_KEY, AgentConfig, create_agent_app
 from device_bridge.agent.centre import CentreAccount
+from sandbox.traffic_cli import add_arguments, run_simulate
 
 LOT = "LOT-TIANYI"
 ENTRY = f"{LOT}-E1-anpr_camera"
@@ -224,3 +228,53 @@ async def test_centre_down_mid_traffic_and_agent_restarted_during_resend(
         assert owed is not None and owed > 0
         assert receivable["driver_receivable:浙B10002"] == owed
         assert stays[PASS_PLATE].fee_fen == 0
+
+
+async def _login(session: aiohttp.ClientSession, base: str, username: str) -> str:
+    body = {"username": username, "password": "demo-password-2026"}
+    async with session.post(f"{base}/ops/login", json=body) as response:
+        assert response.status == 200
+        return str((await response.json())["token"])
+
+
+async def test_snapshot_serves_a_lot_to_lane_control_staff_only(centre: Process) -> None:
+    base = f"http://127.0.0.1:{centre.port}"
+    async with aiohttp.ClientSession() as session:
+        url = f"{base}/ops/lanes/{LOT}/snapshot"
+        async with session.get(url) as response:
+            assert response.status == 401
+        viewer = await _login(session, base, "demo-viewer")
+        async with session.get(url, headers={"Authorization": f"Bearer {viewer}"}) as response:
+            assert response.status == 403
+        token = await _login(session, base, "demo-attendant")
+        headers = {"Authorization": f"Bearer {token}"}
+        async with session.get(url, headers=headers) as response:
+            assert response.status == 200
+            body = await response.json()
+        async with session.get(f"{base}/ops/lanes/NOPE/snapshot", headers=headers) as response:
+            assert response.status == 404
+    snapshot = snapshot_from_dict(body)
+    assert snapshot.devices[ENTRY] == ("E1", "entry") and snapshot.devices[EXIT] == ("X1", "exit")
+    plates = {plate for right in snapshot.rights for plate in right.plates}
+    assert {PASS_PLATE, "浙B66666", "浙B77777"} <= plates and "浙B11111" not in plates  # other lot
+
+
+async def test_simulate_drives_a_lot_over_http(
+    centre: Process, capsys: pytest.CaptureFixture[str], uow_factory: Callable[[], UnitOfWork]
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    url = f"http://127.0.0.1:{centre.port}"
+    args = parser.parse_args(
+        ["--url", url, "--lot", "LOT-HOSP", "--cars", "12", "--seed", "4", "--day", "2026-11-24"]
+    )
+    assert await run_simulate(args) == 0
+    printed = capsys.readouterr().out.splitlines()
+    report = json.loads(printed[-1])
+    sent = report["sent"]["lane_read"]
+    assert len(printed) == sent + 1  # a line per event, then the summary
+    assert not any(key.split(":")[1][0].isdigit() for key in report["outcomes"])  # no 4xx/5xx
+    distinct = sent - report["sent"].get("tag:duplicate", 0)
+    async with uow_factory() as uow:
+        stored = await uow.session.scalar(select(func.count()).select_from(LanePassageRow))
+    assert stored == distinct

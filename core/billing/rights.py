@@ -194,7 +194,8 @@ def assign_shared_cover(
     events: list[tuple[datetime, int, str]] = []
     for plate, spans in insides.items():
         ordered = sorted((_aware(a, "inside.start"), _aware(b, "inside.end")) for a, b in spans)
-        for (a, b), nxt in zip(ordered, [*ordered[1:], None], strict=True):
+        for index, (a, b) in enumerate(ordered):
+            nxt = ordered[index + 1] if index + 1 < len(ordered) else None
             if b <= a:
                 raise RightError(f"plate {plate}: an inside interval ends before it starts")
             if nxt is not None and nxt[0] < b:

@@ -104,6 +104,13 @@ def test_shared_space_first_come_and_cover_moves() -> None:
     assert both["B"] == ((at(2025, 3, 3, 9), at(2025, 3, 3, 18)),)
 
 
+def test_shared_space_plate_not_yet_inside_holds_nothing() -> None:
+    # A pass's other plate that has not entered yet (found by the traffic simulator: it crashed).
+    insides = {"A": [(at(2025, 3, 3, 8), at(2025, 3, 3, 12))], "B": []}
+    cover = assign_shared_cover(1, insides, cover_moves=True)
+    assert cover == {"A": ((at(2025, 3, 3, 8), at(2025, 3, 3, 12)),), "B": ()}
+
+
 def test_shared_space_cover_is_clipped_into_the_quote(class1: Tariff) -> None:
     whole = MonthlyPass("m-3", date(2025, 3, 1), date(2025, 3, 31), spaces=1)
     entry, exit = at(2025, 3, 3, 9), at(2025, 3, 3, 18)

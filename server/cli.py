@@ -82,7 +82,10 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
 
     from server.app import create_app
 
-    web.run_app(create_app(settings), host=settings.host, port=settings.port)
+    # Open keep-alive and event-stream connections get 10 s to finish, not the default 60.
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, shutdown_timeout=10
+    )
     return 0
 
 

@@ -127,7 +127,7 @@ def test_mp_routes_answer_within_their_schema(running_app: RunningApp) -> None:
     assert len(operations) >= 20, [op.path for op in operations]
     session = requests.Session()
     failures: list[str] = []
-    calls: list[str] = []
+    calls: list[str] = []  # method and path of every request sent
 
     for operation in operations:
         cases = st.one_of(
@@ -143,7 +143,7 @@ def test_mp_routes_answer_within_their_schema(running_app: RunningApp) -> None:
         )
         @given(case=cases, use_token=st.booleans())
         def fuzz(case: Any, use_token: bool) -> None:
-            calls.append(case.path)
+            calls.append(f"{case.method} {case.path}")
             response = case.call(
                 base_url=running_app.base, session=session, headers=headers if use_token else {}
             )

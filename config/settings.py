@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     payments_sweep_seconds: float = Field(300.0, ge=0)
     tariff_timezone: str = "Asia/Shanghai"
     calendar_refresh_seconds: float = Field(60.0, gt=0)
+    access_log: bool = False  # a line per request costs more than a sensor event's own work
     # On-street devices (docs/devices.md): sensor noise, clock skew, plate wait, health, MQTT.
     sensor_flicker_seconds: int = Field(60, ge=0)
     device_clock_skew_seconds: int = Field(300, ge=0)

@@ -84,7 +84,11 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
 
     # Open keep-alive and event-stream connections get 10 s to finish, not the default 60.
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, shutdown_timeout=10
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=10,
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
     )
     return 0
 

@@ -113,6 +113,15 @@ def error_body(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
+def error_response(code: str, message: str, status: int) -> web.Response:
+    """An error as JSON with the Chinese left readable rather than escaped."""
+    return web.Response(
+        text=json.dumps(error_body(code, message), ensure_ascii=False),
+        status=status,
+        content_type="application/json",
+    )
+
+
 @web.middleware
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -123,15 +132,15 @@ async def error_middleware(
     except DomainError as exc:
         if exc.status >= 500:
             log.error("domain error %s on %s: %s", exc.code, request.path, exc.detail)
-        return web.json_response(error_body(exc.code, exc.message_zh), status=exc.status)
+        return error_response(exc.code, exc.message_zh, exc.status)
     except web.HTTPNotFound:
-        return web.json_response(error_body("not_found", "接口不存在"), status=404)
+        return error_response("not_found", "接口不存在", 404)
     except web.HTTPMethodNotAllowed:
-        return web.json_response(error_body("method_not_allowed", "不支持该请求方法"), status=405)
+        return error_response("method_not_allowed", "不支持该请求方法", 405)
     except web.HTTPRequestEntityTooLarge:
-        return web.json_response(error_body("too_large", "请求内容过大"), status=413)
+        return error_response("too_large", "请求内容过大", 413)
     except web.HTTPException:
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response(error_body("internal_error", "系统繁忙，请稍后再试"), status=500)
+        return error_response("internal_error", "系统繁忙，请稍后再试", 500)

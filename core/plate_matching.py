@@ -140,3 +140,21 @@ def misread_variants(plate: str) -> Sequence[str]:
             continue
         variants.extend(plate[:i] + other + plate[i + 1 :] for other in CONFUSION_GROUPS[group])
     return [v for v in dict.fromkeys(variants) if v != plate]
+
+
+def like_patterns(read: str) -> tuple[str, ...]:
+    """SQL LIKE patterns (escape ``\\``) that every plate `rank` accepts for the read matches.
+
+    A prefilter only: the patterns also match plates `rank` refuses, so the candidates they
+    select still go through `match_read`, which alone decides.
+    """
+    chars = [c.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for c in read]
+    patterns = ["_" + "".join(chars)]  # the camera dropped the province character
+    for i in range(len(chars)):  # one position differs (a wrong province, a confusion)
+        patterns.append("".join(chars[:i]) + "_" + "".join(chars[i + 1 :]))
+    confusable = [i for i, char in enumerate(read) if char in _GROUP_OF]
+    for n, i in enumerate(confusable):  # two confused positions
+        for j in confusable[n + 1 :]:
+            both = [*chars[:i], "_", *chars[i + 1 : j], "_", *chars[j + 1 :]]
+            patterns.append("".join(both))
+    return tuple(patterns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,32 +78,32 @@ async def admit(
         return Verdict(Decision(LaneAction.REFUSE, "no_plate", "无牌车请扫码入场"))
     plate = read.plate.number
     at = passage.read_at
-    rights = await uow.lots.rights_for_plate(lot.id, plate, at)
+    receivable = Account(AccountKind.DRIVER_RECEIVABLE, plate).key
+    counts = await uow.lane_reads.entry_counts(lot.id, plate, receivable, at)
+    rights = await uow.lots.rights_for_plate(lot.id, plate, at) if counts.rights else []
     access = best_access([right.kind for right in rights])
     right = next((r for r in rights if r.kind == access.value), None)
-    inside = await uow.lots.open_for_plate(lot.id, plate)
-    total, temporary = await uow.lots.count_open(lot.id)
-    block = await uow.lots.block(lot.id, plate)
-    arrears = await uow.ledger.balance_fen(Account(AccountKind.DRIVER_RECEIVABLE, plate).key)
+    inside = await uow.lots.open_for_plate(lot.id, plate) if counts.inside else []
+    block_reason, arrears = counts.block_reason, counts.balance_fen
     facts = EntryFacts(
         plate=plate,
         access=access,
         inside_already=bool(inside),
-        open_stays=total,
-        open_temporary=temporary,
-        blocked=block is not None,
+        open_stays=counts.open_stays,
+        open_temporary=counts.open_temporary,
+        blocked=block_reason is not None,
         arrears_fen=max(arrears, 0),
         confidence=read.confidence if read.confidence is not None else 100,
     )
     decision = decide_entry(await lot_policy(uow, lot), facts)
     details: dict[str, Any] = {"access": access.value, "right": right.ref if right else None}
-    if block is not None:
-        details["block_reason"] = block.reason
+    if block_reason is not None:
+        details["block_reason"] = block_reason
     if arrears > 0:
         details["arrears_fen"] = arrears
     if not decision.opens and not read.offline:
         return Verdict(decision, details=details)
-    stay = await open_lot_stay(uow, lot, lane, read, access, right, at)
+    stay = await open_lot_stay(uow, lot, lane, read, access, right, at, earlier=inside)
     return Verdict(decision, stay.id, stay.ref, details=details)
 
 
@@ -117,12 +118,18 @@ async def open_lot_stay(
     *,
     plate: str | None = None,
     driver_id: int | None = None,
+    earlier: Sequence[StayRow] | None = None,
 ) -> StayRow:
-    """Open a stay in a lot; an earlier open stay of the plate there was a missed exit."""
+    """Open a stay in a lot; an earlier open stay of the plate there was a missed exit.
+
+    `earlier` is the plate's open stays in the lot when the caller has just loaded them.
+    """
     number = read.plate.number if read is not None and read.plate else plate
     if number is not None:
-        for earlier in await uow.lots.open_for_plate(lot.id, number):
-            earlier.status = "review"  # a missed exit: a human prices it, never a guess
+        if earlier is None:
+            earlier = await uow.lots.open_for_plate(lot.id, number)
+        for missed in earlier:
+            missed.status = "review"  # a missed exit: a human prices it, never a guess
     colour = read.plate_colour if read is not None else None
     kind = read.vehicle_type if read is not None else None
     klass = "small"

@@ -17,11 +17,18 @@ from core.lanes import (
     decide_exit,
 )
 from core.ledger import stay_charge_reversed, stay_charged, stored_value_spent
-from core.plate_matching import Candidate, MatchOutcome, VehicleLook, match_read
+from core.plate_matching import (
+    Candidate,
+    MatchOutcome,
+    VehicleLook,
+    like_patterns,
+    match_read,
+)
 from core.services.lane_entry import Verdict, lot_policy, receivable_subject
 from core.services.lot_pricing import LotQuote, price_lot_stay
 from core.store.activity import StayRow
 from core.store.city import LaneRow, LotRow
+from core.store.lane_read_repository import StayHints
 from core.store.lots import LanePassageRow, LotStayRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -39,11 +46,12 @@ async def release(
     if read.plate is None:
         return Verdict(Decision(LaneAction.REFUSE, "no_plate", "无牌车请扫码出场"))
     plate = read.plate.number
-    pairs = await uow.lots.open_stays(lot.id) + await uow.lots.awaiting_payment(lot.id)
-    by_ref = {stay.ref: (stay, details) for stay, details in pairs}
+    # Only the lot's stays whose plate could match the read: open or awaiting their payment.
+    found = await uow.lane_reads.exit_candidates(lot.id, lot.tariff_code, like_patterns(plate))
+    by_ref = {stay.ref: (stay, details, hints) for stay, details, hints in found}
     candidates = [
         Candidate(stay.ref, stay.plate, _look(details))
-        for stay, details in pairs
+        for stay, details, _ in found
         if stay.plate is not None
     ]
     match = match_read(plate, read.look, candidates)
@@ -53,12 +61,20 @@ async def release(
         facts = ExitFacts(plate, match.outcome, access)
         decision = decide_exit(await lot_policy(uow, lot), facts)
         return Verdict(decision, details={"candidates": [c.key for c in match.tied]})
-    stay, details = by_ref[match.chosen.key]
+    stay, details, hints = by_ref[match.chosen.key]
     details_out: dict[str, Any] = {"match": match.rank.name.lower() if match.rank else None}
     if match.chosen.plate != plate:
         details_out["stay_plate"] = match.chosen.plate
     verdict = await settle_at_exit(
-        uow, calendar, lot, lane, stay, details, passage.read_at, match_flags=match.flags
+        uow,
+        calendar,
+        lot,
+        lane,
+        stay,
+        details,
+        passage.read_at,
+        match_flags=match.flags,
+        hints=hints,
     )
     if read.offline and verdict.decision.action is LaneAction.HOLD:
         verdict = Verdict(verdict.decision, stay.id, stay.ref, verdict.fee_fen, verdict.details)
@@ -88,14 +104,16 @@ async def settle_at_exit(
     lost_ticket: bool = False,
     fee_fen: int | None = None,
     checked: bool = True,
+    hints: StayHints | None = None,
 ) -> Verdict:
     """Price a matched stay and decide; unless held, close it and post its charge.
 
     `fee_fen` is a fee a human confirmed (it replaces the tariff's); `checked` False skips the
-    plausibility checks a human has just made.
+    plausibility checks a human has just made; `hints` (from the candidate query, under the
+    lot's lock) say which of the stay's rights, validations and waiting passages to look for.
     """
     priced = await price_lot_stay(
-        uow, calendar, lot, stay, details, exit_at, lost_ticket=lost_ticket
+        uow, calendar, lot, stay, details, exit_at, lost_ticket=lost_ticket, hints=hints
     )
     if fee_fen is not None:
         priced = _confirmed(priced, fee_fen, details.paid_fen)
@@ -114,7 +132,8 @@ async def settle_at_exit(
     if decision.action is LaneAction.HOLD:
         reasons = list(priced.quote.review_reasons)
         return Verdict(decision, stay.id, stay.ref, priced.due_fen, {"review": reasons})
-    await close_priced(uow, lot, lane, stay, details, exit_at, priced)
+    waiting = hints is None or hints.waiting
+    await close_priced(uow, lot, lane, stay, details, exit_at, priced, waiting=waiting)
     return Verdict(
         decision,
         stay.id,
@@ -135,6 +154,7 @@ def _confirmed(priced: LotQuote, fee_fen: int, paid_fen: int) -> LotQuote:
         due,
         "confirmed",
         adjustments=adjustments,
+        validations=priced.validations,
     )
 
 
@@ -146,6 +166,8 @@ async def close_priced(
     details: LotStayRow,
     exit_at: datetime,
     priced: LotQuote,
+    *,
+    waiting: bool = True,
 ) -> None:
     """Close the stay with its fee and post the charge (only the increment on a re-price)."""
     operator = await uow.city.operator(lot.operator_id)
@@ -171,8 +193,11 @@ async def close_priced(
         await uow.ledger.post(entry, now)
         details.paid_fen += priced.stored_value_fen
         details.paid_at = exit_at
-    for validation, _ in await uow.lots.validations_for_stay(stay.id):
+    validations = priced.validations
+    if validations is None:
+        validations = await uow.lots.validations_for_stay(stay.id)
+    for validation, _ in validations:
         validation.applied_fen = priced.applied.get(validation.nonce, 0)
-    for earlier in await uow.lots.waiting_passages(stay.id):
+    for earlier in await uow.lots.waiting_passages(stay.id) if waiting else []:
         if earlier.status == "awaiting_payment":
             earlier.status = "cancelled"  # the car came back to a lane; the newer read counts

@@ -65,12 +65,12 @@ async def on_lane_read(
     uow: UnitOfWork, clock: Clock, calendar: DayCalendar, read: LaneRead
 ) -> LaneOutcome:
     """Decide what the lane does with the car, store it once, commit; a resend repeats it."""
-    found = await uow.lots.lane_of_device(read.device_code)
+    found = await uow.lane_reads.lock_lane_of_device(read.device_code)  # one lot at a time
     if found is None:
         raise UnknownLaneDeviceError(detail=f"device {read.device_code!r}")
-    lane, lot = found
-    await uow.lots.lock_lot(lot.id)
-    seen = await uow.lots.passage_by_key(read.dedupe_key)
+    lane, lot, policy = found
+    uow.lots.remember_policy(lot.id, policy)
+    seen = await uow.lane_reads.passage_by_key(read.dedupe_key)  # after the lock: no race
     if seen is not None:
         return replay(seen, lot.code, lane.code, duplicate=True)
     passage = new_passage(read, lane, clock.now())
@@ -132,8 +132,8 @@ async def record_decision(
     }.get(decision.action, "done")
     passage.details = {**(passage.details or {}), "flags": list(decision.flags)}
     uow.lots.add(passage)
-    await uow.lots.flush()
     if decision.action is LaneAction.HOLD and decision.hold is not None:
+        await uow.lots.flush()  # the task names the passage; else the commit flushes it
         uow.lots.add(
             AttendantTaskRow(
                 lane_id=lane.id,

@@ -24,10 +24,11 @@ from core.billing import (
     settle_stored_value,
 )
 from core.lanes import Access
-from core.services.pricing import TariffMissingError
+from core.services.pricing import TariffMissingError, parsed_tariff
 from core.store.activity import StayRow
-from core.store.city import LotRow
-from core.store.lots import LotRightRow, LotStayRow
+from core.store.city import LotRow, TariffRow
+from core.store.lane_read_repository import StayHints, TariffVersion
+from core.store.lots import LotRightRow, LotStayRow, MerchantRow, MerchantValidationRow
 from core.store.unit_of_work import UnitOfWork
 
 COVER_KINDS = frozenset({"monthly", "special", "owned_space", "rented_space"})
@@ -47,6 +48,7 @@ class LotQuote:
     validation_fen: int = 0
     adjustments: list[dict[str, Any]] = field(default_factory=list)
     applied: dict[str, int] = field(default_factory=dict)  # validation nonce -> fen it saved
+    validations: list[tuple[MerchantValidationRow, MerchantRow]] | None = None  # as priced
 
     def as_dict(self) -> dict[str, Any]:
         """The breakdown kept on the stay and shown to drivers."""
@@ -66,15 +68,25 @@ async def price_lot_stay(
     exit_at: datetime,
     *,
     lost_ticket: bool = False,
+    hints: StayHints | None = None,
 ) -> LotQuote:
     """Price a stay up to an exit time with the tariff version in force at its entry."""
-    row = await uow.tariffs.version_at(lot.tariff_code, stay.entered_at)
+    row: TariffRow | TariffVersion | None
+    if hints is not None and hints.tariff is not None:
+        row = await uow.lane_reads.tariff(hints.tariff)  # found with the stay, kept by id
+    else:
+        row = await uow.tariffs.version_at(lot.tariff_code, stay.entered_at)
     if row is None:
         raise TariffMissingError(detail=f"no version of {lot.tariff_code} at {stay.entered_at}")
-    tariff = parse_tariff(row.body)
+    tariff = parsed_tariff(row)
     exit_at = max(exit_at, stay.entered_at)
-    cover = await _cover(uow, lot, stay, exit_at)
-    validations = await uow.lots.validations_for_stay(stay.id)
+    rights: list[LotRightRow] = []
+    if stay.plate is not None and (hints is None or hints.rights):  # passes and the card
+        rights = await uow.lane_reads.plate_rights(lot.id, stay.plate, stay.entered_at, exit_at)
+    cover = await _cover(uow, lot, stay, exit_at, rights)
+    validations = []
+    if hints is None or hints.validations:
+        validations = await uow.lots.validations_for_stay(stay.id)
     adjustments: list[dict[str, Any]] = []
     for validation, merchant in validations:
         if validation.kind == "minutes" and validation.value > 0:
@@ -131,7 +143,7 @@ async def price_lot_stay(
     card = None
     spent = 0
     if due > 0 and stay.plate is not None:
-        card = await _card(uow, lot, stay.plate, exit_at)
+        card = _card(rights, exit_at)
         if card is not None and card.balance_fen > 0:
             spent = settle_stored_value(due, card.balance_fen).card_fen
             due -= spent
@@ -149,6 +161,7 @@ async def price_lot_stay(
         discount,
         adjustments,
         applied,
+        validations,
     )
 
 
@@ -172,22 +185,23 @@ def _settled_by(quote: Quote, cover: list[CoveredInterval], discount: int) -> st
     return "free"
 
 
-async def _card(uow: UnitOfWork, lot: LotRow, plate: str, at: datetime) -> LotRightRow | None:
-    for right in await uow.lots.rights_for_plate(lot.id, plate, at):
-        if right.kind == Access.STORED_VALUE.value:
+def _card(rights: list[LotRightRow], at: datetime) -> LotRightRow | None:
+    """The newest stored-value card of the plate valid at a moment."""
+    for right in reversed(rights):
+        if right.kind == Access.STORED_VALUE.value and right.valid_from <= at < right.valid_until:
             return right
     return None
 
 
 async def _cover(
-    uow: UnitOfWork, lot: LotRow, stay: StayRow, exit_at: datetime
+    uow: UnitOfWork, lot: LotRow, stay: StayRow, exit_at: datetime, rights: list[LotRightRow]
 ) -> list[CoveredInterval]:
     """Time the plate's passes and spaces cover, limited to the spaces they share (一位多车)."""
     if stay.plate is None:
         return []
     cover: list[CoveredInterval] = []
-    for right in await uow.lots.rights_overlapping(lot.id, stay.plate, stay.entered_at, exit_at):
-        if right.kind not in COVER_KINDS:
+    for right in rights:  # by id, as `rights_overlapping` gives them
+        if right.kind not in COVER_KINDS or right.valid_from >= exit_at:
             continue
         plates = await uow.lots.right_plates(right.id)
         found = pass_cover(_as_pass(right, plates), stay.entered_at, exit_at)

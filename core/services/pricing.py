@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
-from core.billing import DayCalendar, PricedStay, Quote, parse_tariff, quote_stay
+from core.billing import DayCalendar, PricedStay, Quote, Tariff, parse_tariff, quote_stay
 from core.errors import DomainError
 from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
 
 # Prior stays that can still share a natural day or a rolling 24 hours with a new entry.
 PRIOR_WINDOW = timedelta(hours=25)
+
+# Parsed tariff versions of this process, by (code, version, effective_from). Versions are
+# only ever added, never edited, but the body is compared on every hit (a dict comparison,
+# far cheaper than parsing) so a different database with the same key is never priced with
+# the wrong document. Bounded: emptied when full.
+_PARSED: dict[tuple[str, int, datetime], tuple[dict[str, Any], Tariff]] = {}
+_PARSED_MAX = 256
 
 
 class TariffMissingError(DomainError):
@@ -31,6 +40,32 @@ class TariffQuote:
     tariff_version: int
 
 
+class StoredTariff(Protocol):
+    """A stored tariff version: a row, or a copy of one kept by the process."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def effective_from(self) -> datetime: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+
+def parsed_tariff(row: StoredTariff) -> Tariff:
+    """A stored tariff version parsed, once per process while its body stays the same."""
+    key = (row.code, row.version, row.effective_from)
+    cached = _PARSED.get(key)
+    if cached is not None and cached[0] == row.body:
+        return cached[1]
+    tariff = parse_tariff(row.body)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = (copy.deepcopy(row.body), tariff)
+    return tariff
+
+
 async def price_interval(
     uow: UnitOfWork,
     tariff_code: str,
@@ -47,7 +82,7 @@ async def price_interval(
     if row is None:
         raise TariffMissingError(detail=f"no version of {tariff_code} at {entered_at}")
     result = quote_stay(
-        parse_tariff(row.body),
+        parsed_tariff(row),
         entered_at,
         exited_at,
         vehicle_class=vehicle_class,

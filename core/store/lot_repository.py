@@ -32,6 +32,7 @@ class LotRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._policies: dict[int, LotPolicyRow | None] = {}
 
     def add(self, row: Any) -> None:
         """Track a new row of any lot table."""
@@ -68,8 +69,14 @@ class LotRepository:
         return list(await self._session.scalars(query))
 
     async def policy(self, lot_id: int) -> LotPolicyRow | None:
-        """A lot's own entry rules, if it has any."""
-        return await self._session.get(LotPolicyRow, lot_id)
+        """A lot's own entry rules, if it has any (remembered for this unit of work)."""
+        if lot_id not in self._policies:
+            self._policies[lot_id] = await self._session.get(LotPolicyRow, lot_id)
+        return self._policies[lot_id]
+
+    def remember_policy(self, lot_id: int, row: LotPolicyRow | None) -> None:
+        """Keep a lot's policy already loaded with its lot, so `policy` needs no query."""
+        self._policies[lot_id] = row
 
     async def rights_for_plate(self, lot_id: int, plate: str, at: datetime) -> list[LotRightRow]:
         """Active rights of a plate in a lot valid at a moment, newest first."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from core.plate_matching import (
     MatchOutcome,
     MatchRank,
     VehicleLook,
+    like_patterns,
     match_read,
     misread_variants,
     rank,
@@ -21,28 +24,28 @@ from core.plates import PROVINCES, is_valid_plate_number
 NOTHING = VehicleLook()
 
 
-@pytest.mark.parametrize(
-    ("read", "plate", "expected"),
-    [
-        ("浙B12345", "浙B12345", MatchRank.EXACT),
-        ("浙B1234D", "浙B12340", MatchRank.CONFUSED),  # 0 read as D
-        ("浙B1234Q", "浙B1234D", MatchRank.CONFUSED),  # D and Q are one class
-        ("浙812345", "浙B12345", MatchRank.CONFUSED),  # B read as 8
-        ("浙BZ2345", "浙B22345", MatchRank.CONFUSED),
-        ("浙B1234S", "浙B12345", MatchRank.CONFUSED),
-        ("浙B1G345", "浙B16345", MatchRank.CONFUSED),
-        ("浙8Z2345", "浙B22345", MatchRank.CONFUSED),  # two confusions still count
-        ("浙8ZZ345", "浙B22345", None),  # three are too many
-        ("浙B12375", "浙B12345", MatchRank.ONE_OFF),  # any one character
-        ("沪B12345", "浙B12345", MatchRank.ONE_OFF),  # wrong province
-        ("B12345", "浙B12345", MatchRank.ONE_OFF),  # province missing
-        ("浙B12375", "浙B12346", None),  # two ordinary differences
-        ("浙B1234", "浙B12345", None),
-        ("浙B12345", "浙BD12345", None),
-        ("浙BD12345", "浙BD12345", MatchRank.EXACT),  # 8-character new-energy plate
-        ("浙BDI2345", "浙BD12345", MatchRank.ONE_OFF),
-    ],
-)
+RANK_CASES = [
+    ("浙B12345", "浙B12345", MatchRank.EXACT),
+    ("浙B1234D", "浙B12340", MatchRank.CONFUSED),  # 0 read as D
+    ("浙B1234Q", "浙B1234D", MatchRank.CONFUSED),  # D and Q are one class
+    ("浙812345", "浙B12345", MatchRank.CONFUSED),  # B read as 8
+    ("浙BZ2345", "浙B22345", MatchRank.CONFUSED),
+    ("浙B1234S", "浙B12345", MatchRank.CONFUSED),
+    ("浙B1G345", "浙B16345", MatchRank.CONFUSED),
+    ("浙8Z2345", "浙B22345", MatchRank.CONFUSED),  # two confusions still count
+    ("浙8ZZ345", "浙B22345", None),  # three are too many
+    ("浙B12375", "浙B12345", MatchRank.ONE_OFF),  # any one character
+    ("沪B12345", "浙B12345", MatchRank.ONE_OFF),  # wrong province
+    ("B12345", "浙B12345", MatchRank.ONE_OFF),  # province missing
+    ("浙B12375", "浙B12346", None),  # two ordinary differences
+    ("浙B1234", "浙B12345", None),
+    ("浙B12345", "浙BD12345", None),
+    ("浙BD12345", "浙BD12345", MatchRank.EXACT),  # 8-character new-energy plate
+    ("浙BDI2345", "浙BD12345", MatchRank.ONE_OFF),
+]
+
+
+@pytest.mark.parametrize(("read", "plate", "expected"), RANK_CASES)
 def test_rank_follows_the_documented_rules(
     read: str, plate: str, expected: MatchRank | None
 ) -> None:
@@ -165,3 +168,29 @@ def test_property_rank_is_symmetric_for_equal_lengths(a: str, b: str) -> None:
 def test_confusion_groups_do_not_overlap() -> None:
     chars = "".join(CONFUSION_GROUPS)
     assert len(chars) == len(set(chars))
+
+
+def _like(pattern: str, text: str) -> bool:
+    """SQL LIKE with `_` and the escape `\\`, as the store applies the patterns."""
+    parts = re.findall(r"\\.|.", pattern)
+    regex = "".join("." if p == "_" else re.escape(p[-1]) for p in parts)
+    return re.fullmatch(regex, text, flags=re.DOTALL) is not None
+
+
+@pytest.mark.parametrize(("read", "plate", "expected"), RANK_CASES)
+def test_like_patterns_select_every_plate_rank_accepts(
+    read: str, plate: str, expected: MatchRank | None
+) -> None:
+    selected = any(_like(p, plate) for p in like_patterns(read))
+    assert selected or expected is None
+
+
+@given(plate=plates, data=st.data())
+def test_property_like_patterns_never_drop_a_candidate(plate: str, data: st.DataObject) -> None:
+    variants = [*misread_variants(plate), plate[1:], plate]
+    pos = data.draw(st.integers(0, len(plate) - 1))
+    char = data.draw(st.sampled_from("0DQ8B2Z5S6GAX浙沪_%"))
+    variants.append(plate[:pos] + char + plate[pos + 1 :])
+    for read in variants:
+        if rank(read, plate) is not None:
+            assert any(_like(p, plate) for p in like_patterns(read)), (read, plate)

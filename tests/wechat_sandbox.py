@@ -203,3 +203,47 @@ async def entry_kinds(database: Database, reference: str) -> list[str]:
     """Kinds of the ledger entries posted for a reference, in order."""
     async with UnitOfWork(database.sessions) as uow:
         return [entry.kind for entry, _ in await uow.ledger.entries_for(reference)]
+
+
+async def app_with_builtin_sandbox(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: MakeClient,
+    *,
+    before_start: Callable[[Any], None] | None = None,
+) -> tuple[TestClient[Any, Any], str]:
+    """The whole app as `make run` serves it (sandbox inside), and the sandbox's base URL."""
+    from server.app import create_app
+    from server.wechat import SANDBOX_KEY
+
+    port = unused_port()
+    configured = settings.model_copy(
+        update={
+            "wechat_sandbox": True,
+            "sandbox_port": 0,
+            "sandbox_keys_dir": str(sandbox_keys[1]),
+            "port": port,
+        }
+    )
+    app = create_app(configured, clock=clock)
+    if before_start is not None:
+        before_start(app)
+    client = await aiohttp_client(app, server_kwargs={"port": port})
+    return client, app[SANDBOX_KEY].base_url
+
+
+async def log_in_driver(
+    client: TestClient[Any, Any], sandbox: str, person: str
+) -> tuple[dict[str, str], str]:
+    """Sign a sandbox person in through wx.login; the auth headers and their openid."""
+    from server.wechat import SANDBOX_APPID
+
+    async with client.session.post(
+        f"{sandbox}/sandbox/wechat/login", json={"appid": SANDBOX_APPID, "person": person}
+    ) as response:
+        issued = await response.json()
+    login = await client.post("/mp/login", json={"code": issued["code"]})
+    assert login.status == 200, await login.text()
+    token = (await login.json())["token"]
+    return {"Authorization": f"Bearer {token}"}, str(issued["openid"])

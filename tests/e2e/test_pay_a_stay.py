@@ -10,14 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestClient, unused_port
+from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from core.clock import FrozenClock
 from sandbox.wechatpay.keys import SandboxKeys
-from server.wechat import SANDBOX_APPID, SANDBOX_KEY
 from tests.e2e.test_walking_skeleton import EXPECTED_FEE_FEN, PLATE, sensor_event, staff_token
-from tests.wechat_sandbox import sandbox_keys
+from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
 
 __all__ = ["sandbox_keys"]
 
@@ -28,20 +27,7 @@ async def test_a_driver_pays_a_stay_through_the_sandbox(
     sandbox_keys: tuple[SandboxKeys, Path],
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
 ) -> None:
-    from server.app import create_app
-
-    port = unused_port()
-    configured = settings.model_copy(
-        update={
-            "wechat_sandbox": True,
-            "sandbox_port": 0,
-            "sandbox_keys_dir": str(sandbox_keys[1]),
-            "port": port,
-        }
-    )
-    client = await aiohttp_client(create_app(configured, clock=clock), server_kwargs={"port": port})
-    assert client.app is not None
-    sandbox = client.app[SANDBOX_KEY].base_url
+    client, sandbox = await app_with_builtin_sandbox(settings, clock, sandbox_keys, aiohttp_client)
 
     opened = await client.post(
         "/devices/sensors/events", json=sensor_event("p-1", "occupied", "09:00", plate=PLATE)
@@ -53,13 +39,7 @@ async def test_a_driver_pays_a_stay_through_the_sandbox(
     )
     stay_ref = (await closed.json())["stay_ref"]
 
-    async with client.session.post(
-        f"{sandbox}/sandbox/wechat/login", json={"appid": SANDBOX_APPID, "person": "li-lei"}
-    ) as response:
-        issued = await response.json()
-    login = await client.post("/mp/login", json={"code": issued["code"]})
-    assert login.status == 200, await login.text()
-    headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    headers, openid = await log_in_driver(client, sandbox, "li-lei")
 
     [stay] = (await (await client.get(f"/mp/plates/{PLATE}/stays")).json())["stays"]
     assert (stay["ref"], stay["fee_fen"]) == (stay_ref, EXPECTED_FEE_FEN)
@@ -70,7 +50,7 @@ async def test_a_driver_pays_a_stay_through_the_sandbox(
     order = await started.json()
     out_trade_no = order["payment"]["out_trade_no"]
 
-    confirm = dict(order["request_payment"], openid=issued["openid"])
+    confirm = dict(order["request_payment"], openid=openid)
     async with client.session.post(
         f"{sandbox}/sandbox/wechatpay/request-payment", json=confirm
     ) as response:

@@ -7,15 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestClient, unused_port
+from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from core.clock import FrozenClock
 from core.lanes import CommandKind, LaneCommand, RecordingPublisher
 from sandbox.wechatpay.keys import SandboxKeys
 from server.lane_publishing import LANE_PUBLISHER_KEY
-from server.wechat import SANDBOX_APPID, SANDBOX_KEY
-from tests.wechat_sandbox import sandbox_keys
+from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
 
 __all__ = ["sandbox_keys"]
 
@@ -41,22 +40,14 @@ async def test_paying_at_the_exit_opens_the_gate(
     sandbox_keys: tuple[SandboxKeys, Path],
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
 ) -> None:
-    from server.app import create_app
-
-    port = unused_port()
-    configured = settings.model_copy(
-        update={
-            "wechat_sandbox": True,
-            "sandbox_port": 0,
-            "sandbox_keys_dir": str(sandbox_keys[1]),
-            "port": port,
-        }
-    )
-    app = create_app(configured, clock=clock)
     publisher = RecordingPublisher()
-    app[LANE_PUBLISHER_KEY] = publisher
-    client = await aiohttp_client(app, server_kwargs={"port": port})
-    sandbox = app[SANDBOX_KEY].base_url
+    client, sandbox = await app_with_builtin_sandbox(
+        settings,
+        clock,
+        sandbox_keys,
+        aiohttp_client,
+        before_start=lambda app: app.__setitem__(LANE_PUBLISHER_KEY, publisher),
+    )
 
     assert (await lane_read(client, clock, "E1"))["gate"] == "open"
     clock.advance(timedelta(hours=2))
@@ -66,18 +57,13 @@ async def test_paying_at_the_exit_opens_the_gate(
     stay_ref = exit_answer["stay_ref"]
     publisher.sent.clear()
 
-    async with client.session.post(
-        f"{sandbox}/sandbox/wechat/login", json={"appid": SANDBOX_APPID, "person": "han-meimei"}
-    ) as response:
-        issued = await response.json()
-    login = await client.post("/mp/login", json={"code": issued["code"]})
-    headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    headers, openid = await log_in_driver(client, sandbox, "han-meimei")
     started = await client.post(
         f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "exit-pay-1"}, headers=headers
     )
     assert started.status == 200, await started.text()
     order = await started.json()
-    confirm = dict(order["request_payment"], openid=issued["openid"])
+    confirm = dict(order["request_payment"], openid=openid)
     async with client.session.post(
         f"{sandbox}/sandbox/wechatpay/request-payment", json=confirm
     ) as response:

@@ -18,11 +18,15 @@ from core.berth_rules import BerthRules
 from core.billing import DayCalendar
 from core.clock import Clock
 from core.device_events import DeviceEvent, DeviceFault, Heartbeat, PlateRead
+from core.lane_events import LaneRead
+from core.lanes import LaneCommandPublisher
+from core.services import lanes
 from core.services.berth_events import record_berth_event
 from core.services.device_events import record_fault, record_heartbeat, record_plate_read
 from core.store.database import Database
 from core.store.unit_of_work import UnitOfWork
 from server.availability import AVAILABILITY_KEY
+from server.lane_publishing import LANE_PUBLISHER_KEY
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,7 @@ class Intake:
     rules: BerthRules
     availability: AvailabilityStore | None
     image_dir: Path
+    lane_publisher: LaneCommandPublisher | None = None
 
     @classmethod
     def of(cls, app: web.Application | ChainMapProxy) -> Intake:
@@ -79,10 +84,13 @@ class Intake:
             rules=berth_rules(settings),
             availability=app.get(AVAILABILITY_KEY),
             image_dir=Path(settings.image_dir),
+            lane_publisher=app.get(LANE_PUBLISHER_KEY),
         )
 
-    async def take(self, event: DeviceEvent) -> Ack:
-        """Apply one event in its own transaction, then publish the berth's new occupancy."""
+    async def take(self, event: DeviceEvent | LaneRead) -> Ack:
+        """Apply one event in its own transaction, then publish what it changed."""
+        if isinstance(event, LaneRead):
+            return await self._take_lane_read(event)
         async with UnitOfWork(self.database.sessions) as uow:
             if isinstance(event, BerthEvent):
                 result = await record_berth_event(uow, self.clock, self.calendar, event, self.rules)
@@ -104,6 +112,17 @@ class Intake:
                 assert isinstance(event, DeviceFault)
                 outcome = await record_fault(uow, self.clock, event)
             return EventAck(outcome=outcome.value)
+
+    async def _take_lane_read(self, read: LaneRead) -> EventAck:
+        """A camera's plate read that came without an HTTP request to answer: publish commands."""
+        async with UnitOfWork(self.database.sessions) as uow:
+            outcome = await lanes.on_lane_read(uow, self.clock, self.calendar, read)
+        if outcome.outcome == "applied" and outcome.commands and self.lane_publisher is not None:
+            try:
+                await self.lane_publisher.publish(outcome.commands)
+            except Exception:  # the decision is committed; the attendant queue still shows it
+                log.exception("could not publish %d lane commands", len(outcome.commands))
+        return EventAck(outcome=outcome.outcome, stay_ref=outcome.stay_ref, fee_fen=outcome.fee_fen)
 
     async def keep_images(self, images: dict[str, bytes]) -> None:
         """Write pushed images under their content hash before the events that name them."""

@@ -18,7 +18,8 @@ from aiohttp import web
 from config.settings import Settings
 from core.device_events import DeviceEvent
 from core.errors import DomainError
-from device_bridge.formats import huawei_vias, own_json
+from core.lane_events import LaneRead
+from device_bridge.formats import huawei_vias, own_json, vzenith
 from device_bridge.intake import Intake
 from server.resources import SETTINGS_KEY
 
@@ -28,13 +29,15 @@ log = logging.getLogger(__name__)
 CONCURRENCY = 16
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 5.0, 10.0, 10.0, 30.0)
+# Vzenith cameras publish plate results under their own root (open.vzicloud.com, docs/lanes.md).
+VZENITH_TOPIC = "device/+/message/up/ivs_result"
 
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """A message turned into domain events, with any images it carried."""
 
-    events: list[DeviceEvent]
+    events: list[DeviceEvent | LaneRead]
     images: dict[str, bytes]
 
 
@@ -44,6 +47,11 @@ def decode(prefix: str, topic: str, payload: bytes) -> Decoded:
         data: Any = json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DomainError("消息不是有效的 JSON", detail=str(exc)) from None
+    if topic.startswith("device/"):
+        match topic.split("/"):
+            case ["device", serial, "message", "up", "ivs_result"]:
+                return Decoded([vzenith.parse(data, device_code=serial)], {})
+        raise DomainError("未知的消息主题", detail=f"unknown topic {topic!r}")
     parts = topic.removeprefix(prefix.rstrip("/") + "/").split("/")
     match parts:
         case ["sensors", device, "events"]:
@@ -120,6 +128,7 @@ class MqttConsumer:
         running: set[asyncio.Task[None]] = set()
         async with client:
             await client.subscribe(f"{self._prefix}/#", qos=1)
+            await client.subscribe(VZENITH_TOPIC, qos=1)
             self.connected.set()
             log.info("MQTT subscribed to %s/# on %s:%s", self._prefix, self._host, self._port)
             try:
@@ -159,7 +168,7 @@ class MqttConsumer:
         finally:
             slots.release()
 
-    async def _take(self, event: DeviceEvent) -> None:
+    async def _take(self, event: DeviceEvent | LaneRead) -> None:
         """Apply one event, retrying while the database is away; a resend is harmless."""
         for delay in (*self._retry_seconds, None):
             try:

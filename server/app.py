@@ -46,8 +46,9 @@ def create_app(
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_calendar_refresh)
     app.cleanup_ctx.append(availability_ctx)
-    app.cleanup_ctx.append(mqtt_ctx)
+    # The publisher first: the MQTT consumer hands it the commands of cameras' MQTT reads.
     app.cleanup_ctx.append(lane_publisher_ctx)
+    app.cleanup_ctx.append(mqtt_ctx)
     app.cleanup_ctx.append(wechat_services)
     app.cleanup_ctx.append(driver_features_ctx)
     app.router.add_get("/healthz", healthz)

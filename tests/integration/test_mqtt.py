@@ -20,6 +20,7 @@ from config.settings import Settings
 from core.billing import ChineseDayCalendar
 from core.clock import FrozenClock
 from core.device_events import DeviceEvent
+from core.lane_events import LaneRead
 from core.store.activity import DeviceEventRow, StayRow
 from core.store.database import Database
 from device_bridge.intake import Ack, Intake, berth_rules
@@ -157,7 +158,7 @@ ATTEMPTS: list[str] = []
 class FailingIntake(Intake):
     """An intake whose database is away: every event fails."""
 
-    async def take(self, event: DeviceEvent) -> Ack:
+    async def take(self, event: DeviceEvent | LaneRead) -> Ack:
         ATTEMPTS.append(event.dedupe_key)
         raise ConnectionError("database unreachable")
 

@@ -16,7 +16,7 @@ from core.drivers import (
     WeChatLoginError,
     WeChatUnavailableError,
 )
-from core.notices import STAY_OPENED
+from core.notices import STAY_FEE, STAY_OPENED
 from core.services.refunds import DUPLICATE_REFUNDED
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ TEMPLATE_KEYWORDS: dict[str, dict[str, str]] = {
         "out_trade_no": "character_string4",
     },
     STAY_OPENED: {"plate": "car_number1", "place": "thing2", "entered_at": "time3"},
+    STAY_FEE: {"plate": "car_number1", "place": "thing2", "exited_at": "time3", "fee": "amount4"},
 }
 
 

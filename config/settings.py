@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     max_plates_per_driver: int = Field(5, ge=1, le=50)
     entry_template_id: str | None = None
     entry_sms_template: str | None = None
+    fee_template_id: str | None = None
+    fee_sms_template: str | None = None
     notices_send_seconds: float = Field(5.0, ge=0)
     nearby_refresh_seconds: float = Field(60.0, gt=0)
     nearby_redis_key: str = "parking:places"

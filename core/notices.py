@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from core.money import format_yuan
 
 STAY_OPENED = "stay_opened"
+STAY_FEE = "stay_fee"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +38,21 @@ def stay_opened_fields(body: dict[str, Any]) -> dict[str, str]:
         "place": str(body["place"]),
         "entered_at": str(body["entered_at_local"]),
     }
+
+
+def stay_fee_fields(body: dict[str, Any]) -> dict[str, str]:
+    """The fields of a 'your car left; the fee is' notice, from the outbox body."""
+    left = datetime.fromisoformat(str(body["exited_at"])).astimezone(SHANGHAI)
+    return {
+        "plate": str(body["plate"]),
+        "place": str(body["berth"]),
+        "exited_at": left.strftime("%Y-%m-%d %H:%M"),
+        "fee": f"{format_yuan(int(body['fee_fen']))}元",
+    }
+
+
+def notice_fields(kind: str, body: dict[str, Any]) -> dict[str, str]:
+    """The message fields of an outbox notice of any kind the sender knows."""
+    if kind == STAY_FEE:
+        return stay_fee_fields(body)
+    return stay_opened_fields(body)

@@ -13,18 +13,24 @@ from aiohttp import web
 
 from adapters.geo_redis import RedisPlaceIndex
 from config.settings import Settings
-from core.notices import STAY_OPENED, SmsSender
+from core.notices import STAY_FEE, STAY_OPENED, SmsSender
 from core.services.nearby import PlaceIndex, SqlPlaceIndex, TariffBriefs
 from core.services.notices import NoticeSetup, deliver_notices
 from core.store.unit_of_work import UnitOfWork
 from core.vehicles import LicenceVerifier
 from sandbox.driver_services import SandboxRegister, SandboxSms
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
-from server.wechat import SANDBOX_APPID, SANDBOX_ENTRY_TEMPLATE, WECHAT_SERVICES_KEY
+from server.wechat import (
+    SANDBOX_APPID,
+    SANDBOX_ENTRY_TEMPLATE,
+    SANDBOX_FEE_TEMPLATE,
+    WECHAT_SERVICES_KEY,
+)
 
 log = logging.getLogger(__name__)
 
 SANDBOX_ENTRY_SMS = "SMS_ENTRY_0001"
+SANDBOX_FEE_SMS = "SMS_FEE_0001"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +49,18 @@ DRIVER_PORTS_KEY = web.AppKey("driver_ports", DriverPorts)
 
 def notice_setup(settings: Settings) -> NoticeSetup:
     """Templates of entry notices: configured ones, or the sandbox's when it is on."""
-    template = settings.entry_template_id or (
-        SANDBOX_ENTRY_TEMPLATE if settings.wechat_sandbox else None
-    )
-    sms = settings.entry_sms_template or SANDBOX_ENTRY_SMS
+    sandbox = settings.wechat_sandbox
+    chosen = {
+        STAY_OPENED: settings.entry_template_id or (SANDBOX_ENTRY_TEMPLATE if sandbox else None),
+        STAY_FEE: settings.fee_template_id or (SANDBOX_FEE_TEMPLATE if sandbox else None),
+    }
     return NoticeSetup(
         appid=settings.miniprogram_appid or SANDBOX_APPID,
-        templates={STAY_OPENED: template} if template else {},
-        sms_templates={STAY_OPENED: sms},
+        templates={kind: template for kind, template in chosen.items() if template},
+        sms_templates={
+            STAY_OPENED: settings.entry_sms_template or SANDBOX_ENTRY_SMS,
+            STAY_FEE: settings.fee_sms_template or SANDBOX_FEE_SMS,
+        },
     )
 
 

@@ -16,7 +16,7 @@ from adapters.wechat import MiniProgramClient
 from adapters.wechatpay import PRODUCTION_BASE_URL, WeChatPayConfig, WeChatPayGateway
 from config.settings import Settings, SettingsError
 from core.clock import Clock
-from core.notices import STAY_OPENED
+from core.notices import STAY_FEE, STAY_OPENED
 from core.services.payments import PaymentSetup, sweep
 from core.services.refunds import DUPLICATE_REFUNDED
 from core.store.unit_of_work import UnitOfWork
@@ -33,6 +33,7 @@ SANDBOX_APPID = "wx5a0db0c0e0f1a2b3"
 SANDBOX_SECRET = "5a0db0c0e0f1a2b3sandbox0secret00"
 SANDBOX_REFUND_TEMPLATE = "sandbox-refund-template"
 SANDBOX_ENTRY_TEMPLATE = "sandbox-entry-template"
+SANDBOX_FEE_TEMPLATE = "sandbox-fee-template"
 _PAYMENT_SETTINGS = (
     "wechatpay_sp_mchid",
     "wechatpay_api_v3_key",
@@ -139,6 +140,8 @@ def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
     )
     if settings.entry_template_id:  # driver features: "your car parked" notices
         templates[STAY_OPENED] = settings.entry_template_id
+    if settings.fee_template_id:  # "your car left; the fee is" notices
+        templates[STAY_FEE] = settings.fee_template_id
     miniprogram = MiniProgramClient(
         settings.miniprogram_appid,
         settings.miniprogram_secret.get_secret_value(),
@@ -182,6 +185,7 @@ async def _start_sandbox(
             "miniprogram_secret": SecretStr(secret),
             "refund_template_id": settings.refund_template_id or SANDBOX_REFUND_TEMPLATE,
             "entry_template_id": settings.entry_template_id or SANDBOX_ENTRY_TEMPLATE,
+            "fee_template_id": settings.fee_template_id or SANDBOX_FEE_TEMPLATE,
         }
     )
     return running, effective

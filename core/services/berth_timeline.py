@@ -232,7 +232,8 @@ class BerthTimeline:
             "exited_at": stay.exited_at.isoformat(),
             "fee_fen": stay.fee_fen,
         }
-        for driver_id in await self._uow.onstreet.drivers_of_plate(stay.plate):
+        # Only verified bindings: a fee notice says where and when the car was (PRODUCT.md).
+        for driver_id in await self._uow.vehicles.verified_drivers(stay.plate):
             await self._uow.onstreet.queue_notification(
                 NotificationRow(
                     driver_id=driver_id,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from core.billing import SHANGHAI
 from core.clock import Clock
 from core.drivers import DriverMessage, DriverNotifier
-from core.notices import STAY_OPENED, SmsMessage, SmsSender, stay_opened_fields
+from core.notices import STAY_OPENED, SmsMessage, SmsSender, notice_fields
 from core.services.retrying import Uows
 from core.store.devices import NotificationRow
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
@@ -95,7 +95,8 @@ async def deliver_notices(
 ) -> list[Delivery]:
     """Send waiting notices: a subscribe message when an authorisation is left, else an SMS."""
     async with uows() as uow:
-        pending = [n.id for n in await uow.vehicles.pending_notices(list(setup.templates), limit)]
+        kinds = sorted(set(setup.templates) | set(setup.sms_templates))
+        pending = [n.id for n in await uow.vehicles.pending_notices(kinds, limit)]
     done = []
     for notice_id in pending:
         delivery = await _deliver_one(uows, clock, notifier, sms, setup, notice_id)
@@ -131,7 +132,7 @@ async def _deliver_one(
         phone = await uow.vehicles.phone(notice.driver_id)
         kind, body, driver_id = notice.kind, dict(notice.body), notice.driver_id
         await uow.commit()
-    fields = stay_opened_fields(body)
+    fields = notice_fields(kind, body)
     channel, note = "none", "no authorisation and no phone"
     if subscribe and notifier is not None and openid is not None:
         message = DriverMessage(setup.appid, openid, kind, fields, setup.page)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, Integer, bindparam, exists, func, or_, select, text, update
@@ -20,7 +19,6 @@ from core.store.devices import (
     StayFlagRow,
     ViolationRow,
 )
-from core.store.people import VehicleBindingRow, VehicleRow
 
 # The hot statements of a sensor event, in SQL that PostgreSQL and SQLite (3.35+) both take.
 # Plain text: SQLAlchemy 2.0 does not cache the compiled form of its ON CONFLICT constructs.
@@ -263,16 +261,6 @@ class OnStreetRepository:
     def add_violation(self, row: ViolationRow) -> None:
         """Record an illegal-parking capture."""
         self._session.add(row)
-
-    async def drivers_of_plate(self, plate: str) -> Sequence[int]:
-        """Drivers who bound a plate (verified or not: both may pay)."""
-        query = (
-            select(VehicleBindingRow.driver_id)
-            .join(VehicleRow, VehicleRow.id == VehicleBindingRow.vehicle_id)
-            .where(VehicleRow.plate == plate)
-            .order_by(VehicleBindingRow.driver_id)
-        )
-        return list(await self._session.scalars(query))
 
     async def queue_notification(self, row: NotificationRow) -> None:
         """Put a notification in the outbox once per driver, kind and reference."""

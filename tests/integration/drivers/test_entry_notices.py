@@ -115,13 +115,27 @@ async def test_entry_is_told_by_subscribe_message_then_sms_then_not_at_all(
     await leave(paying_client, 2, "10:00")
     clock.advance(timedelta(hours=1))
     second = await park(paying_client, 3, "11:00")
-    assert await send_notices(app) == 1  # the authorisation is spent: SMS instead
-    assert [(m.phone, m.params["plate"]) for m in sms.sent] == [("13800138000", PLATE)]
+    # The fee of the first stay (no fee template authorised: SMS) and the second entry (the
+    # entry authorisation is spent: SMS too); the unverified binder is told nothing.
+    assert await send_notices(app) == 2
+    assert [(m.phone, m.template, m.params) for m in sms.sent] == [
+        (
+            "13800138000",
+            "SMS_FEE_0001",
+            {"plate": PLATE, "place": "HS1-001", "exited_at": "2026-11-25 10:00", "fee": "5.00元"},
+        ),
+        (
+            "13800138000",
+            "SMS_ENTRY_0001",
+            {"plate": PLATE, "place": "HS1-001", "entered_at": "2026-11-25 11:00"},
+        ),
+    ]
     left = await (await paying_client.get("/mp/me/subscriptions", headers=owner.headers)).json()
     assert left["grants"][0]["remaining"] == 0
 
     assert await deliveries(database) == [
         (owner.driver_id, first, "subscribe"),
+        (owner.driver_id, first, "sms"),
         (owner.driver_id, second, "sms"),
     ]
 

@@ -244,17 +244,33 @@ async def test_bound_driver_is_told_the_fee(uow_factory: Uows, clock: FrozenCloc
     clock.set(datetime.fromisoformat(t("12:00")))
     async with uow_factory() as uow:
         driver = DriverRow(unionid="u-1", created_at=clock.now())
+        stranger = DriverRow(unionid="u-2", created_at=clock.now())
         vehicle = VehicleRow(plate="浙B12345", plate_colour="BLUE")
-        uow.session.add_all([driver, vehicle])
+        uow.session.add_all([driver, stranger, vehicle])
         await uow.session.flush()
-        uow.session.add(
-            VehicleBindingRow(driver_id=driver.id, vehicle_id=vehicle.id, created_at=clock.now())
+        uow.session.add_all(
+            [
+                VehicleBindingRow(
+                    driver_id=driver.id,
+                    vehicle_id=vehicle.id,
+                    created_at=clock.now(),
+                    verified_at=clock.now(),
+                    verified_by="licence",
+                ),
+                # Anyone can type a plate: an unverified binding is not told where the car was.
+                VehicleBindingRow(
+                    driver_id=stranger.id, vehicle_id=vehicle.id, created_at=clock.now()
+                ),
+            ]
         )
         await uow.commit()
     await send(uow_factory, clock, berth_event("1", "HS1-010", "occupied", t("09:00"), "浙B12345"))
     closed = await send(uow_factory, clock, berth_event("2", "HS1-010", "vacated", t("11:00")))
     async with uow_factory() as uow:
-        [notice] = await uow.session.scalars(select(NotificationRow))
+        opened, notice = await uow.session.scalars(
+            select(NotificationRow).order_by(NotificationRow.id)
+        )
+        assert (opened.driver_id, opened.kind) == (driver.id, "stay_opened")
         assert (notice.driver_id, notice.kind, notice.reference) == (
             driver.id,
             "stay_fee",

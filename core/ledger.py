@@ -75,27 +75,36 @@ def check_balanced(postings: tuple[Posting, ...]) -> None:
         raise UnbalancedEntryError(f"debits {debits} != credits {credits}")
 
 
+def _transfer(
+    kind: str, reference: str, debit: Account, credit: Account, amount_fen: int
+) -> JournalEntry:
+    """The common two-line entry: one account debited, one credited, by the same amount."""
+    return JournalEntry(
+        kind=kind,
+        reference=reference,
+        postings=(Posting(debit, debit_fen=amount_fen), Posting(credit, credit_fen=amount_fen)),
+    )
+
+
 def stay_charged(stay_ref: str, plate: str, operator_code: str, fee_fen: int) -> JournalEntry:
     """A priced stay: the plate owes the operator its fee."""
-    return JournalEntry(
-        kind="stay_charged",
-        reference=stay_ref,
-        postings=(
-            Posting(Account(AccountKind.DRIVER_RECEIVABLE, plate), debit_fen=fee_fen),
-            Posting(Account(AccountKind.OPERATOR_REVENUE, operator_code), credit_fen=fee_fen),
-        ),
+    return _transfer(
+        "stay_charged",
+        stay_ref,
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        Account(AccountKind.OPERATOR_REVENUE, operator_code),
+        fee_fen,
     )
 
 
 def payment_settled(out_trade_no: str, plate: str, sub_mchid: str, amount_fen: int) -> JournalEntry:
     """A payment reached the sub-merchant's WeChat Pay account: clearing up, the plate owes less."""
-    return JournalEntry(
-        kind="payment_settled",
-        reference=out_trade_no,
-        postings=(
-            Posting(Account(AccountKind.WECHAT_CLEARING, sub_mchid), debit_fen=amount_fen),
-            Posting(Account(AccountKind.DRIVER_RECEIVABLE, plate), credit_fen=amount_fen),
-        ),
+    return _transfer(
+        "payment_settled",
+        out_trade_no,
+        Account(AccountKind.WECHAT_CLEARING, sub_mchid),
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        amount_fen,
     )
 
 
@@ -103,13 +112,12 @@ def payment_refunded(
     out_refund_no: str, plate: str, sub_mchid: str, amount_fen: int
 ) -> JournalEntry:
     """Money went back to the payer: clearing down, the plate's credit (or debt) restored."""
-    return JournalEntry(
-        kind="payment_refunded",
-        reference=out_refund_no,
-        postings=(
-            Posting(Account(AccountKind.DRIVER_RECEIVABLE, plate), debit_fen=amount_fen),
-            Posting(Account(AccountKind.WECHAT_CLEARING, sub_mchid), credit_fen=amount_fen),
-        ),
+    return _transfer(
+        "payment_refunded",
+        out_refund_no,
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        Account(AccountKind.WECHAT_CLEARING, sub_mchid),
+        amount_fen,
     )
 
 
@@ -117,47 +125,43 @@ def stay_charge_reversed(
     stay_ref: str, plate: str, operator_code: str, fee_fen: int
 ) -> JournalEntry:
     """A priced stay's charge taken back, e.g. when late device events changed the stay."""
-    return JournalEntry(
-        kind="stay_charge_reversed",
-        reference=stay_ref,
-        postings=(
-            Posting(Account(AccountKind.OPERATOR_REVENUE, operator_code), debit_fen=fee_fen),
-            Posting(Account(AccountKind.DRIVER_RECEIVABLE, plate), credit_fen=fee_fen),
-        ),
+    return _transfer(
+        "stay_charge_reversed",
+        stay_ref,
+        Account(AccountKind.OPERATOR_REVENUE, operator_code),
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        fee_fen,
     )
 
 
 def cash_received(receipt_no: str, shift_ref: str, plate: str, amount_fen: int) -> JournalEntry:
     """A cashier took cash for a stay: the shift holds the cash, the plate owes less."""
-    return JournalEntry(
-        kind="cash_received",
-        reference=receipt_no,
-        postings=(
-            Posting(Account(AccountKind.CASH_ON_HAND, shift_ref), debit_fen=amount_fen),
-            Posting(Account(AccountKind.DRIVER_RECEIVABLE, plate), credit_fen=amount_fen),
-        ),
+    return _transfer(
+        "cash_received",
+        receipt_no,
+        Account(AccountKind.CASH_ON_HAND, shift_ref),
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        amount_fen,
     )
 
 
 def stored_value_spent(stay_ref: str, card_ref: str, plate: str, amount_fen: int) -> JournalEntry:
     """A stay paid from a stored-value card: the card's prepaid balance pays the plate's debt."""
-    return JournalEntry(
-        kind="stored_value_spent",
-        reference=stay_ref,
-        postings=(
-            Posting(Account(AccountKind.STORED_VALUE, card_ref), debit_fen=amount_fen),
-            Posting(Account(AccountKind.DRIVER_RECEIVABLE, plate), credit_fen=amount_fen),
-        ),
+    return _transfer(
+        "stored_value_spent",
+        stay_ref,
+        Account(AccountKind.STORED_VALUE, card_ref),
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        amount_fen,
     )
 
 
 def fee_waived(reference: str, plate: str, operator_code: str, amount_fen: int) -> JournalEntry:
     """A staff member released a car without payment, with a reason: the operator forgoes it."""
-    return JournalEntry(
-        kind="fee_waived",
-        reference=reference,
-        postings=(
-            Posting(Account(AccountKind.WAIVED, operator_code), debit_fen=amount_fen),
-            Posting(Account(AccountKind.DRIVER_RECEIVABLE, plate), credit_fen=amount_fen),
-        ),
+    return _transfer(
+        "fee_waived",
+        reference,
+        Account(AccountKind.WAIVED, operator_code),
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        amount_fen,
     )

@@ -24,6 +24,7 @@ from core.payment_gateway import (
 from core.payments import Payment, PaymentNotFoundError, PaymentStatus, Refund, RefundStatus
 from core.services import lanes, refunds, vehicles
 from core.services.retrying import Uows, retrying
+from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,8 @@ async def _reserve(
             raise NotFoundError("停车记录不存在", detail=stay_ref)
         if stay.status != "closed" or not stay.fee_fen or not stay.plate:
             raise StayNotPayableError(detail=f"{stay_ref} is {stay.status}, fee {stay.fee_fen}")
-        if await uow.payments.settled_for_stay(stay_ref) is not None:
+        due = stay.fee_fen - await _paid_at_the_lot(uow, stay)
+        if due <= 0 or await uow.payments.settled_for_stay(stay_ref) is not None:
             raise StayAlreadyPaidError(detail=stay_ref)
         openid = await uow.drivers.openid(driver_id, setup.appid)
         if openid is None:
@@ -135,7 +137,7 @@ async def _reserve(
             plate=stay.plate,
             operator_code=operator.code,
             sub_mchid=operator.sub_mchid,
-            amount_fen=stay.fee_fen,
+            amount_fen=due,
             payer_openid=openid,
             appid=setup.appid,
             status=PaymentStatus.CREATED,
@@ -221,7 +223,9 @@ async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> S
             return Settlement(payment, False)
         settled = transition.state
         holder = await uow.payments.settled_for_stay(payment.stay_ref)
-        duplicate = holder is not None and holder.out_trade_no != payment.out_trade_no
+        duplicate = (
+            holder is not None and holder.out_trade_no != payment.out_trade_no
+        ) or await _covered_at_the_lot(uow, payment)
         await uow.payments.save(settled, settles_stay=not duplicate)
         entry = payment_settled(
             payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
@@ -245,6 +249,20 @@ async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> S
             await uow.payments.add_refund(refund)
         await uow.commit()
         return Settlement(settled, True, refund, tuple(commands))
+
+
+async def _paid_at_the_lot(uow: UnitOfWork, stay: StayRow) -> int:
+    """What a lot stay already got by any channel (cash, payment code, card, WeChat)."""
+    details = await uow.lots.lot_stay(stay.id) if stay.lot_id is not None else None
+    return details.paid_fen if details is not None else 0
+
+
+async def _covered_at_the_lot(uow: UnitOfWork, paid: Payment) -> bool:
+    """Whether a cashier or a card paid the stay while this WeChat order was open."""
+    stay = await uow.stays.by_ref(paid.stay_ref)
+    if stay is None or stay.lot_id is None:
+        return False
+    return await _paid_at_the_lot(uow, stay) + paid.amount_fen > (stay.fee_fen or 0)
 
 
 async def _open_waiting_lanes(uow: UnitOfWork, clock: Clock, paid: Payment) -> list[LaneCommand]:

@@ -83,3 +83,55 @@ async def test_paying_at_the_exit_opens_the_gate(
         assert response.status == 200, await response.text()
         assert (await response.json())["deliveries"] == [204, 204]
     assert len(publisher.sent) == opened
+
+
+async def test_a_wechat_payment_after_the_cashier_took_cash_is_refunded(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    client, sandbox = await app_with_builtin_sandbox(settings, clock, sandbox_keys, aiohttp_client)
+    await lane_read(client, clock, "E1")
+    clock.advance(timedelta(hours=2))
+    stay_ref = (await lane_read(client, clock, "X1"))["stay_ref"]
+    headers, openid = await log_in_driver(client, sandbox, "han-meimei")
+    started = await client.post(
+        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "late-cash-0001"}, headers=headers
+    )
+    assert started.status == 200, await started.text()
+    order = await started.json()
+
+    # Meanwhile the cashier at the lane takes the 600 fen in cash.
+    login = await client.post(
+        "/ops/login", json={"username": "demo-cashier", "password": "demo-password-2026"}
+    )
+    cashier = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    shift = await client.post(
+        "/ops/cashier/shifts", json={"lot": "LOT-HOSP", "lane": "X1"}, headers=cashier
+    )
+    assert shift.status in (200, 201), await shift.text()
+    cash = await client.post(
+        "/ops/cashier/cash", json={"stay_ref": stay_ref, "amount_fen": 600}, headers=cashier
+    )
+    assert cash.status in (200, 201), await cash.text()
+
+    # The driver still confirms in WeChat: the money arrives, and goes straight back.
+    confirm = dict(order["request_payment"], openid=openid)
+    async with client.session.post(
+        f"{sandbox}/sandbox/wechatpay/request-payment", json=confirm
+    ) as response:
+        assert (await response.json())["notification"]["deliveries"] == [204]
+    login = await client.post(
+        "/ops/login", json={"username": "demo-finance", "password": "demo-password-2026"}
+    )
+    finance = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    listed = await (await client.get(f"/ops/stays/{stay_ref}/payments", headers=finance)).json()
+    [payment] = listed["payments"]
+    assert (payment["amount_fen"], payment["status"]) == (600, "paid")
+    assert [r["amount_fen"] for r in payment["refunds"]] == [600]
+    # A new order for the stay is refused: nothing is due any more.
+    again = await client.post(
+        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "late-cash-0002"}, headers=headers
+    )
+    assert (again.status, (await again.json())["code"]) == (409, "stay_already_paid")

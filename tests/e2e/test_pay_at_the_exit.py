@@ -97,7 +97,7 @@ async def test_a_wechat_payment_after_the_cashier_took_cash_is_refunded(
     stay_ref = (await lane_read(client, clock, "X1"))["stay_ref"]
     headers, openid = await log_in_driver(client, sandbox, "han-meimei")
     started = await client.post(
-        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "late-cash-0001"}, headers=headers
+        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "late-cash-01"}, headers=headers
     )
     assert started.status == 200, await started.text()
     order = await started.json()
@@ -132,6 +132,6 @@ async def test_a_wechat_payment_after_the_cashier_took_cash_is_refunded(
     assert [r["amount_fen"] for r in payment["refunds"]] == [600]
     # A new order for the stay is refused: nothing is due any more.
     again = await client.post(
-        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "late-cash-0002"}, headers=headers
+        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "late-cash-02"}, headers=headers
     )
     assert (again.status, (await again.json())["code"]) == (409, "stay_already_paid")

@@ -5,9 +5,11 @@ loss. The server runs in its own process (`create_app`, no access log) on a fres
 database holding the demo city plus `--berths` extra berths; this process sends occupied and
 vacated events (each berth's events in device-time order, berths interleaved) over HTTP with
 `--concurrency` requests in flight, then publishes them over MQTT (QoS 1, to a Mosquitto started
-for the run with `max_queued_messages 0`) and waits until the store holds them all. Each phase
-prints events/s and the count stored against the count sent. Baseline: `GET /healthz` (one
-`SELECT 1`) requests/s against the same server in the same run.
+for the run with `max_queued_messages 0`) and waits until the store holds them all. Then the same
+again as gateway batches (`--batch` events a message or request, one transaction each): berths
+belong to gateways of 100 berths, each gateway sends its batches in order, gateways in parallel.
+Each phase prints events/s and the count stored against the count sent. Baseline: `GET /healthz`
+(one `SELECT 1`) requests/s against the same server in the same run.
 """
 
 from __future__ import annotations
@@ -161,6 +163,39 @@ async def _http(base: str, events: list[dict[str, Any]], concurrency: int) -> tu
         return time.perf_counter() - began, failures
 
 
+def _gateway_batches(
+    events: list[dict[str, Any]], size: int
+) -> dict[str, list[list[dict[str, Any]]]]:
+    """Events grouped by gateway (100 berths each), in order, cut into batches."""
+    by_gateway: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        gateway = f"GW-{int(event['berth'].rsplit('-', 1)[1]) // 100:03d}"
+        by_gateway.setdefault(gateway, []).append(event)
+    return {
+        gateway: [queue[i : i + size] for i in range(0, len(queue), size)]
+        for gateway, queue in by_gateway.items()
+    }
+
+
+async def _http_batches(base: str, events: list[dict[str, Any]], size: int) -> tuple[float, int]:
+    failures = 0
+    async with aiohttp.ClientSession() as session:
+
+        async def gateway(batches: list[list[dict[str, Any]]]) -> None:
+            nonlocal failures
+            for batch in batches:
+                url = f"{base}/devices/sensors/events/batch"
+                async with session.post(url, json={"events": batch}) as response:
+                    body = await response.json()
+                    failures += response.status != 200 or any(
+                        r["outcome"] == "refused" for r in body.get("results", [{}])
+                    )
+
+        began = time.perf_counter()
+        await asyncio.gather(*(gateway(b) for b in _gateway_batches(events, size).values()))
+        return time.perf_counter() - began, failures
+
+
 async def _healthz(base: str, requests: int, concurrency: int) -> float:
     slots = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
@@ -174,12 +209,22 @@ async def _healthz(base: str, requests: int, concurrency: int) -> float:
         return requests / (time.perf_counter() - began)
 
 
-async def _mqtt(port: int, url: str, run: str, events: list[dict[str, Any]]) -> float:
+async def _mqtt(
+    port: int, url: str, run: str, events: list[dict[str, Any]], batch: int = 0
+) -> float:
     began = time.perf_counter()
     async with aiomqtt.Client(
         "127.0.0.1", port, identifier=f"bench-{run}", max_inflight_messages=1000
     ) as client:
-        for event in events:
+        if batch:
+            gateways = _gateway_batches(events, batch)
+            for round_ in range(max(len(b) for b in gateways.values())):
+                for gateway, batches in gateways.items():
+                    if round_ < len(batches):
+                        topic = f"parking/v1/gateways/{gateway}/events"
+                        body = json.dumps({"events": batches[round_]}).encode()
+                        await client.publish(topic, body, qos=1)
+        for event in [] if batch else events:
             topic = f"parking/v1/sensors/{event['device']}/events"
             await client.publish(topic, json.dumps(event).encode(), qos=1)
     while await _count(url, run) < len(events):
@@ -221,29 +266,29 @@ async def run(args: argparse.Namespace) -> int:
         await _wait_up(base)
         baseline = await _healthz(base, 4000, args.concurrency)
         print(f"baseline GET /healthz: {baseline:,.0f} requests/s")
-        start = datetime.now(UTC) - timedelta(days=60)
+        start = datetime.now(UTC) - timedelta(days=120)
         run_id = uuid.uuid4().hex[:6]
-        events = _events(f"h{run_id}", args.berths, args.events, start)
-        seconds, failures = await _http(base, events, args.concurrency)
-        stored = await _count(url, f"h{run_id}")
-        rate = len(events) / seconds
-        missed |= rate < TARGET_PER_SECOND or stored != len(events)
-        print(
-            f"HTTP: {len(events)} events in {seconds:.1f} s = {rate:,.0f} events/s "
-            f"(ratio to baseline {rate / baseline:.2f}); sent {len(events)}, stored {stored}, "
-            f"non-200 {failures}"
-        )
+        phases = [("HTTP", 0), ("HTTP batches", args.batch)]
         if args.skip_mqtt != "mqtt":
-            later = start + timedelta(days=30)
-            mqtt_events = _events(f"m{run_id}", args.berths, args.events, later)
-            seconds = await _mqtt(mqtt_port, url, f"m{run_id}", mqtt_events)
-            stored = await _count(url, f"m{run_id}")
-            rate = len(mqtt_events) / seconds
-            missed |= rate < TARGET_PER_SECOND or stored != len(mqtt_events)
+            phases += [("MQTT", 0), ("MQTT batches", args.batch)]
+        for n, (name, batch) in enumerate(phases):
+            tag = f"{'hm'[name.startswith('MQTT')]}{n}{run_id}"
+            count = args.events if batch else args.single_events
+            events = _events(tag, args.berths, count, start + timedelta(days=20 * n))
+            failures = 0
+            if name == "HTTP":
+                seconds, failures = await _http(base, events, args.concurrency)
+            elif name == "HTTP batches":
+                seconds, failures = await _http_batches(base, events, batch)
+            else:
+                seconds = await _mqtt(mqtt_port, url, tag, events, batch)
+            stored = await _count(url, tag)
+            rate = len(events) / seconds
+            missed |= stored != len(events) or (bool(batch) and rate < TARGET_PER_SECOND)
             print(
-                f"MQTT: {len(mqtt_events)} events in {seconds:.1f} s = {rate:,.0f} events/s "
-                f"(ratio to baseline {rate / baseline:.2f}); sent {len(mqtt_events)}, "
-                f"stored {stored}"
+                f"{name}{f' of {batch}' if batch else ''}: {len(events)} events in "
+                f"{seconds:.1f} s = {rate:,.0f} events/s (ratio to baseline "
+                f"{rate / baseline:.2f}); sent {len(events)}, stored {stored}, failed {failures}"
             )
     finally:
         server.terminate()
@@ -261,7 +306,9 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 if the target is missed or an event is lost."""
     parser = argparse.ArgumentParser(prog="python -m bench.sensor_events")
-    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--events", type=int, default=20000, help="events of a batch phase")
+    parser.add_argument("--single-events", type=int, default=2000, help="one-event phases")
+    parser.add_argument("--batch", type=int, default=100, help="events a gateway batch")
     parser.add_argument("--berths", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--skip-mqtt", default="", choices=["", "mqtt"], help="'mqtt' skips it")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.helpers import ChainMapProxy
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from config.settings import Settings
 from core.availability import AvailabilityStore, OccupancyChange
@@ -18,13 +19,15 @@ from core.berth_rules import BerthRules
 from core.billing import DayCalendar
 from core.clock import Clock
 from core.device_events import DeviceEvent, DeviceFault, Heartbeat, PlateRead
+from core.errors import DomainError
 from core.lane_events import LaneRead
 from core.lanes import LaneCommandPublisher
 from core.services import lanes
-from core.services.berth_events import record_berth_event
+from core.services.berth_batch import Outcome, record_berth_events
+from core.services.berth_events import BerthEventResult, record_berth_event
 from core.services.device_events import record_fault, record_heartbeat, record_plate_read
 from core.store.database import Database
-from core.store.unit_of_work import UnitOfWork
+from core.store.unit_of_work import StoreConflictError, UnitOfWork
 from server.availability import AVAILABILITY_KEY
 from server.lane_publishing import LANE_PUBLISHER_KEY
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
@@ -46,6 +49,22 @@ class PlateReadAck(BaseModel):
     outcome: str
     stay_ref: str | None = None
     violation_ref: str | None = None
+
+
+class BatchItemAck(BaseModel):
+    """What became of one event of a batch; a refused one carries the error's code."""
+
+    outcome: str = Field(description="applied, duplicate, review or refused")
+    stay_ref: str | None = None
+    fee_fen: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class BatchAck(BaseModel):
+    """One acknowledgement per event of a batch, in the batch's order."""
+
+    results: list[BatchItemAck]
 
 
 Ack = EventAck | PlateReadAck
@@ -91,13 +110,12 @@ class Intake:
         """Apply one event in its own transaction, then publish what it changed."""
         if isinstance(event, LaneRead):
             return await self._take_lane_read(event)
+        if isinstance(event, BerthEvent):
+            (result,) = await self.take_berth_events([event])
+            if isinstance(result, DomainError):
+                raise result
+            return berth_ack(result)
         async with UnitOfWork(self.database.sessions) as uow:
-            if isinstance(event, BerthEvent):
-                result = await record_berth_event(uow, self.clock, self.calendar, event, self.rules)
-                await self._publish(result.change)
-                return EventAck(
-                    outcome=result.outcome.value, stay_ref=result.stay_ref, fee_fen=result.fee_fen
-                )
             if isinstance(event, PlateRead):
                 read = await record_plate_read(uow, self.clock, self.calendar, event, self.rules)
                 await self._publish(read.change)
@@ -112,6 +130,39 @@ class Intake:
                 assert isinstance(event, DeviceFault)
                 outcome = await record_fault(uow, self.clock, event)
             return EventAck(outcome=outcome.value)
+
+    async def take_berth_events(self, events: Sequence[BerthEvent]) -> list[Outcome]:
+        """Apply berth events in one transaction, then publish what they changed."""
+        try:
+            async with UnitOfWork(self.database.sessions) as uow:
+                outcomes = await record_berth_events(
+                    uow, self.clock, self.calendar, events, self.rules
+                )
+                await uow.commit()
+        except StoreConflictError:
+            # Another worker stored one of them first: each again, in its own transaction.
+            outcomes = [await self._take_alone(event) for event in events]
+        for outcome in outcomes:
+            if not isinstance(outcome, DomainError):
+                await self._publish(outcome.change)
+        return outcomes
+
+    async def take_batch(self, items: Sequence[BerthEvent | DomainError]) -> BatchAck:
+        """Apply the events of a batch together; items refused while parsing stay refused."""
+        events = [item for item in items if isinstance(item, BerthEvent)]
+        outcomes = iter(await self.take_berth_events(events) if events else [])
+        results = []
+        for item in items:
+            outcome = next(outcomes) if isinstance(item, BerthEvent) else item
+            results.append(_item_ack(outcome))
+        return BatchAck(results=results)
+
+    async def _take_alone(self, event: BerthEvent) -> Outcome:
+        try:
+            async with UnitOfWork(self.database.sessions) as uow:
+                return await record_berth_event(uow, self.clock, self.calendar, event, self.rules)
+        except DomainError as exc:
+            return exc
 
     async def _take_lane_read(self, read: LaneRead) -> EventAck:
         """A camera's plate read that came without an HTTP request to answer: publish commands."""
@@ -136,6 +187,18 @@ class Intake:
             await self.availability.apply(change)
         except Exception:  # live counts must never undo a committed event; refresh repairs them
             log.exception("could not publish berth %s occupancy", change.code)
+
+
+def berth_ack(result: BerthEventResult) -> EventAck:
+    """The acknowledgement of one berth event."""
+    return EventAck(outcome=result.outcome.value, stay_ref=result.stay_ref, fee_fen=result.fee_fen)
+
+
+def _item_ack(outcome: Outcome) -> BatchItemAck:
+    if isinstance(outcome, DomainError):
+        return BatchItemAck(outcome="refused", code=outcome.code, message=outcome.message_zh)
+    ack = berth_ack(outcome)
+    return BatchItemAck(outcome=ack.outcome, stay_ref=ack.stay_ref, fee_fen=ack.fee_fen)
 
 
 def _write_images(folder: Path, images: dict[str, bytes]) -> None:

@@ -16,6 +16,7 @@ import aiomqtt
 from aiohttp import web
 
 from config.settings import Settings
+from core.berth_events import BerthEvent
 from core.device_events import DeviceEvent
 from core.errors import DomainError
 from core.lane_events import LaneRead
@@ -39,6 +40,7 @@ class Decoded:
 
     events: list[DeviceEvent | LaneRead]
     images: dict[str, bytes]
+    batch: list[BerthEvent | DomainError] | None = None  # applied together, in one transaction
 
 
 def decode(prefix: str, topic: str, payload: bytes) -> Decoded:
@@ -62,6 +64,8 @@ def decode(prefix: str, topic: str, payload: bytes) -> Decoded:
             return Decoded([own_json.parse_heartbeat(_with_device(data, device))], {})
         case ["devices", device, "faults"]:
             return Decoded([own_json.parse_fault(_with_device(data, device))], {})
+        case ["gateways", _, "events"]:
+            return Decoded([], {}, own_json.parse_batch(data))
         case ["vendor", "huawei-vias", _]:
             parsed = huawei_vias.parse(data)
             return Decoded(list(parsed.reads), parsed.images)
@@ -159,6 +163,8 @@ class MqttConsumer:
                     await self._intake.keep_images(decoded.images)
                     for event in decoded.events:
                         await self._take(event)
+                    if decoded.batch is not None:
+                        await self._take_batch(topic, decoded.batch)
             if message.qos > 0:
                 client._client.ack(message.mid, message.qos)
             self.handled += 1
@@ -182,6 +188,27 @@ class MqttConsumer:
                     raise
                 log.warning("MQTT event %s failed; retrying in %.1fs", event.dedupe_key, delay)
                 await asyncio.sleep(delay)
+
+    async def _take_batch(self, topic: str, batch: list[BerthEvent | DomainError]) -> None:
+        """Apply a batch in one transaction, retrying while the database is away."""
+        for delay in (*self._retry_seconds, None):
+            try:
+                ack = await self._intake.take_batch(batch)
+                break
+            except Exception:
+                if delay is None:
+                    raise
+                log.warning("MQTT batch on %s failed; retrying in %.1fs", topic, delay)
+                await asyncio.sleep(delay)
+        refused = [r for r in ack.results if r.outcome == "refused"]
+        if refused:
+            log.warning(
+                "MQTT batch on %s: %d of %d refused, e.g. %s",
+                topic,
+                len(refused),
+                len(batch),
+                refused[0].code,
+            )
 
 
 CONSUMER_KEY: web.AppKey[MqttConsumer] = web.AppKey("mqtt_consumer")

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from device_bridge.formats import huawei_vias, own_json
-from device_bridge.intake import EventAck, Intake, PlateReadAck, summary
+from device_bridge.intake import BatchAck, EventAck, Intake, PlateReadAck, summary
 from server.http import ApiRoutes, json_response, read_json
 
 routes = ApiRoutes("devices")
@@ -29,6 +29,20 @@ async def receive_berth_event(
 ) -> web.Response:
     """Apply one berth event."""
     return json_response(await _intake(request).take(own_json.to_event(body)))
+
+
+@routes.route(
+    "POST",
+    "/sensors/events/batch",
+    "Berth events a sensor gateway or IoT platform forwards together, in one transaction",
+    body=own_json.BerthEventBatchPayload,
+    response=BatchAck,
+)
+async def receive_berth_events(
+    request: web.Request, body: own_json.BerthEventBatchPayload
+) -> web.Response:
+    """Apply up to 500 berth events at once; each gets its own acknowledgement."""
+    return json_response(await _intake(request).take_batch(own_json.to_events(body)))
 
 
 @routes.route(

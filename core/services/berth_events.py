@@ -49,6 +49,20 @@ async def record_berth_event(
     rules: BerthRules = DEFAULT_RULES,
 ) -> BerthEventResult:
     """Store the event once and place it on the berth's timeline, in one transaction."""
+    result = await apply_berth_event(uow, clock, calendar, event, rules)
+    if result.outcome is EventOutcome.DUPLICATE:
+        return result
+    return await commit_once(uow, event.dedupe_key, result)
+
+
+async def apply_berth_event(
+    uow: UnitOfWork,
+    clock: Clock,
+    calendar: DayCalendar,
+    event: BerthEvent,
+    rules: BerthRules = DEFAULT_RULES,
+) -> BerthEventResult:
+    """Store the event once and re-derive the berth's timeline with it; the caller commits."""
     found = await uow.onstreet.lock_berth_by_code(event.berth_code)
     if found is None:
         raise UnknownBerthError(detail=f"berth {event.berth_code!r}")
@@ -88,7 +102,7 @@ async def record_berth_event(
         result = BerthEventResult(outcome, effect.stay_ref, effect.fee_fen, effect.note or None)
     uow.onstreet.note_device(event.device_code, at=event.device_time)
     change = await occupancy_change(uow, berth, now, occupied)
-    return await commit_once(uow, event.dedupe_key, _with_change(result, change))
+    return _with_change(result, change)
 
 
 async def occupancy_change(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from core.billing import DayCalendar, PricedStay, Quote, Tariff, parse_tariff, quote_stay
 from core.errors import DomainError
@@ -51,6 +52,9 @@ class StoredTariff(Protocol):
     def effective_from(self) -> datetime: ...
     @property
     def body(self) -> dict[str, Any]: ...
+
+
+T = TypeVar("T", bound=StoredTariff)
 
 
 def parsed_tariff(row: StoredTariff) -> Tariff:
@@ -122,16 +126,33 @@ async def price_street_stay(
 def _as_priced(row: StayRow, street: str | None) -> PricedStay:
     """An earlier closed stay as the engine needs it, from its stored quote."""
     assert row.exited_at is not None
-    stored = row.quote or {}
+    return prior_stay(row.entered_at, row.exited_at, row.fee_fen, row.quote, street)
+
+
+def prior_stay(
+    entered_at: datetime,
+    exited_at: datetime,
+    fee_fen: int | None,
+    quote: dict[str, Any] | None,
+    street: str | None,
+) -> PricedStay:
+    """An earlier closed stay as the engine needs it, from its stored columns."""
+    stored = quote or {}
     by_day = {
         date.fromisoformat(day): int(fen) for day, fen in stored.get("charged_by_day", {}).items()
     }
     return PricedStay(
-        entry=row.entered_at,
-        exit=row.exited_at,
+        entry=entered_at,
+        exit=exited_at,
         # What the stay charged, not what is still due after payments.
-        total_fen=int(stored.get("charged_fen", row.fee_fen or 0)),
+        total_fen=int(stored.get("charged_fen", fee_fen or 0)),
         charged_by_day=by_day,
         free_seconds_used=int(stored.get("free_seconds_used", 0)),
         location=street,
     )
+
+
+def version_in_force(rows: Iterable[T], moment: datetime) -> T | None:
+    """Of one tariff's versions, the newest already in effect at a moment (as `version_at`)."""
+    in_force = [row for row in rows if row.effective_from <= moment]
+    return max(in_force, key=lambda row: (row.effective_from, row.version), default=None)

@@ -50,7 +50,7 @@ _SET_OCCUPANCY = text(
     "WHERE berth_states.occupied <> excluded.occupied OR berth_states.version = 0 "
     "RETURNING version"
 ).bindparams(bindparam("occupied", type_=Boolean()), bindparam("at", type_=UTCDateTime()))
-_UPSERT_HEALTH = text(
+UPSERT_HEALTH = text(
     "INSERT INTO device_health (device_id, last_event_at, occupied_count, flicker_count) "
     "SELECT id, :at, :occupied, :flicker FROM devices WHERE code = :code "
     "ON CONFLICT (device_id) DO UPDATE SET "
@@ -143,7 +143,7 @@ class OnStreetRepository:
         self, code: str, occupied: int, flicker: int, at: datetime | None
     ) -> None:
         values = {"code": code, "at": at, "occupied": occupied, "flicker": flicker}
-        await self._session.execute(_UPSERT_HEALTH, values)
+        await self._session.execute(UPSERT_HEALTH, values)
 
     async def lock_berth(self, berth_id: int) -> None:
         """Become the only writer of this berth's timeline until the transaction ends."""

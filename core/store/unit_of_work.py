@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ConflictError
 from core.store.audit_repository import AuditRepository
+from core.store.berth_batch_repository import BerthBatchRepository
 from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
 from core.store.lane_read_repository import LaneReadRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
     staff: StaffRepository
     audit: AuditRepository
     onstreet: OnStreetRepository
+    berth_batch: BerthBatchRepository
     device_ops: DeviceOpsRepository
     drivers: DriverRepository
     payments: PaymentRepository
@@ -70,6 +72,7 @@ class UnitOfWork:
         self.staff = StaffRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.onstreet = OnStreetRepository(self.session)
+        self.berth_batch = BerthBatchRepository(self.session)
         self.device_ops = DeviceOpsRepository(self.session)
         self.drivers = DriverRepository(self.session)
         self.payments = PaymentRepository(self.session)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from core.berth_events import BerthEvent, BerthState
 from core.device_events import DeviceFault, Heartbeat, PlateRead
+from core.errors import DomainError, ValidationFailedError
 from core.plates import parse_plate, parse_plate_colour
 from server.http import parse_model
 
 VENDOR = "own"
+MAX_BATCH = 500
+T = TypeVar("T")
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -33,6 +37,14 @@ class BerthEventPayload(_Common):
     plate: str | None = Field(None, max_length=16, description="plate read by video, if any")
     plate_colour: str | None = Field(None, description="BLUE, GREEN, YELLOW, ...")
     image: str | None = Field(None, max_length=256, description="image reference")
+
+
+class BerthEventBatchPayload(BaseModel):
+    """Berth events a sensor gateway or IoT platform forwards together (one transaction)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    events: list[BerthEventPayload] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class PlateReadPayload(_Common):
@@ -81,6 +93,27 @@ def to_event(body: BerthEventPayload) -> BerthEvent:
         image_ref=body.image,
         payload=body.model_dump(mode="json"),
     )
+
+
+def to_events(body: BerthEventBatchPayload) -> list[BerthEvent | DomainError]:
+    """Turn a validated batch into events; an event with a malformed plate is refused alone."""
+    return [_event_or_refusal(to_event, item) for item in body.events]
+
+
+def parse_batch(payload: Any) -> list[BerthEvent | DomainError]:
+    """Turn a decoded JSON batch into events, each item checked on its own (MQTT: one bad
+    event must not cost the others, which would be acknowledged and gone)."""
+    items = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise ValidationFailedError("请求参数有误：events", detail=f"1 to {MAX_BATCH} events")
+    return [_event_or_refusal(parse, item) for item in items]
+
+
+def _event_or_refusal(make: Callable[[T], BerthEvent], item: T) -> BerthEvent | DomainError:
+    try:
+        return make(item)
+    except DomainError as exc:
+        return exc
 
 
 def parse_plate_read(payload: Any) -> PlateRead:

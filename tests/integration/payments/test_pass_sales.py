@@ -44,7 +44,11 @@ async def bind(client: TestClient[Any, Any], driver: Driver, plate: str) -> None
 
 
 async def order_pass(
-    client: TestClient[Any, Any], driver: Driver, plate: str, months: int = 1, key: str = "pass-0001"
+    client: TestClient[Any, Any],
+    driver: Driver,
+    plate: str,
+    months: int = 1,
+    key: str = "pass-0001",
 ) -> dict[str, Any]:
     body = {"product": "M-SMALL", "plate": plate, "months": months, "idempotency_key": key}
     response = await client.post("/mp/lots/LOT-TIANYI/passes", json=body, headers=driver.headers)
@@ -116,7 +120,12 @@ async def test_a_bought_pass_is_given_once_and_shown_in_my_rights(
     ]
     again = await paying_client.post(
         "/mp/lots/LOT-TIANYI/passes",
-        json={"product": "M-SMALL", "plate": NEW_PLATE, "months": 3, "idempotency_key": "pass-0001"},
+        json={
+            "product": "M-SMALL",
+            "plate": NEW_PLATE,
+            "months": 3,
+            "idempotency_key": "pass-0001",
+        },
         headers=driver.headers,
     )
     assert (again.status, (await again.json())["code"]) == (409, "order_already_paid")
@@ -209,7 +218,9 @@ async def test_racing_notifies_and_queries_apply_each_order_once(
     right = await right_of(database, numbers[0])
     assert right.valid_until == datetime(2027, 2, 25, tzinfo=SHANGHAI)  # 1 + 2 months
     assert (await card(database, "SV-TIANYI-001")).balance_fen == 10000 + 3000 + 700
-    for number, kind in zip(numbers, ["pass_sold"] * 2 + ["stored_value_topped_up"] * 2):
+    for number, kind in zip(
+        numbers, ["pass_sold"] * 2 + ["stored_value_topped_up"] * 2, strict=True
+    ):
         assert await entry_kinds(database, number) == [kind]
 
 

@@ -18,7 +18,8 @@ class AccountKind(StrEnum):
     WECHAT_CLEARING = "wechat_clearing"  # subject: sub_mchid
     CASH_ON_HAND = "cash_on_hand"  # subject: cashier shift
     WAIVED = "waived"  # subject: operator code
-    STORED_VALUE = "stored_value"  # subject: card
+    STORED_VALUE = "stored_value"  # subject: card (a liability: what its holder may spend)
+    DEFERRED_REVENUE = "deferred_revenue"  # subject: operator code (passes paid in advance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,5 +164,61 @@ def fee_waived(reference: str, plate: str, operator_code: str, amount_fen: int) 
         reference,
         Account(AccountKind.WAIVED, operator_code),
         Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        amount_fen,
+    )
+
+
+def pass_sold(
+    out_trade_no: str, sub_mchid: str, operator_code: str, amount_fen: int
+) -> JournalEntry:
+    """A pass paid in advance: the money is in clearing, owed as months not yet served.
+
+    It is unearned until the months pass; moving it to operator revenue month by month is a
+    period-end job the ledger does not run yet.
+    """
+    return _transfer(
+        "pass_sold",
+        out_trade_no,
+        Account(AccountKind.WECHAT_CLEARING, sub_mchid),
+        Account(AccountKind.DEFERRED_REVENUE, operator_code),
+        amount_fen,
+    )
+
+
+def pass_refunded(
+    out_refund_no: str, sub_mchid: str, operator_code: str, amount_fen: int
+) -> JournalEntry:
+    """Money of a pass went back to its payer: the unearned months owed less, clearing down."""
+    return _transfer(
+        "pass_refunded",
+        out_refund_no,
+        Account(AccountKind.DEFERRED_REVENUE, operator_code),
+        Account(AccountKind.WECHAT_CLEARING, sub_mchid),
+        amount_fen,
+    )
+
+
+def stored_value_topped_up(
+    out_trade_no: str, sub_mchid: str, card_ref: str, amount_fen: int
+) -> JournalEntry:
+    """A top-up reached the sub-merchant: clearing up, and the card holds more to spend."""
+    return _transfer(
+        "stored_value_topped_up",
+        out_trade_no,
+        Account(AccountKind.WECHAT_CLEARING, sub_mchid),
+        Account(AccountKind.STORED_VALUE, card_ref),
+        amount_fen,
+    )
+
+
+def stored_value_refunded(
+    out_refund_no: str, sub_mchid: str, card_ref: str, amount_fen: int
+) -> JournalEntry:
+    """Unspent stored value went back to its payer: the card holds less, clearing down."""
+    return _transfer(
+        "stored_value_refunded",
+        out_refund_no,
+        Account(AccountKind.STORED_VALUE, card_ref),
+        Account(AccountKind.WECHAT_CLEARING, sub_mchid),
         amount_fen,
     )

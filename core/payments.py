@@ -36,6 +36,14 @@ SETTLED_STATUSES = frozenset(
 )
 
 
+class PaymentPurpose(StrEnum):
+    """What a payment buys; its settlement applies it (arrears are stays too)."""
+
+    STAY = "stay"  # a stay's fee, paid at the exit or later (先离后缴)
+    PASS = "pass"  # a monthly pass bought or renewed (right_orders holds the order)
+    TOP_UP = "top_up"  # stored value added to a lot's card (right_orders holds the order)
+
+
 class RefundStatus(StrEnum):
     """Where a refund is: requested -> processing -> success | closed | abnormal."""
 
@@ -115,11 +123,11 @@ class Transition(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """A payment for a stay to the sub-merchant of the stay's operator (no 二清)."""
+    """A payment to the sub-merchant of the operator that owns what it buys (no 二清)."""
 
     out_trade_no: str
     channel: str
-    stay_ref: str
+    stay_ref: str | None  # the stay paid; None for a pass or a top-up
     plate: str
     operator_code: str
     sub_mchid: str
@@ -133,12 +141,15 @@ class Payment:
     paid_at: datetime | None = None
     closed_at: datetime | None = None
     refunded_fen: int = 0
+    purpose: PaymentPurpose = PaymentPurpose.STAY
 
     def __post_init__(self) -> None:
         if self.amount_fen <= 0:
             raise ValueError("a payment is for a positive amount of fen")
         if not self.sub_mchid:
             raise ValueError("every payment names the sub-merchant that receives it")
+        if (self.purpose is PaymentPurpose.STAY) != (self.stay_ref is not None):
+            raise ValueError("a stay's payment names its stay, and only a stay's payment does")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from miniprogram_api import (
     my_stays,
     nearby,
     notices,
+    passes,
     payments,
     prices,
     scan_codes,
@@ -35,6 +36,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     notices.routes,
     nearby.routes,
     scan_codes.routes,
+    passes.routes,
 )
 
 

@@ -11,7 +11,12 @@ from pydantic import BaseModel, Field
 from core.errors import DomainError, NotFoundError
 from core.payment_gateway import NotifyRejectedError, TradeState, TransactionReport
 from core.payments import Payment, PaymentNotFoundError
-from core.services.payments import refresh_payment, settle_payment, start_stay_payment
+from core.services.payments import (
+    StartedPayment,
+    refresh_payment,
+    settle_payment,
+    start_stay_payment,
+)
 from core.services.refunds import apply_refund_report
 from core.services.retrying import Uows
 from miniprogram_api.session import current_driver, wechat
@@ -45,7 +50,8 @@ class PaymentOut(BaseModel):
     """A payment as its payer sees it."""
 
     out_trade_no: str
-    stay_ref: str
+    purpose: str = Field(description="stay, pass or top_up")
+    stay_ref: str | None = Field(description="the stay paid; null for a pass or a top-up")
     plate: str
     amount_fen: int
     status: str = Field(
@@ -63,13 +69,14 @@ class PaymentStartOut(BaseModel):
     request_payment: RequestPaymentOut
 
 
-def _uows(request: web.Request) -> Uows:
+def uows_of(request: web.Request) -> Uows:
     return lambda: unit_of_work(request)
 
 
-def _payment_out(payment: Payment) -> PaymentOut:
+def payment_out(payment: Payment) -> PaymentOut:
     return PaymentOut(
         out_trade_no=payment.out_trade_no,
+        purpose=payment.purpose.value,
         stay_ref=payment.stay_ref,
         plate=payment.plate,
         amount_fen=payment.amount_fen,
@@ -92,7 +99,7 @@ async def pay_stay(request: web.Request, body: PayIn) -> web.Response:
     driver_id = current_driver(request)
     services = wechat(request)
     started = await start_stay_payment(
-        _uows(request),
+        uows_of(request),
         clock(request),
         services.gateway,
         services.setup,
@@ -100,19 +107,22 @@ async def pay_stay(request: web.Request, body: PayIn) -> web.Response:
         stay_ref=request.match_info["ref"],
         idempotency_key=body.idempotency_key,
     )
+    return json_response(started_out(started))
+
+
+def started_out(started: StartedPayment) -> PaymentStartOut:
+    """An opened order of any purpose with its wx.requestPayment parameters."""
     signed = started.request_payment
-    return json_response(
-        PaymentStartOut(
-            payment=_payment_out(started.payment),
-            request_payment=RequestPaymentOut(
-                appId=signed.app_id,
-                timeStamp=signed.time_stamp,
-                nonceStr=signed.nonce_str,
-                package=signed.package,
-                signType=signed.sign_type,
-                paySign=signed.pay_sign,
-            ),
-        )
+    return PaymentStartOut(
+        payment=payment_out(started.payment),
+        request_payment=RequestPaymentOut(
+            appId=signed.app_id,
+            timeStamp=signed.time_stamp,
+            nonceStr=signed.nonce_str,
+            package=signed.package,
+            signType=signed.sign_type,
+            paySign=signed.pay_sign,
+        ),
     )
 
 
@@ -133,14 +143,14 @@ async def show_payment(request: web.Request, _: None) -> web.Response:
         raise PaymentNotFoundError(detail=f"{out_trade_no} for driver {driver_id}")
     services = wechat(request)
     payment = await refresh_payment(
-        _uows(request),
+        uows_of(request),
         clock(request),
         services.gateway,
         services.miniprogram,
         services.setup,
         out_trade_no,
     )
-    return json_response(_payment_out(payment))
+    return json_response(payment_out(payment))
 
 
 @routes.route("POST", "/wechatpay/notify", "WeChat Pay notifications (signed, AES-GCM encrypted)")
@@ -157,7 +167,7 @@ async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
         if isinstance(notice, TransactionReport):
             if notice.trade_state is TradeState.SUCCESS:
                 settlement = await settle_payment(
-                    _uows(request),
+                    uows_of(request),
                     clock(request),
                     services.gateway,
                     services.miniprogram,
@@ -166,7 +176,7 @@ async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
                 )
                 await publish_lane_commands(request, settlement.lane_commands)
         elif notice is not None:
-            await apply_refund_report(_uows(request), clock(request), notice)
+            await apply_refund_report(uows_of(request), clock(request), notice)
     except DomainError as exc:
         # Answering a failure makes WeChat Pay deliver the notification again later.
         level = logging.WARNING if isinstance(exc, NotFoundError) else logging.ERROR

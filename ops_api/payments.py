@@ -44,7 +44,8 @@ class StaffPaymentOut(BaseModel):
 
     out_trade_no: str
     channel: str
-    stay_ref: str
+    purpose: str = Field(description="stay, pass or top_up")
+    stay_ref: str | None
     plate: str
     operator_code: str
     sub_mchid: str
@@ -81,6 +82,7 @@ def _payment_out(payment: Payment, refunds: list[Refund]) -> StaffPaymentOut:
     return StaffPaymentOut(
         out_trade_no=payment.out_trade_no,
         channel=payment.channel,
+        purpose=payment.purpose.value,
         stay_ref=payment.stay_ref,
         plate=payment.plate,
         operator_code=payment.operator_code,

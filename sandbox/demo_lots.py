@@ -1,4 +1,4 @@
-"""Demo passes, residents' spaces and merchants of the demo city's gated lots."""
+"""Demo passes, pass products, residents' spaces and merchants of the demo city's gated lots."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from core.billing import SHANGHAI
 from core.clock import Clock
 from core.store.city import LotRow
 from core.store.lots import LotRightPlateRow, LotRightRow, MerchantRow
+from core.store.pass_sales import PassProductRow
 from core.store.unit_of_work import UnitOfWork
 
 VALID_FROM = datetime(2026, 1, 1, tzinfo=SHANGHAI)
@@ -23,6 +24,13 @@ DEMO_RIGHTS = (
     ("SV-TIANYI-001", "LOT-TIANYI", "stored_value", "储值卡", ("浙B77777",), 1, None, 10000),
     ("SP-HOSP-001", "LOT-HOSP", "special", "院内公务车", ("浙B11111",), 1, None, 0),
 )
+# (lot, code, name, vehicle class, fen per month, sold online, most months per order)
+DEMO_PASS_PRODUCTS = (
+    ("LOT-TIANYI", "M-SMALL", "小型车月卡", "small", 30000, True, 12),
+    ("LOT-TIANYI", "M-NEV", "新能源车月卡", "new_energy", 25000, True, 12),
+    ("LOT-TIANYI", "M-LARGE", "大型车月卡（管理处办理）", "large", 60000, False, 12),
+    ("LOT-HOSP", "M-SMALL", "小型车月卡", "small", 20000, True, 6),
+)
 DEMO_MERCHANTS = (
     ("M-TIANYI-CAFE", "LOT-TIANYI", "天一咖啡"),
     ("M-HOSP-CLINIC", "LOT-HOSP", "第一医院门诊部"),
@@ -30,7 +38,7 @@ DEMO_MERCHANTS = (
 
 
 async def load_demo_lots(uow: UnitOfWork, clock: Clock, lots: list[LotRow]) -> None:
-    """Add the demo rights and merchants, without committing."""
+    """Add the demo rights, pass products and merchants, without committing."""
     by_code = {lot.code: lot for lot in lots}
     for ref, lot_code, kind, holder, plates, spaces, windows, balance in DEMO_RIGHTS:
         right = LotRightRow(
@@ -50,5 +58,18 @@ async def load_demo_lots(uow: UnitOfWork, clock: Clock, lots: list[LotRow]) -> N
         await uow.lots.flush()
         for plate in plates:
             uow.lots.add(LotRightPlateRow(right_id=right.id, plate=plate))
+    for lot_code, code, name, vehicle_class, month_fen, online, months in DEMO_PASS_PRODUCTS:
+        uow.lots.add(
+            PassProductRow(
+                lot_id=by_code[lot_code].id,
+                code=code,
+                name=name,
+                vehicle_class=vehicle_class,
+                month_fen=month_fen,
+                online=online,
+                max_months=months,
+                active=True,
+            )
+        )
     for code, lot_code, name in DEMO_MERCHANTS:
         uow.lots.add(MerchantRow(code=code, name=name, lot_id=by_code[lot_code].id))

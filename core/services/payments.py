@@ -21,8 +21,15 @@ from core.payment_gateway import (
     TradeState,
     TransactionReport,
 )
-from core.payments import Payment, PaymentNotFoundError, PaymentStatus, Refund, RefundStatus
-from core.services import lanes, refunds, vehicles
+from core.payments import (
+    Payment,
+    PaymentNotFoundError,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
+from core.services import lanes, pass_sales, refunds, vehicles
 from core.services.retrying import Uows, retrying
 from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
@@ -32,6 +39,11 @@ log = logging.getLogger(__name__)
 CHANNEL_WECHAT_JSAPI = "wechat_jsapi"
 DUPLICATE_REASON = "同一停车记录重复支付，自动退款"
 SYSTEM_ACTOR = "system:payments"
+DESCRIPTIONS = {
+    PaymentPurpose.STAY: "停车费",
+    PaymentPurpose.PASS: "月卡",
+    PaymentPurpose.TOP_UP: "储值充值",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,13 @@ class StayAlreadyPaidError(ConflictError):
 
     code = "stay_already_paid"
     message_zh = "该停车记录已支付，无需重复支付"
+
+
+class OrderAlreadyPaidError(ConflictError):
+    """The pass or top-up order of this idempotency key is paid already."""
+
+    code = "order_already_paid"
+    message_zh = "该订单已支付，无需重复支付"
 
 
 class DriverNotLinkedError(ConflictError):
@@ -98,14 +117,31 @@ async def start_stay_payment(
     payment = await retrying(lambda: _reserve(uows, clock, setup, driver_id, stay_ref, key))
     if payment.stay_ref != stay_ref:
         raise ValidationFailedError("该幂等键已用于其他停车记录", detail=key)
+    return await open_reserved(uows, clock, gateway, setup, payment)
+
+
+async def open_reserved(
+    uows: Uows, clock: Clock, gateway: PaymentGateway, setup: PaymentSetup, payment: Payment
+) -> StartedPayment:
+    """Open a recorded payment of any purpose at the provider (once) and sign its payment."""
     if payment.status is PaymentStatus.CREATED:
         payment = await _open_at_provider(uows, clock, gateway, setup, payment)
     if payment.status in payments.SETTLED_STATUSES:
-        raise StayAlreadyPaidError(detail=payment.out_trade_no)
+        if payment.purpose is PaymentPurpose.STAY:
+            raise StayAlreadyPaidError(detail=payment.out_trade_no)
+        raise OrderAlreadyPaidError(detail=payment.out_trade_no)
     if payment.status is not PaymentStatus.PENDING or payment.prepay_id is None:
         raise payments.PaymentStateError(detail=f"{payment.out_trade_no} is {payment.status}")
     signed = gateway.request_payment(payment.appid, payment.prepay_id, clock.now())
     return StartedPayment(payment, signed)
+
+
+async def payer_openid(uow: UnitOfWork, setup: PaymentSetup, driver_id: int) -> str:
+    """The driver's openid in the paying app, which WeChat Pay charges."""
+    openid = await uow.drivers.openid(driver_id, setup.appid)
+    if openid is None:
+        raise DriverNotLinkedError(detail=f"driver {driver_id} in {setup.appid}")
+    return openid
 
 
 async def _reserve(
@@ -125,9 +161,7 @@ async def _reserve(
         due = stay.fee_fen - await _paid_at_the_lot(uow, stay)
         if due <= 0 or await uow.payments.settled_for_stay(stay_ref) is not None:
             raise StayAlreadyPaidError(detail=stay_ref)
-        openid = await uow.drivers.openid(driver_id, setup.appid)
-        if openid is None:
-            raise DriverNotLinkedError(detail=f"driver {driver_id} in {setup.appid}")
+        openid = await payer_openid(uow, setup, driver_id)
         operator = await uow.city.operator(stay.operator_id)
         now = clock.now()
         payment = Payment(
@@ -157,10 +191,10 @@ async def _open_at_provider(
         appid=payment.appid,
         payer_openid=payment.payer_openid,
         amount_fen=payment.amount_fen,
-        description=f"停车费-{payment.plate}",
+        description=f"{DESCRIPTIONS[payment.purpose]}-{payment.plate}",
         notify_url=setup.notify_url,
         expires_at=payment.created_at + timedelta(minutes=setup.order_minutes),
-        attach=payment.stay_ref,
+        attach=payment.stay_ref or payment.purpose.value,
     )
     try:
         prepay_id = await gateway.create_jsapi(order)
@@ -221,34 +255,45 @@ async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> S
         )
         if not transition.changed:
             return Settlement(payment, False)
-        settled = transition.state
-        holder = await uow.payments.settled_for_stay(payment.stay_ref)
-        duplicate = (
-            holder is not None and holder.out_trade_no != payment.out_trade_no
-        ) or await _covered_at_the_lot(uow, payment)
-        await uow.payments.save(settled, settles_stay=not duplicate)
-        entry = payment_settled(
-            payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
-        )
-        await uow.ledger.post(entry, clock.now())
-        await vehicles.verify_payer(uow, clock.now(), payment.out_trade_no, payment.plate)
-        commands: list[LaneCommand] = []
-        if not duplicate:
-            commands = await _open_waiting_lanes(uow, clock, settled)
-        refund = None
-        if duplicate:
-            refund = Refund(
-                out_refund_no=payments.new_out_refund_no(clock.now()),
-                out_trade_no=payment.out_trade_no,
-                amount_fen=payment.amount_fen,
-                reason=DUPLICATE_REASON,
-                requested_by=SYSTEM_ACTOR,
-                status=RefundStatus.REQUESTED,
-                created_at=clock.now(),
-            )
-            await uow.payments.add_refund(refund)
+        if payment.purpose is PaymentPurpose.STAY:
+            settlement = await _settle_stay(uow, clock, payment, transition.state)
+        else:
+            await uow.payments.save(transition.state)
+            await pass_sales.apply_paid_order(uow, clock, transition.state)
+            settlement = Settlement(transition.state, True)
         await uow.commit()
-        return Settlement(settled, True, refund, tuple(commands))
+        return settlement
+
+
+async def _settle_stay(
+    uow: UnitOfWork, clock: Clock, payment: Payment, settled: Payment
+) -> Settlement:
+    """A stay paid: once per stay; a second payment of it is kept and refunded in full."""
+    stay_ref = payment.stay_ref or ""  # never empty: Payment checks a stay's payment has one
+    holder = await uow.payments.settled_for_stay(stay_ref)
+    duplicate = (
+        holder is not None and holder.out_trade_no != payment.out_trade_no
+    ) or await _covered_at_the_lot(uow, stay_ref, payment.amount_fen)
+    await uow.payments.save(settled, settles_stay=not duplicate)
+    entry = payment_settled(
+        payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
+    )
+    await uow.ledger.post(entry, clock.now())
+    await vehicles.verify_payer(uow, clock.now(), payment.out_trade_no, payment.plate)
+    if not duplicate:
+        commands = await _open_waiting_lanes(uow, clock, stay_ref, settled)
+        return Settlement(settled, True, None, tuple(commands))
+    refund = Refund(
+        out_refund_no=payments.new_out_refund_no(clock.now()),
+        out_trade_no=payment.out_trade_no,
+        amount_fen=payment.amount_fen,
+        reason=DUPLICATE_REASON,
+        requested_by=SYSTEM_ACTOR,
+        status=RefundStatus.REQUESTED,
+        created_at=clock.now(),
+    )
+    await uow.payments.add_refund(refund)
+    return Settlement(settled, True, refund)
 
 
 async def _paid_at_the_lot(uow: UnitOfWork, stay: StayRow) -> int:
@@ -257,21 +302,23 @@ async def _paid_at_the_lot(uow: UnitOfWork, stay: StayRow) -> int:
     return details.paid_fen if details is not None else 0
 
 
-async def _covered_at_the_lot(uow: UnitOfWork, paid: Payment) -> bool:
+async def _covered_at_the_lot(uow: UnitOfWork, stay_ref: str, amount_fen: int) -> bool:
     """Whether a cashier or a card paid the stay while this WeChat order was open."""
-    stay = await uow.stays.by_ref(paid.stay_ref)
+    stay = await uow.stays.by_ref(stay_ref)
     if stay is None or stay.lot_id is None:
         return False
-    return await _paid_at_the_lot(uow, stay) + paid.amount_fen > (stay.fee_fen or 0)
+    return await _paid_at_the_lot(uow, stay) + amount_fen > (stay.fee_fen or 0)
 
 
-async def _open_waiting_lanes(uow: UnitOfWork, clock: Clock, paid: Payment) -> list[LaneCommand]:
+async def _open_waiting_lanes(
+    uow: UnitOfWork, clock: Clock, stay_ref: str, paid: Payment
+) -> list[LaneCommand]:
     """A paid lot stay opens the exit lane where its car waits; street stays have no gate."""
-    stay = await uow.stays.by_ref(paid.stay_ref)
+    stay = await uow.stays.by_ref(stay_ref)
     if stay is None or stay.lot_id is None:
         return []
     return await lanes.settle_exit_payment(
-        uow, clock, paid.stay_ref, paid.amount_fen, "wechat", paid_at=paid.paid_at
+        uow, clock, stay_ref, paid.amount_fen, "wechat", paid_at=paid.paid_at
     )
 
 

@@ -20,11 +20,13 @@ from core.payment_gateway import (
 from core.payments import (
     Payment,
     PaymentNotFoundError,
+    PaymentPurpose,
+    PaymentStatus,
     Refund,
     RefundNotFoundError,
     RefundStatus,
 )
-from core.services import audit
+from core.services import audit, pass_sales
 from core.services.retrying import Uows, retrying
 from core.staff import StaffIdentity, covers
 from core.store.unit_of_work import UnitOfWork
@@ -69,6 +71,7 @@ async def _record(
             actor.scope, operator_code=payment.operator_code
         ):
             raise PermissionDeniedError(detail=f"{actor.actor} does not cover {out_trade_no}")
+        await pass_sales.hold_refund(uow, payment, amount_fen)
         name = actor.actor if isinstance(actor, StaffIdentity) else actor
         refund = Refund(
             out_refund_no=payments.new_out_refund_no(now),
@@ -141,13 +144,27 @@ async def _apply(uows: Uows, clock: Clock, report: RefundReport) -> Refund:
         await uow.payments.save_refund(transition.state)
         if transition.state.status is RefundStatus.SUCCESS:
             payment = await _payment(uow, refund.out_trade_no, for_update=True)
-            await uow.payments.save(payments.apply_refund(payment, refund.amount_fen))
-            entry = payment_refunded(
-                refund.out_refund_no, payment.plate, payment.sub_mchid, refund.amount_fen
-            )
-            await uow.ledger.post(entry, clock.now())
+            await _refunded(uow, clock, payment, refund)
+        elif transition.state.status not in payments.IN_FLIGHT_REFUNDS:
+            payment = await _payment(uow, refund.out_trade_no)
+            await pass_sales.release_refund(uow, payment, refund.amount_fen)
         await uow.commit()
         return transition.state
+
+
+async def _refunded(uow: UnitOfWork, clock: Clock, payment: Payment, refund: Refund) -> None:
+    """The money is back with the payer: the payment holds less, the ledger says why."""
+    after = payments.apply_refund(payment, refund.amount_fen)
+    await uow.payments.save(after)
+    if payment.purpose is PaymentPurpose.STAY:
+        entry = payment_refunded(
+            refund.out_refund_no, payment.plate, payment.sub_mchid, refund.amount_fen
+        )
+    else:
+        entry = await pass_sales.refund_entry(uow, payment, refund)
+        if after.status is PaymentStatus.REFUNDED:
+            await pass_sales.withdraw_pass(uow, after)
+    await uow.ledger.post(entry, clock.now())
 
 
 async def submit_and_tell(
@@ -203,6 +220,8 @@ async def _end(uows: Uows, out_refund_no: str, status: RefundStatus) -> None:
         transition = payments.refund_ended(refund, status)
         if transition.changed:
             await uow.payments.save_refund(transition.state)
+            payment = await _payment(uow, refund.out_trade_no)
+            await pass_sales.release_refund(uow, payment, refund.amount_fen)
             await uow.commit()
 
 

@@ -26,6 +26,7 @@ from core.payments import (
     IN_FLIGHT_REFUNDS,
     OPEN_STATUSES,
     Payment,
+    PaymentPurpose,
     PaymentStatus,
     Refund,
     RefundStatus,
@@ -33,16 +34,20 @@ from core.payments import (
 from core.store.base import Base
 
 
-def _one_of(column: str, values: type[PaymentStatus] | type[RefundStatus]) -> str:
+def _one_of(
+    column: str, values: type[PaymentStatus] | type[RefundStatus] | type[PaymentPurpose]
+) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 class PaymentRow(Base):
-    """A payment of a stay to the sub-merchant of its operator, through one channel."""
+    """A payment of a stay, pass or top-up to the sub-merchant of its operator, via one channel."""
 
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint(_one_of("status", PaymentStatus), name="status"),
+        CheckConstraint(_one_of("purpose", PaymentPurpose), name="purpose"),
+        CheckConstraint("(purpose = 'stay') = (stay_ref IS NOT NULL)", name="stay_ref_of_stay"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refund_bounds"),
         Index("ix_payments_status_created_at", "status", "created_at"),
@@ -51,7 +56,8 @@ class PaymentRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     out_trade_no: Mapped[str] = mapped_column(String(32), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
-    stay_ref: Mapped[str] = mapped_column(String(32), index=True)
+    purpose: Mapped[str] = mapped_column(String(8), server_default=PaymentPurpose.STAY.value)
+    stay_ref: Mapped[str | None] = mapped_column(String(32), index=True)
     plate: Mapped[str] = mapped_column(String(16))
     operator_code: Mapped[str] = mapped_column(String(32))
     sub_mchid: Mapped[str] = mapped_column(String(32))
@@ -130,6 +136,7 @@ def _payment(row: PaymentRow) -> Payment:
         paid_at=row.paid_at,
         closed_at=row.closed_at,
         refunded_fen=row.refunded_fen,
+        purpose=PaymentPurpose(row.purpose),
     )
 
 
@@ -161,6 +168,7 @@ class PaymentRepository:
         row = PaymentRow(
             out_trade_no=payment.out_trade_no,
             channel=payment.channel,
+            purpose=payment.purpose.value,
             stay_ref=payment.stay_ref,
             plate=payment.plate,
             operator_code=payment.operator_code,

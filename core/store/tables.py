@@ -44,6 +44,7 @@ from core.store.lots import (
     PlateBlockRow,
     ShiftTakingRow,
 )
+from core.store.pass_sales import PassProductRow, RightOrderRow
 from core.store.payments import PaymentRow, RefundRow
 from core.store.people import (
     DriverOpenidRow,
@@ -86,9 +87,11 @@ __all__ = [
     "NoticeDeliveryRow",
     "NotificationRow",
     "OperatorRow",
+    "PassProductRow",
     "PaymentRow",
     "PlateBlockRow",
     "RefundRow",
+    "RightOrderRow",
     "ShiftTakingRow",
     "StaffRow",
     "StaffScopeRow",

@@ -15,6 +15,7 @@ from core.store.driver_repository import DriverRepository
 from core.store.lane_read_repository import LaneReadRepository
 from core.store.lot_repository import LotRepository
 from core.store.onstreet_repository import OnStreetRepository
+from core.store.pass_sales import PassSalesRepository
 from core.store.payments import PaymentRepository
 from core.store.place_repository import PlaceRepository
 from core.store.repositories import (
@@ -53,6 +54,7 @@ class UnitOfWork:
     device_ops: DeviceOpsRepository
     drivers: DriverRepository
     payments: PaymentRepository
+    pass_sales: PassSalesRepository
     lots: LotRepository
     lane_reads: LaneReadRepository
     vehicles: VehicleRepository
@@ -76,6 +78,7 @@ class UnitOfWork:
         self.device_ops = DeviceOpsRepository(self.session)
         self.drivers = DriverRepository(self.session)
         self.payments = PaymentRepository(self.session)
+        self.pass_sales = PassSalesRepository(self.session)
         self.lots = LotRepository(self.session)
         self.lane_reads = LaneReadRepository(self.session)
         self.vehicles = VehicleRepository(self.session)

@@ -17,8 +17,9 @@ CALENDAR_KEY = web.AppKey("calendar", DayCalendar)
 
 
 def unit_of_work(request: web.Request) -> UnitOfWork:
-    """A fresh unit of work for this request."""
-    return UnitOfWork(request.config_dict[DATABASE_KEY].sessions)
+    """A fresh unit of work for this request; read-only for GET and HEAD."""
+    read_only = request.method in ("GET", "HEAD")
+    return UnitOfWork(request.config_dict[DATABASE_KEY].sessions, read_only=read_only)
 
 
 def clock(request: web.Request) -> Clock:

@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# Set by a read-only unit of work on its connection (see _begin_immediate).
+READ_ONLY_OPTION = "parking_read_only"
+
 
 @dataclass(frozen=True, slots=True)
 class Database:
@@ -65,4 +68,6 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads, then writes after another writer committed, fails
     # at once with "database is locked"; taking the write lock up front makes it wait instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only unit of work never writes, so it reads beside the writer (WAL) instead.
+    read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

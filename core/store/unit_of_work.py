@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.errors import ConflictError
 from core.store.audit_repository import AuditRepository
 from core.store.berth_batch_repository import BerthBatchRepository
+from core.store.database import READ_ONLY_OPTION
 from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
 from core.store.lane_read_repository import LaneReadRepository
@@ -60,8 +61,11 @@ class UnitOfWork:
     vehicles: VehicleRepository
     places: PlaceRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
+    ) -> None:
         self._sessions = sessions
+        self._read_only = read_only
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
@@ -83,6 +87,10 @@ class UnitOfWork:
         self.lane_reads = LaneReadRepository(self.session)
         self.vehicles = VehicleRepository(self.session)
         self.places = PlaceRepository(self.session)
+        if self._read_only:
+            # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
+            # them read beside a writer); see core/store/database.py.
+            await self.session.connection(execution_options={READ_ONLY_OPTION: True})
         return self
 
     async def __aexit__(
@@ -97,6 +105,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Make every change of this unit durable; a broken unique rule is a conflict."""
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         try:
             await self.session.commit()
         except IntegrityError as exc:

@@ -12,6 +12,7 @@ from core.store.audit_repository import AuditRepository
 from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
 from core.store.lane_read_repository import LaneReadRepository
+from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
 from core.store.onstreet_repository import OnStreetRepository
 from core.store.payments import PaymentRepository
@@ -52,6 +53,7 @@ class UnitOfWork:
     drivers: DriverRepository
     payments: PaymentRepository
     lots: LotRepository
+    lot_admin: LotAdminRepository
     lane_reads: LaneReadRepository
     vehicles: VehicleRepository
     places: PlaceRepository
@@ -74,6 +76,7 @@ class UnitOfWork:
         self.drivers = DriverRepository(self.session)
         self.payments = PaymentRepository(self.session)
         self.lots = LotRepository(self.session)
+        self.lot_admin = LotAdminRepository(self.session)
         self.lane_reads = LaneReadRepository(self.session)
         self.vehicles = VehicleRepository(self.session)
         self.places = PlaceRepository(self.session)

@@ -7,7 +7,7 @@ from datetime import datetime
 from core.billing import SHANGHAI
 from core.clock import Clock
 from core.store.city import LotRow
-from core.store.lots import LotRightPlateRow, LotRightRow, MerchantRow
+from core.store.lots import LotPolicyRow, LotRightPlateRow, LotRightRow, MerchantRow
 from core.store.unit_of_work import UnitOfWork
 
 VALID_FROM = datetime(2026, 1, 1, tzinfo=SHANGHAI)
@@ -23,6 +23,8 @@ DEMO_RIGHTS = (
     ("SV-TIANYI-001", "LOT-TIANYI", "stored_value", "储值卡", ("浙B77777",), 1, None, 10000),
     ("SP-HOSP-001", "LOT-HOSP", "special", "院内公务车", ("浙B11111",), 1, None, 0),
 )
+# Residents' spaces sold in the mall's garage (业主车位): owned-space rights fit within these.
+DEMO_SOLD_SPACES = {"LOT-TIANYI": 40}
 DEMO_MERCHANTS = (
     ("M-TIANYI-CAFE", "LOT-TIANYI", "天一咖啡"),
     ("M-HOSP-CLINIC", "LOT-HOSP", "第一医院门诊部"),
@@ -50,5 +52,7 @@ async def load_demo_lots(uow: UnitOfWork, clock: Clock, lots: list[LotRow]) -> N
         await uow.lots.flush()
         for plate in plates:
             uow.lots.add(LotRightPlateRow(right_id=right.id, plate=plate))
+    for lot_code, sold in DEMO_SOLD_SPACES.items():
+        uow.lots.add(LotPolicyRow(lot_id=by_code[lot_code].id, sold_spaces=sold))
     for code, lot_code, name in DEMO_MERCHANTS:
         uow.lots.add(MerchantRow(code=code, name=name, lot_id=by_code[lot_code].id))

@@ -7,7 +7,13 @@ from typing import Any
 
 from core.clock import Clock
 from core.lanes import ListAction
-from core.lot_policies import PolicyValues, changed, check_policy, default_policy
+from core.lot_policies import (
+    PolicyInvalidError,
+    PolicyValues,
+    changed,
+    check_policy,
+    default_policy,
+)
 from core.services import audit
 from core.services.lot_places import lot_for
 from core.staff import StaffIdentity
@@ -66,6 +72,8 @@ async def update_policy(
     reason: str,
 ) -> PolicyView:
     """Change some fields of a lot's policy (creating its row), checked and audited; commits."""
+    if not changes:
+        raise PolicyInvalidError("请填写要修改的规则")
     lot = await lot_for(uow, actor, lot_code)
     await uow.lots.lock_lot(lot.id)  # against a right registering an owned space meanwhile
     row = await uow.lot_admin.policy_for_update(lot.id)

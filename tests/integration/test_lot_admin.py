@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from core.clock import FrozenClock
 from core.errors import DomainError
 from core.lanes import Access
+from core.lot_policies import PolicyInvalidError
 from core.lot_rights import RightInvalidError, RightKind
 from core.services import lot_policies, lot_review, lot_rights, plate_blocks
 from core.services.calendar import OverridableCalendar
@@ -143,7 +144,7 @@ async def test_owned_spaces_stay_within_the_sold_spaces(
             lot_policies.update_policy(
                 uow, clock, ADMIN, "LOT-HOSP", {"sold_spaces": 0}, reason="改回"
             ),
-            lot_policies.PolicyInvalidError,
+            PolicyInvalidError,
         )
     assert error.message_zh == "已登记业主车位1个，已售车位不能少于此数"
 
@@ -305,7 +306,7 @@ async def test_bad_policies_are_refused_in_chinese_and_change_nothing(
 ) -> None:
     async with uow_factory() as uow:
         before = await lot_policies.read_policy(uow, clock, ADMIN, lot)
-        with pytest.raises(lot_policies.PolicyInvalidError) as caught:
+        with pytest.raises(PolicyInvalidError) as caught:
             await lot_policies.update_policy(uow, clock, ADMIN, lot, changes, reason="调整")
     assert (caught.value.status, caught.value.message_zh) == (422, message)
     async with uow_factory() as uow:

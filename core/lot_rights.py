@@ -131,10 +131,10 @@ def check_validity(
     """A validity window that ends after it starts, whole days for date-counted kinds."""
     if valid_from.tzinfo is None or valid_until.tzinfo is None:
         raise RightInvalidError("有效期须带时区")
-    if kind.whole_days:
-        valid_from, valid_until = whole_days(valid_from, valid_until)
     if valid_until <= valid_from:
         raise RightInvalidError("有效期截止须晚于开始")
+    if kind.whole_days:
+        valid_from, valid_until = whole_days(valid_from, valid_until)
     if valid_until - valid_from > timedelta(days=366 * 20):
         raise RightInvalidError("有效期不能超过20年")
     return valid_from, valid_until

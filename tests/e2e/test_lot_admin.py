@@ -201,8 +201,12 @@ async def test_block_list_and_policies_over_http(client: Client, uow_factory: Fa
     )
     assert await audit_count(uow_factory) == audits
     assert (await call(client, "GET", "/lots/LOT-HOSP/policy", cashier)) == policy
-    body = {"arrears_threshold_fen": 20000, "sold_spaces": 20, "reason": "医院规则"}
-    updated = await call(client, "PATCH", "/lots/LOT-HOSP/policy", admin, body)
+    rules: dict[str, Any] = {
+        "arrears_threshold_fen": 20000,
+        "sold_spaces": 20,
+        "reason": "医院规则",
+    }
+    updated = await call(client, "PATCH", "/lots/LOT-HOSP/policy", admin, rules)
     assert (updated["own_row"], updated["sold_spaces"], updated["arrears_action"]) == (
         True,
         20,

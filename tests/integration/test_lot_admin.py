@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -464,3 +465,19 @@ async def test_a_stale_open_stay_is_listed_and_a_fresh_one_is_not_reviewable(
         )
         status = await uow.session.scalar(select(StayRow.status).where(StayRow.ref == fresh.ref))
     assert status == "open"
+
+
+async def test_two_desks_selling_the_same_plate_at_once_make_one_right(
+    uow_factory: Factory, clock: FrozenClock
+) -> None:
+    outcomes = await asyncio.gather(
+        create(uow_factory, clock, plates=["浙B20099"]),
+        create(uow_factory, clock, plates=["浙B20099"]),
+        return_exceptions=True,
+    )
+    made = [o for o in outcomes if isinstance(o, lot_rights.RightView)]
+    overlaps = [o for o in outcomes if isinstance(o, lot_rights.RightOverlapError)]
+    assert (len(made), len(overlaps)) == (1, 1), outcomes
+    async with uow_factory() as uow:
+        views, _ = await lot_rights.list_rights(uow, ADMIN, plate="浙B20099")
+    assert [v.ref for v in views] == [made[0].ref]

@@ -22,6 +22,7 @@ class Role(StrEnum):
     SUPPORT_AGENT = "support_agent"
     REMOTE_ATTENDANT = "remote_attendant"
     VIEWER = "viewer"
+    MERCHANT = "merchant"  # a shop or hospital department, bound to one merchant code
 
 
 class Permission(StrEnum):
@@ -42,6 +43,12 @@ class Permission(StrEnum):
     CHAT_TAKEOVER = "chat_takeover"
     REPORTS_READ = "reports_read"
     PATROL = "patrol"
+    RIGHTS_MANAGE = "rights_manage"
+    BLOCKS_MANAGE = "blocks_manage"
+    LOTS_MANAGE = "lots_manage"
+    STAYS_REVIEW = "stays_review"
+    MERCHANT_VALIDATE = "merchant_validate"
+    MERCHANT_USAGE_READ = "merchant_usage_read"
 
 
 P = Permission
@@ -59,13 +66,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ARREARS_MANAGE,
             P.PAYMENTS_REFUND,
             P.AUDIT_READ,
+            P.STAYS_REVIEW,
+            P.MERCHANT_USAGE_READ,
         }
     ),
     Role.CASHIER: frozenset(
-        {P.SELF, P.CASHIER_SHIFT, P.LANE_CONTROL, P.STAYS_READ, P.ARREARS_READ}
+        {
+            P.SELF,
+            P.CASHIER_SHIFT,
+            P.LANE_CONTROL,
+            P.STAYS_READ,
+            P.ARREARS_READ,
+            P.RIGHTS_MANAGE,
+            P.STAYS_REVIEW,
+        }
     ),
     Role.ENFORCEMENT_OFFICER: frozenset(
-        {P.SELF, P.ARREARS_READ, P.ARREARS_MANAGE, P.STAYS_READ, P.PATROL}
+        {P.SELF, P.ARREARS_READ, P.ARREARS_MANAGE, P.STAYS_READ, P.PATROL, P.BLOCKS_MANAGE}
     ),
     Role.SUPPORT_AGENT: frozenset(
         {
@@ -76,10 +93,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ARREARS_READ,
             P.ARREARS_MANAGE,
             P.PAYMENTS_REFUND,
+            P.STAYS_REVIEW,
         }
     ),
     Role.REMOTE_ATTENDANT: frozenset({P.SELF, P.LANE_CONTROL, P.STAYS_READ}),
-    Role.VIEWER: frozenset({P.SELF, P.STAYS_READ, P.ARREARS_READ, P.LEDGER_READ, P.REPORTS_READ}),
+    Role.VIEWER: frozenset(
+        {P.SELF, P.STAYS_READ, P.ARREARS_READ, P.LEDGER_READ, P.REPORTS_READ, P.MERCHANT_USAGE_READ}
+    ),
+    # Bound to its own merchant code: every merchant route checks `acts_for_merchant`.
+    Role.MERCHANT: frozenset({P.SELF, P.MERCHANT_VALIDATE, P.MERCHANT_USAGE_READ}),
 }
 
 ROLE_NAMES_ZH: dict[Role, str] = {
@@ -90,6 +112,7 @@ ROLE_NAMES_ZH: dict[Role, str] = {
     Role.SUPPORT_AGENT: "客服",
     Role.REMOTE_ATTENDANT: "云坐席",
     Role.VIEWER: "只读用户",
+    Role.MERCHANT: "商户",
 }
 
 
@@ -231,6 +254,7 @@ class StaffIdentity:
     username: str
     role: Role
     scope: Scope
+    merchant_code: str | None = None  # set for (and only for) merchant accounts
 
     @property
     def actor(self) -> str:
@@ -245,6 +269,27 @@ class StaffIdentity:
         """Raise PermissionDeniedError unless the role grants the permission."""
         if not self.may(permission):
             raise PermissionDeniedError(detail=f"{self.role} lacks {permission}")
+
+
+class OtherMerchantError(PermissionDeniedError):
+    """A merchant account asked about another merchant."""
+
+    code = "other_merchant"
+    message_zh = "只能操作本商户的优惠"
+
+
+def acts_for_merchant(identity: StaffIdentity, merchant_code: str) -> None:
+    """Raise OtherMerchantError when a merchant-bound account names another merchant."""
+    if identity.role is Role.MERCHANT and identity.merchant_code != merchant_code:
+        raise OtherMerchantError(detail=f"{identity.username} is {identity.merchant_code}")
+
+
+def check_merchant_binding(role: Role, merchant_code: str | None) -> None:
+    """A merchant account names exactly one merchant; no other account names any."""
+    if role is Role.MERCHANT and not merchant_code:
+        raise ValidationFailedError("商户账号须指定商户编码")
+    if role is not Role.MERCHANT and merchant_code:
+        raise ValidationFailedError("只有商户账号可以指定商户编码")
 
 
 class AccountLockedError(PermissionDeniedError):

@@ -27,6 +27,7 @@ class DemoStaff:
     role: Role
     display_name: str
     scope: tuple[str, ...] = ()
+    merchant_code: str | None = None
 
 
 DEMO_STAFF: tuple[DemoStaff, ...] = (
@@ -39,6 +40,9 @@ DEMO_STAFF: tuple[DemoStaff, ...] = (
     DemoStaff("demo-support", Role.SUPPORT_AGENT, "演示客服"),
     DemoStaff("demo-attendant", Role.REMOTE_ATTENDANT, "演示云坐席"),
     DemoStaff("demo-viewer", Role.VIEWER, "演示只读用户"),
+    DemoStaff(
+        "demo-merchant", Role.MERCHANT, "演示商户（天一咖啡）", merchant_code="M-TIANYI-CAFE"
+    ),
 )
 
 
@@ -60,6 +64,7 @@ async def seed_demo_staff(uow: UnitOfWork, clock: Clock) -> None:
             scope=parse_scope(demo.scope),
             reason="载入演示账号",
             display_name=demo.display_name,
+            merchant_code=demo.merchant_code,
         )
 
 
@@ -92,6 +97,7 @@ async def create_staff_command(
     *,
     reason: str = "通过命令行创建",
     clock: Clock | None = None,
+    merchant: str | None = None,
 ) -> int:
     """Create a staff account from the command line (audited as system:cli); 0 on success.
 
@@ -116,6 +122,7 @@ async def create_staff_command(
                 role=parsed_role,
                 scope=scope,
                 reason=reason,
+                merchant_code=merchant,
             )
     except DomainError as exc:
         print(f"error: {exc.message_zh} ({exc.code})", file=sys.stderr)

@@ -1,4 +1,7 @@
-"""Merchant validation for staff: issue signed validations, and each merchant's statement."""
+"""Merchant validation: issue signed validations, and each merchant's statement.
+
+Staff act for any merchant; a merchant account (role merchant) only for its own code.
+"""
 
 from __future__ import annotations
 
@@ -70,7 +73,7 @@ def _secret(request: web.Request) -> str:
     "Issue a signed single-use validation of a merchant",
     body=IssueIn,
     response=IssueOut,
-    permission=Permission.TARIFFS_MANAGE,
+    permission=Permission.MERCHANT_VALIDATE,
 )
 async def issue(request: web.Request, body: IssueIn) -> web.Response:
     """Sign a validation."""
@@ -96,13 +99,13 @@ async def issue(request: web.Request, body: IssueIn) -> web.Response:
     "A merchant's redeemed validations in a window",
     query=UsageQuery,
     response=UsageOut,
-    permission=Permission.REPORTS_READ,
+    permission=Permission.MERCHANT_USAGE_READ,
 )
 async def show_usage(request: web.Request, query: UsageQuery) -> web.Response:
     """The merchant's statement."""
     code = request.match_info["code"]
     async with unit_of_work(request) as uow:
-        uses = await validations.usage(uow, code, query.since, query.until)
+        uses = await validations.usage(uow, code, query.since, query.until, acting_staff(request))
     out = [UseOut.model_validate(use, from_attributes=True) for use in uses]
     total = sum(use.applied_fen or 0 for use in uses)
     return json_response(UsageOut(merchant=code, uses=out, applied_fen=total))

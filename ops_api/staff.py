@@ -76,6 +76,7 @@ class MeOut(BaseModel):
     permissions: list[Permission]
     scope: ScopeModel
     city_wide: bool
+    merchant_code: str | None = Field(None, description="the merchant a merchant account acts for")
 
 
 class StaffOut(BaseModel):
@@ -89,6 +90,7 @@ class StaffOut(BaseModel):
     locked_until: datetime | None
     created_at: datetime
     scope: ScopeModel
+    merchant_code: str | None = None
 
 
 class StaffListQuery(BaseModel):
@@ -113,6 +115,9 @@ class StaffCreateIn(BaseModel):
     role: Role
     display_name: str | None = Field(None, max_length=64)
     scope: ScopeModel = Field(default_factory=ScopeModel)
+    merchant_code: str | None = Field(
+        None, min_length=1, max_length=32, description="required for (only for) role merchant"
+    )
     reason: str = Field(min_length=2, max_length=500)
 
 
@@ -173,6 +178,7 @@ def _staff_out(account: staff_service.StaffAccount) -> StaffOut:
         locked_until=account.locked_until,
         created_at=account.created_at,
         scope=ScopeModel.of(account.scope),
+        merchant_code=account.merchant_code,
     )
 
 
@@ -226,6 +232,7 @@ async def show_me(request: web.Request, _: None) -> web.Response:
             permissions=sorted(permissions_of(found.role)),
             scope=ScopeModel.of(found.scope),
             city_wide=found.scope.city_wide,
+            merchant_code=found.merchant_code,
         )
     )
 
@@ -269,6 +276,7 @@ async def create_staff(request: web.Request, body: StaffCreateIn) -> web.Respons
             scope=body.scope.to_scope(),
             reason=body.reason,
             display_name=body.display_name,
+            merchant_code=body.merchant_code,
         )
     return json_response(_staff_out(created), status=201)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from core.billing import SHANGHAI
 from core.clock import Clock
 from core.store.city import LotRow
-from core.store.lots import LotRightPlateRow, LotRightRow, MerchantRow
+from core.store.lots import LotPolicyRow, LotRightPlateRow, LotRightRow, MerchantRow
 from core.store.pass_sales import PassProductRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -31,6 +31,8 @@ DEMO_PASS_PRODUCTS = (
     ("LOT-TIANYI", "M-LARGE", "大型车月卡（管理处办理）", "large", 60000, False, 12),
     ("LOT-HOSP", "M-SMALL", "小型车月卡", "small", 20000, True, 6),
 )
+# Residents' spaces sold in the mall's garage (业主车位): owned-space rights fit within these.
+DEMO_SOLD_SPACES = {"LOT-TIANYI": 40}
 DEMO_MERCHANTS = (
     ("M-TIANYI-CAFE", "LOT-TIANYI", "天一咖啡"),
     ("M-HOSP-CLINIC", "LOT-HOSP", "第一医院门诊部"),
@@ -71,5 +73,7 @@ async def load_demo_lots(uow: UnitOfWork, clock: Clock, lots: list[LotRow]) -> N
                 active=True,
             )
         )
+    for lot_code, sold in DEMO_SOLD_SPACES.items():
+        uow.lots.add(LotPolicyRow(lot_id=by_code[lot_code].id, sold_spaces=sold))
     for code, lot_code, name in DEMO_MERCHANTS:
         uow.lots.add(MerchantRow(code=code, name=name, lot_id=by_code[lot_code].id))

@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True)
     create.add_argument("--password", required=True)
     create.add_argument("--scope", action="append", default=[], help="kind:code, repeatable")
+    create.add_argument("--merchant", default=None, help="merchant code (role merchant only)")
     create.set_defaults(run=_staff_create)
     agent = commands.add_parser("lane-agent", help="run a lot's lane agent (docs/lane-agent.md)")
     agent.add_argument("--lot", required=True)
@@ -139,7 +140,9 @@ def _staff_create(settings: Settings, args: argparse.Namespace) -> int:
     from ops_api.commands import create_staff_command
 
     return asyncio.run(
-        create_staff_command(settings, args.username, args.password, args.role, args.scope)
+        create_staff_command(
+            settings, args.username, args.password, args.role, args.scope, merchant=args.merchant
+        )
     )
 
 

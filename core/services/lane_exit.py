@@ -161,7 +161,7 @@ def _confirmed(priced: LotQuote, fee_fen: int, paid_fen: int) -> LotQuote:
 async def close_priced(
     uow: UnitOfWork,
     lot: LotRow,
-    lane: LaneRow,
+    lane: LaneRow | None,
     stay: StayRow,
     details: LotStayRow,
     exit_at: datetime,
@@ -169,7 +169,10 @@ async def close_priced(
     *,
     waiting: bool = True,
 ) -> None:
-    """Close the stay with its fee and post the charge (only the increment on a re-price)."""
+    """Close the stay with its fee and post the charge (only the increment on a re-price).
+
+    Without a lane the exit was not seen at one (a missed exit closed by staff).
+    """
     operator = await uow.city.operator(lot.operator_id)
     subject = receivable_subject(stay, details)
     already = stay.fee_fen or 0 if stay.status == "closed" else 0
@@ -178,7 +181,8 @@ async def close_priced(
     stay.fee_fen = priced.charged_fen
     stay.quote = priced.as_dict()
     stay.tariff_version = priced.tariff_version
-    details.exit_lane_id = lane.id
+    if lane is not None:
+        details.exit_lane_id = lane.id
     details.validation_fen = priced.validation_fen
     now = exit_at
     increment = priced.charged_fen - already

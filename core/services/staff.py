@@ -16,6 +16,7 @@ from core.clock import Clock
 from core.errors import (
     AuthenticationError,
     ConflictError,
+    NotFoundError,
     PermissionDeniedError,
     ValidationFailedError,
 )
@@ -30,6 +31,7 @@ from core.staff import (
     StaffIdentity,
     after_failure,
     after_success,
+    check_merchant_binding,
     is_locked,
     minutes_left,
     scope_within,
@@ -77,6 +79,7 @@ class StaffAccount:
     locked_until: datetime | None
     created_at: datetime
     scope: Scope
+    merchant_code: str | None = None
 
 
 @functools.cache
@@ -150,7 +153,7 @@ async def authenticate(uow: UnitOfWork, clock: Clock, secret: str, token: str) -
         raise AccountLockedError(minutes_left(state, now))
     scope = await uow.staff.scopes_of(row.id)
     # The stored role wins over the token's, so a changed role applies at once.
-    return StaffIdentity(row.id, row.username, Role(row.role), scope)
+    return StaffIdentity(row.id, row.username, Role(row.role), scope, row.merchant_code)
 
 
 async def add_staff(
@@ -164,6 +167,7 @@ async def add_staff(
     scope: Scope,
     reason: str,
     display_name: str | None = None,
+    merchant_code: str | None = None,
 ) -> StaffAccount:
     """Add an account and audit it, in the caller's transaction (the caller commits)."""
     name = username.strip().lower()
@@ -178,6 +182,9 @@ async def add_staff(
         raise ValidationFailedError("请填写操作原因")
     if isinstance(actor, StaffIdentity) and not scope_within(scope, actor.scope):
         raise PermissionDeniedError("不能创建超出自身管辖范围的账号")
+    check_merchant_binding(role, merchant_code)
+    if merchant_code is not None and await uow.lots.merchant(merchant_code) is None:
+        raise NotFoundError("商户不存在", detail=merchant_code)
     if await uow.staff.by_username(name) is not None:
         raise ConflictError("用户名已存在")
     row = StaffRow(
@@ -189,9 +196,12 @@ async def add_staff(
         failed_logins=0,
         locked_until=None,
         created_at=clock.now(),
+        merchant_code=merchant_code,
     )
     await uow.staff.add(row, scope)
     details = {"username": name, "display_name": shown, "role": role.value}
+    if merchant_code is not None:
+        details["merchant_code"] = merchant_code
     await audit.record(
         uow, clock, actor, "staff.create", f"staff:{row.id}", reason, details | scope.as_dict()
     )
@@ -209,6 +219,7 @@ async def create_staff(
     scope: Scope,
     reason: str,
     display_name: str | None = None,
+    merchant_code: str | None = None,
 ) -> StaffAccount:
     """Create an account, audited, and commit."""
     account = await add_staff(
@@ -221,6 +232,7 @@ async def create_staff(
         scope=scope,
         reason=reason,
         display_name=display_name,
+        merchant_code=merchant_code,
     )
     await uow.commit()
     return account
@@ -252,4 +264,5 @@ def account_of(row: StaffRow, scope: Scope) -> StaffAccount:
         locked_until=row.locked_until,
         created_at=row.created_at,
         scope=scope,
+        merchant_code=row.merchant_code,
     )

@@ -11,7 +11,7 @@ from core.errors import ConflictError, NotFoundError
 from core.merchant_validation import ValidationClaim, ValidationKind, sign, verify
 from core.plates import Plate
 from core.services import audit
-from core.staff import StaffIdentity
+from core.staff import StaffIdentity, acts_for_merchant
 from core.store.lots import MerchantValidationRow
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
 
@@ -59,10 +59,14 @@ async def issue(
     value: int,
     valid_minutes: int,
 ) -> tuple[ValidationClaim, str]:
-    """Sign a new validation for a merchant; the token is handed to the driver (as a QR code)."""
+    """Sign a new validation for a merchant; the token is handed to the driver (as a QR code).
+
+    A merchant account signs only its own merchant's validations.
+    """
     merchant = await uow.lots.merchant(merchant_code)
     if merchant is None:
         raise MerchantNotFoundError(detail=merchant_code)
+    acts_for_merchant(staff, merchant_code)
     claim = ValidationClaim(
         merchant_code,
         kind,
@@ -113,12 +117,18 @@ async def redeem(uow: UnitOfWork, clock: Clock, secret: str, token: str, plate: 
 
 
 async def usage(
-    uow: UnitOfWork, merchant_code: str, since: datetime, until: datetime
+    uow: UnitOfWork,
+    merchant_code: str,
+    since: datetime,
+    until: datetime,
+    staff: StaffIdentity | None = None,
 ) -> list[MerchantUse]:
-    """A merchant's redeemed validations in a window, for the merchant's statement."""
+    """A merchant's redeemed validations in a window; a merchant account sees only its own."""
     merchant = await uow.lots.merchant(merchant_code)
     if merchant is None:
         raise MerchantNotFoundError(detail=merchant_code)
+    if staff is not None:
+        acts_for_merchant(staff, merchant_code)
     uses = []
     for row in await uow.lots.merchant_usage(merchant.id, since, until):
         stay = await uow.lots.stay(row.stay_id)

@@ -89,6 +89,8 @@ class PlateBlockRow(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     active: Mapped[bool] = mapped_column(default=True)
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    lifted_at: Mapped[datetime | None]
 
 
 class LotStayRow(Base):
@@ -98,7 +100,7 @@ class LotStayRow(Base):
 
     stay_id: Mapped[int] = mapped_column(ForeignKey("stays.id"), primary_key=True)
     access: Mapped[str] = mapped_column(String(16))
-    right_id: Mapped[int | None] = mapped_column(ForeignKey("lot_rights.id"))
+    right_id: Mapped[int | None] = mapped_column(ForeignKey("lot_rights.id"), index=True)
     entry_lane_id: Mapped[int | None] = mapped_column(ForeignKey("lanes.id"))
     entry_image_ref: Mapped[str | None] = mapped_column(String(256))
     plate_colour: Mapped[str | None] = mapped_column(String(16))

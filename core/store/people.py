@@ -78,6 +78,9 @@ class StaffRow(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    merchant_code: Mapped[str | None] = mapped_column(
+        String(32), comment="the one merchant a merchant account acts for"
+    )
 
 
 class StaffScopeRow(Base):

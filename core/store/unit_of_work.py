@@ -14,6 +14,7 @@ from core.store.database import READ_ONLY_OPTION
 from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
 from core.store.lane_read_repository import LaneReadRepository
+from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
 from core.store.onstreet_repository import OnStreetRepository
 from core.store.pass_sales import PassSalesRepository
@@ -57,6 +58,7 @@ class UnitOfWork:
     payments: PaymentRepository
     pass_sales: PassSalesRepository
     lots: LotRepository
+    lot_admin: LotAdminRepository
     lane_reads: LaneReadRepository
     vehicles: VehicleRepository
     places: PlaceRepository
@@ -84,6 +86,7 @@ class UnitOfWork:
         self.payments = PaymentRepository(self.session)
         self.pass_sales = PassSalesRepository(self.session)
         self.lots = LotRepository(self.session)
+        self.lot_admin = LotAdminRepository(self.session)
         self.lane_reads = LaneReadRepository(self.session)
         self.vehicles = VehicleRepository(self.session)
         self.places = PlaceRepository(self.session)

@@ -64,6 +64,7 @@ async def make_staff(
             failed_logins=0,
             locked_until=None,
             created_at=clock.now(),
+            merchant_code="M-TIANYI-CAFE" if role is Role.MERCHANT else None,
         )
         await uow.staff.add(row, scope)
         await uow.commit()

@@ -20,11 +20,15 @@ from core.staff import (
     AccountLockedError,
     LockoutPolicy,
     LoginState,
+    OtherMerchantError,
     Permission,
     Role,
     Scope,
+    StaffIdentity,
+    acts_for_merchant,
     after_failure,
     after_success,
+    check_merchant_binding,
     covers,
     grants,
     is_locked,
@@ -45,6 +49,7 @@ READ_ONLY = {
     Permission.LEDGER_READ,
     Permission.REPORTS_READ,
     Permission.AUDIT_READ,
+    Permission.MERCHANT_USAGE_READ,
 }
 
 
@@ -99,6 +104,15 @@ def test_viewer_is_read_only() -> None:
         (Role.REMOTE_ATTENDANT, Permission.ARREARS_READ, False),
         (Role.FINANCE, Permission.AUDIT_READ, True),
         (Role.FINANCE, Permission.DEVICES_MANAGE, False),
+        (Role.CASHIER, Permission.RIGHTS_MANAGE, True),
+        (Role.CASHIER, Permission.LOTS_MANAGE, False),
+        (Role.ENFORCEMENT_OFFICER, Permission.BLOCKS_MANAGE, True),
+        (Role.SUPPORT_AGENT, Permission.STAYS_REVIEW, True),
+        (Role.REMOTE_ATTENDANT, Permission.STAYS_REVIEW, False),
+        (Role.VIEWER, Permission.MERCHANT_USAGE_READ, True),
+        (Role.MERCHANT, Permission.MERCHANT_VALIDATE, True),
+        (Role.MERCHANT, Permission.STAYS_READ, False),
+        (Role.MERCHANT, Permission.REPORTS_READ, False),
     ],
 )
 def test_role_grants(role: Role, permission: Permission, expected: bool) -> None:
@@ -255,3 +269,30 @@ def test_forged_or_malformed_tokens_are_refused(token: str) -> None:
     with pytest.raises(AuthenticationError) as caught:
         staff_tokens.decode(token, NOW, SECRET)
     assert caught.value.message_zh == "登录凭证无效，请重新登录"
+
+
+def test_merchant_accounts_act_only_for_their_own_merchant() -> None:
+    cafe = StaffIdentity(9, "cafe", Role.MERCHANT, CITY_WIDE, "M-TIANYI-CAFE")
+    acts_for_merchant(cafe, "M-TIANYI-CAFE")
+    with pytest.raises(OtherMerchantError) as caught:
+        acts_for_merchant(cafe, "M-HOSP-CLINIC")
+    assert (caught.value.status, caught.value.message_zh) == (403, "只能操作本商户的优惠")
+    admin = StaffIdentity(1, "admin", Role.ADMIN, CITY_WIDE)
+    acts_for_merchant(admin, "M-HOSP-CLINIC")  # staff act for any merchant
+
+
+@pytest.mark.parametrize(
+    ("role", "code", "message"),
+    [
+        (Role.MERCHANT, None, "商户账号须指定商户编码"),
+        (Role.CASHIER, "M-TIANYI-CAFE", "只有商户账号可以指定商户编码"),
+    ],
+)
+def test_merchant_binding_is_exactly_for_merchant_accounts(
+    role: Role, code: str | None, message: str
+) -> None:
+    with pytest.raises(ValidationFailedError) as caught:
+        check_merchant_binding(role, code)
+    assert caught.value.message_zh == message
+    check_merchant_binding(Role.MERCHANT, "M-TIANYI-CAFE")
+    check_merchant_binding(Role.CASHIER, None)

@@ -1,4 +1,5 @@
-"""Schemathesis against the running app's /openapi.json: no /mp/ route answers 5xx or off-schema.
+"""Schemathesis against the running app's /openapi.json: no /mp/ route answers 5xx or off-schema,
+and no refused request (4xx) changes the database.
 
 The app runs on a localhost port in its own thread (schemathesis calls it with requests), on a
 copy of the demo-city SQLite database, with the WeChat sandbox so driver routes are signed in.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +46,8 @@ SKIPPED = {"/mp/availability/stream"}
 class RunningApp:
     """The whole app served on a port by a loop in a background thread."""
 
-    def __init__(self, app_settings: Settings) -> None:
+    def __init__(self, app_settings: Settings, path: Path) -> None:
+        self.path = path
         self.port = app_settings.port
         self.base = f"http://127.0.0.1:{self.port}"
         self._settings = app_settings
@@ -98,7 +101,7 @@ def running_app(
         payments_sweep_seconds=0,
         notices_send_seconds=0,
     )
-    with RunningApp(app_settings) as running:
+    with RunningApp(app_settings, path) as running:
         yield running
 
 
@@ -126,6 +129,8 @@ def test_mp_routes_answer_within_their_schema(running_app: RunningApp) -> None:
     ]
     assert len(operations) >= 20, [op.path for op in operations]
     session = requests.Session()
+    # PRAGMA data_version changes when another connection commits a change to the file.
+    watcher = sqlite3.connect(running_app.path)
     failures: list[str] = []
     calls: list[str] = []  # method and path of every request sent
 
@@ -144,9 +149,14 @@ def test_mp_routes_answer_within_their_schema(running_app: RunningApp) -> None:
         @given(case=cases, use_token=st.booleans())
         def fuzz(case: Any, use_token: bool) -> None:
             calls.append(f"{case.method} {case.path}")
+            before = watcher.execute("PRAGMA data_version").fetchone()
             response = case.call(
                 base_url=running_app.base, session=session, headers=headers if use_token else {}
             )
+            after = watcher.execute("PRAGMA data_version").fetchone()
+            if 400 <= response.status_code < 500 and after != before:
+                refused = f"{case.method} {case.formatted_path}: {response.status_code}"
+                failures.append(f"{refused} changed the database")
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
                 return
@@ -163,5 +173,6 @@ def test_mp_routes_answer_within_their_schema(running_app: RunningApp) -> None:
             fuzz()
         except Exception as exc:  # collect every route's problem, then fail once
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:600])
+    watcher.close()
     assert not failures, "\n".join(failures)
     assert len(set(calls)) == len(operations) and len(calls) >= 10 * len(operations)

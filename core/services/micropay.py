@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 from core import payments
 from core.cashier import FAILURE_ZH, MicropayGateway, MicropayOrder, micropay_failure_zh
@@ -205,56 +204,68 @@ async def _settle(
     async with uows() as uow:
         await uow.payments.lock_for_write()
         payment = await _payment(uow, reserved.payment.out_trade_no)
-        now = clock.now()
         transition = payments.settle(
             payment,
             transaction_id=transaction_id,
             amount_fen=payment.amount_fen,
             sub_mchid=payment.sub_mchid,
-            paid_at=now,
+            paid_at=clock.now(),
         )
-        taking = TakingResult(payment.out_trade_no, payment.amount_fen, None, [])
         if not transition.changed:
-            return _Settled(taking)
+            return _Settled(TakingResult(payment.out_trade_no, payment.amount_fen, None, []))
         duplicate = await _paid_meanwhile(uow, payment)
         await uow.payments.save(transition.state, settles_stay=not duplicate)
         entry = payment_settled(
             payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
         )
-        await uow.ledger.post(entry, now)
+        await uow.ledger.post(entry, clock.now())
         details: dict[str, object] = {
             "shift": reserved.shift_ref,
             "amount_fen": payment.amount_fen,
             "transaction_id": transaction_id,
         }
-        refund = None
         if duplicate:
-            refund = _duplicate_refund(payment, now)
-            await uow.payments.add_refund(refund)
-            details["refund"] = refund.out_refund_no
+            settled = await _keep_duplicate(uow, clock, payment, details)
             why = "付款码重复支付，自动退款"
         else:
-            shift = await uow.lots.shift_by_ref(reserved.shift_ref)
-            assert shift is not None, "a reserved payment names an existing shift"
-            keep_taking(
-                uow,
-                shift,
-                payment.stay_ref,
-                "micropay",
-                payment.amount_fen,
-                payment.out_trade_no,
-                clock,
-                transaction_id,
-            )
-            commands = await settle_exit_payment(
-                uow, clock, payment.stay_ref, payment.amount_fen, "micropay"
-            )
-            taking = TakingResult(payment.out_trade_no, payment.amount_fen, None, commands)
+            settled = await _keep_taking(uow, clock, payment, reserved.shift_ref, transaction_id)
             why = "付款码收费"
         target = f"stay:{payment.stay_ref}"
         await audit.record(uow, clock, staff, "cashier.micropay", target, why, details)
         await uow.commit()
-        return _Settled(taking, refund)
+        return settled
+
+
+async def _keep_taking(
+    uow: UnitOfWork, clock: Clock, payment: Payment, shift_ref: str, transaction_id: str
+) -> _Settled:
+    """The shift's taking, and the lane where the car waits opens."""
+    shift = await uow.lots.shift_by_ref(shift_ref)
+    assert shift is not None, "a reserved payment names an existing shift"
+    amount, stay_ref = payment.amount_fen, payment.stay_ref
+    no = payment.out_trade_no
+    keep_taking(uow, shift, stay_ref, "micropay", amount, no, clock, transaction_id)
+    commands = await settle_exit_payment(uow, clock, stay_ref, amount, "micropay")
+    return _Settled(TakingResult(no, amount, None, commands))
+
+
+async def _keep_duplicate(
+    uow: UnitOfWork, clock: Clock, payment: Payment, details: dict[str, object]
+) -> _Settled:
+    """A second payment of the stay: recorded, and refunded in full (sent after commit)."""
+    refund = Refund(
+        out_refund_no=payments.new_out_refund_no(clock.now()),
+        out_trade_no=payment.out_trade_no,
+        amount_fen=payment.amount_fen,
+        reason=DUPLICATE_REASON,
+        requested_by=SYSTEM_ACTOR,
+        status=RefundStatus.REQUESTED,
+        created_at=clock.now(),
+    )
+    await uow.payments.add_refund(refund)
+    details["refund"] = refund.out_refund_no
+    taking = TakingResult(payment.out_trade_no, payment.amount_fen, None, [])
+    return _Settled(taking, refund)
 
 
 async def _paid_meanwhile(uow: UnitOfWork, payment: Payment) -> bool:
@@ -266,18 +277,6 @@ async def _paid_meanwhile(uow: UnitOfWork, payment: Payment) -> bool:
     if stay is None or details is None:
         return False
     return details.paid_fen + payment.amount_fen > (stay.fee_fen or 0)
-
-
-def _duplicate_refund(payment: Payment, now: datetime) -> Refund:
-    return Refund(
-        out_refund_no=payments.new_out_refund_no(now),
-        out_trade_no=payment.out_trade_no,
-        amount_fen=payment.amount_fen,
-        reason=DUPLICATE_REASON,
-        requested_by=SYSTEM_ACTOR,
-        status=RefundStatus.REQUESTED,
-        created_at=now,
-    )
 
 
 async def _refund_duplicate(uows: Uows, clock: Clock, ports: MicropayPorts, refund: Refund) -> None:

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from core.cashier import MicropayOrder, MicropayResult
 from core.clock import FrozenClock
+from core.drivers import DriverMessage
 from core.payment_gateway import (
     GatewayError,
     JsapiOrder,
@@ -20,11 +21,13 @@ from core.payment_gateway import (
     RefundOrder,
     RefundReport,
     RequestPayment,
+    TradeState,
     TransactionReport,
 )
 from core.payments import PaymentStatus
 from core.services import cashier, micropay
 from core.services.micropay import MicropayPorts
+from core.services.payments import PaymentSetup, sweep
 from core.staff import Role, StaffIdentity
 from core.store.unit_of_work import UnitOfWork
 from tests.integration.test_lanes import read
@@ -61,10 +64,11 @@ class FakeMicropay:
 
 
 class FakeRefunds:
-    """The refund half of a payment provider: takes every refund, processing."""
+    """The query and refund half of a provider: queries answer `reports`; refunds processing."""
 
     def __init__(self) -> None:
         self.refunds: list[RefundOrder] = []
+        self.reports: dict[str, TransactionReport] = {}  # what a query answers, by order
 
     async def create_jsapi(self, order: JsapiOrder) -> str:
         raise NotImplementedError
@@ -73,7 +77,7 @@ class FakeRefunds:
         raise NotImplementedError
 
     async def query(self, out_trade_no: str, sub_mchid: str) -> TransactionReport:
-        raise NotImplementedError
+        return self.reports[out_trade_no]
 
     async def close(self, out_trade_no: str, sub_mchid: str) -> None:
         raise NotImplementedError
@@ -254,3 +258,43 @@ async def test_two_codes_charged_at_once_pay_the_stay_once_and_refund_the_other(
         assert await uow.ledger.balance_fen("wechat_clearing:1900000101") == 600
         shift = await uow.lots.open_shift(staff.id)
         assert shift is not None and len(await uow.lots.takings(shift.id)) == 1
+
+
+class Unreachable:
+    """No driver is told anything in these tests."""
+
+    async def notify(self, message: DriverMessage) -> bool:
+        return False
+
+
+async def test_the_sweep_settles_an_unconfirmed_code_found_paid_and_never_closes_one(
+    client: Client, clock: FrozenClock, uow_factory: Uows
+) -> None:
+    paid_ref = await stay_at_exit(client, clock, "浙B12345")
+    open_ref = await stay_at_exit(client, clock, "浙B22222")
+    staff = await cashier_on_shift(uow_factory, clock)
+    gateway, refunds = FakeMicropay(), FakeRefunds()
+    gateway.down = True
+    for stay_ref, code in ((paid_ref, PAYS), (open_ref, PAYS_TOO)):
+        with pytest.raises(micropay.MicropayUnconfirmedError):
+            await micropay.take_micropay(
+                uow_factory, clock, ports(gateway, refunds), staff, stay_ref, code
+            )
+    paid_no, open_no = (o.out_trade_no for o in gateway.orders)
+    refunds.reports = {
+        paid_no: TransactionReport(
+            paid_no, "1900000101", TradeState.SUCCESS, 300, "4200000000009", clock.now()
+        ),
+        open_no: TransactionReport(open_no, "1900000101", TradeState.USERPAYING, 300),
+    }
+    clock.advance(timedelta(minutes=40))
+    setup = PaymentSetup("wx5a0db0c0e0f1a2b3", "http://127.0.0.1/n", "http://127.0.0.1/n")
+    await sweep(uow_factory, clock, refunds, Unreachable(), setup)  # closing would raise
+    async with uow_factory() as uow:
+        settled = await uow.payments.get(paid_no)
+        still_open = await uow.payments.get(open_no)
+        assert settled is not None and settled.status is PaymentStatus.PAID
+        assert still_open is not None and still_open.status is PaymentStatus.CREATED
+        assert await uow.payments.settled_for_stay(paid_ref) == settled
+        assert await uow.ledger.balance_fen("driver_receivable:浙B12345") == 0
+        assert await uow.ledger.balance_fen("driver_receivable:浙B22222") == 300

@@ -7,7 +7,13 @@ import logging
 from dataclasses import dataclass
 
 from core import payments
-from core.cashier import FAILURE_ZH, MicropayGateway, MicropayOrder, micropay_failure_zh
+from core.cashier import (
+    FAILURE_ZH,
+    MicropayGateway,
+    MicropayOrder,
+    MicropayResult,
+    micropay_failure_zh,
+)
 from core.clock import Clock
 from core.errors import ConflictError, DomainError, ValidationFailedError
 from core.ledger import payment_settled
@@ -107,22 +113,10 @@ async def take_micropay(
     )
     payment = reserved.payment
     if payment.status in payments.SETTLED_STATUSES:
-        return TakingResult(payment.out_trade_no, payment.amount_fen, None, [])
+        return await _replay(uows, payment)
     if payment.status not in payments.OPEN_STATUSES:
         raise MicropayFailedError(detail=f"{payment.out_trade_no} is {payment.status}")
-    order = MicropayOrder(
-        payment.out_trade_no,
-        payment.sub_mchid,
-        auth_code,
-        payment.amount_fen,
-        DESCRIPTION,
-        reserved.device_id,
-    )
-    try:
-        result = await ports.gateway.micropay(order)
-    except GatewayError as exc:
-        log.error("micropay %s unconfirmed: %s", payment.out_trade_no, exc.detail)
-        raise MicropayUnconfirmedError(detail=f"{payment.out_trade_no}: {exc.detail}") from exc
+    result = await _charge(ports.gateway, reserved, auth_code)
     if not result.paid:
         await retrying(lambda: _unpaid(uows, clock, payment.out_trade_no, result.state))
         message = micropay_failure_zh(result.state)
@@ -135,6 +129,33 @@ async def take_micropay(
         await _refund_duplicate(uows, clock, ports, settled.refund)
         raise MicropayRefundedError(detail=f"{payment.stay_ref}: {payment.out_trade_no}")
     return settled.taking
+
+
+async def _charge(gateway: MicropayGateway, reserved: _Reserved, auth_code: str) -> MicropayResult:
+    """Ask WeChat Pay; an answer that cannot be had or trusted leaves the payment open."""
+    payment = reserved.payment
+    order = MicropayOrder(
+        payment.out_trade_no,
+        payment.sub_mchid,
+        auth_code,
+        payment.amount_fen,
+        DESCRIPTION,
+        reserved.device_id,
+    )
+    try:
+        return await gateway.micropay(order)
+    except GatewayError as exc:
+        log.error("micropay %s unconfirmed: %s", payment.out_trade_no, exc.detail)
+        raise MicropayUnconfirmedError(detail=f"{payment.out_trade_no}: {exc.detail}") from exc
+
+
+async def _replay(uows: Uows, payment: Payment) -> TakingResult:
+    """The same code again after it paid: the same answer, and nothing charged."""
+    async with uows() as uow:
+        holder = await uow.payments.settled_for_stay(payment.stay_ref)
+    if holder is None or holder.out_trade_no != payment.out_trade_no:
+        raise MicropayRefundedError(detail=f"{payment.stay_ref}: {payment.out_trade_no}")
+    return TakingResult(payment.out_trade_no, payment.amount_fen, None, [])
 
 
 def _idempotency_key(auth_code: str) -> str:

@@ -252,6 +252,13 @@ async def test_two_codes_charged_at_once_pay_the_stay_once_and_refund_the_other(
     [refund] = refunds.refunds
     assert refund.refund_fen == refund.total_fen == 300
     assert refund.out_trade_no != taken.receipt_no and "原路退回" in refused.message_zh
+    # The refunded code sent again is told again, and charged nothing.
+    [refunded_code] = [o.auth_code for o in gateway.orders if o.out_trade_no == refund.out_trade_no]
+    with pytest.raises(micropay.MicropayRefundedError):
+        await micropay.take_micropay(
+            uow_factory, clock, ports(gateway, refunds), staff, stay_ref, refunded_code
+        )
+    assert len(gateway.orders) == 2 and len(refunds.refunds) == 1
     async with uow_factory() as uow:
         holder = await uow.payments.settled_for_stay(stay_ref)
         assert holder is not None and holder.out_trade_no == taken.receipt_no

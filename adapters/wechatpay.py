@@ -97,7 +97,8 @@ class WeChatPayGateway:
                 self._connected = True
         return self._client
 
-    async def _call(self, name: str, **kwargs: Any) -> tuple[int, Any]:
+    async def call(self, name: str, **kwargs: Any) -> tuple[int, Any]:
+        """Call a wechatpayv3 method; errors translated once: GatewayError or Rejected."""
         client = await self._ready()
         try:
             code, body = await getattr(client, name)(**kwargs)
@@ -114,7 +115,7 @@ class WeChatPayGateway:
 
     async def create_jsapi(self, order: JsapiOrder) -> str:
         """POST /v3/pay/partner/transactions/jsapi for the order's sub-merchant."""
-        _, body = await self._call(
+        _, body = await self.call(
             "pay",
             description=order.description,
             out_trade_no=order.out_trade_no,
@@ -138,16 +139,16 @@ class WeChatPayGateway:
 
     async def query(self, out_trade_no: str, sub_mchid: str) -> TransactionReport:
         """GET the order by out_trade_no."""
-        _, body = await self._call("query", out_trade_no=out_trade_no, sub_mchid=sub_mchid)
-        return _transaction(body)
+        _, body = await self.call("query", out_trade_no=out_trade_no, sub_mchid=sub_mchid)
+        return parse_transaction(body)
 
     async def close(self, out_trade_no: str, sub_mchid: str) -> None:
         """POST .../close; WeChat Pay answers 204."""
-        await self._call("close", out_trade_no=out_trade_no, sub_mchid=sub_mchid)
+        await self.call("close", out_trade_no=out_trade_no, sub_mchid=sub_mchid)
 
     async def refund(self, order: RefundOrder) -> RefundReport:
         """POST /v3/refund/domestic/refunds for part or all of an order."""
-        _, body = await self._call(
+        _, body = await self.call(
             "refund",
             out_refund_no=order.out_refund_no,
             amount={"refund": order.refund_fen, "total": order.total_fen, "currency": "CNY"},
@@ -169,7 +170,7 @@ class WeChatPayGateway:
         if resource.get("sp_mchid") != self._config.sp_mchid:
             raise NotifyRejectedError(detail="notification for another service provider")
         if event == "TRANSACTION.SUCCESS":
-            return _transaction(resource)
+            return parse_transaction(resource)
         return _refund(resource, str(resource.get("sub_mchid", "")))
 
     async def decode_notification(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -239,7 +240,8 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-def _transaction(body: dict[str, Any]) -> TransactionReport:
+def parse_transaction(body: dict[str, Any]) -> TransactionReport:
+    """An order as WeChat Pay describes it (query answer, notification, codepay answer)."""
     try:
         return TransactionReport(
             out_trade_no=str(body["out_trade_no"]),

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     sandbox_port: int = Field(8090, ge=0, le=65535)
     sandbox_keys_dir: str = "var/sandbox"
     payments_sweep_seconds: float = Field(300.0, ge=0)
+    # Cashier payment codes (docs/lanes.md "Payment codes"): query a USERPAYING order every
+    # micropay_poll_seconds; reverse it when the driver has not confirmed within the timeout.
+    micropay_poll_seconds: float = Field(5.0, gt=0, le=60)
+    micropay_timeout_seconds: float = Field(30.0, gt=0, le=300)
     tariff_timezone: str = "Asia/Shanghai"
     calendar_refresh_seconds: float = Field(60.0, gt=0)
     access_log: bool = False  # a line per request costs more than a sensor event's own work

@@ -111,6 +111,7 @@ class MicropayOrder:
     auth_code: str
     amount_fen: int
     description: str
+    device_id: str = "cashier"  # the lane or office whose scanner read the code
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,5 +127,25 @@ class MicropayGateway(Protocol):
     """The narrow port a cashier needs; a WeChat Pay adapter implements it."""
 
     async def micropay(self, order: MicropayOrder) -> MicropayResult:
-        """Charge the driver's payment code; USERPAYING is polled by the adapter until final."""
+        """Charge the driver's payment code; USERPAYING is polled by the adapter until final.
+
+        Calling it again with the same out_trade_no never charges twice. A GatewayError means
+        the outcome is unknown (the order is left for the payment sweep to query).
+        """
         ...
+
+
+# What the cashier is told when a payment code was not charged, by the provider's state.
+_FAILURES_ZH = {
+    "REVOKED": "车主未在规定时间内确认支付，本次付款已撤销，请车主刷新付款码后重新扫码",
+    "NOTENOUGH": "车主零钱或银行卡余额不足，请车主更换付款方式后重新出示付款码",
+    "AUTHCODEEXPIRE": "付款码已过期或已使用，请车主刷新付款码后重新扫码",
+    "AUTH_CODE_INVALID": "付款码无效，请扫描车主微信中的付款码（18位数字）",
+    "PAYERROR": "车主取消了支付或支付失败，请车主重新出示付款码",
+}
+FAILURE_ZH = "付款码支付未成功，请让车主重新出示付款码"
+
+
+def micropay_failure_zh(state: str) -> str:
+    """The Chinese message a cashier sees for a payment code that was not charged."""
+    return _FAILURES_ZH.get(state, FAILURE_ZH)

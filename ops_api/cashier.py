@@ -8,8 +8,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
-from core.cashier import MicropayGateway
-from core.services import cashier
+from core.services import cashier, micropay
 from core.staff import Permission
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
@@ -19,7 +18,7 @@ from server.resources import clock, unit_of_work
 routes = ApiRoutes("ops")
 
 # Set by the composition root when a payment provider supports payment codes (付款码).
-MICROPAY_KEY: web.AppKey[MicropayGateway] = web.AppKey("micropay_gateway")
+MICROPAY_KEY: web.AppKey[micropay.MicropayPorts] = web.AppKey("micropay_ports")
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, strip_whitespace=True)]
 Reason = Annotated[str, StringConstraints(min_length=2, max_length=500, strip_whitespace=True)]
@@ -182,18 +181,22 @@ async def take_cash(request: web.Request, body: CashIn) -> web.Response:
 @routes.route(
     "POST",
     "/cashier/micropay",
-    "Charge the driver's payment code for a stay (WeChat Pay micropay)",
+    "Charge the driver's payment code for a stay (WeChat Pay codepay); idempotent per code",
     body=MicropayIn,
     response=TakingOut,
     permission=Permission.CASHIER_SHIFT,
 )
 async def take_micropay(request: web.Request, body: MicropayIn) -> web.Response:
-    """Charge the payment code."""
-    gateway = request.config_dict.get(MICROPAY_KEY)
-    async with unit_of_work(request) as uow:
-        result = await cashier.take_micropay(
-            uow, clock(request), gateway, acting_staff(request), body.stay_ref, body.auth_code
-        )
+    """Charge the payment code; the same code sent again charges nothing more."""
+    ports = request.config_dict.get(MICROPAY_KEY)
+    result = await micropay.take_micropay(
+        lambda: unit_of_work(request),
+        clock(request),
+        ports,
+        acting_staff(request),
+        body.stay_ref,
+        body.auth_code,
+    )
     return await _taking(request, result)
 
 

@@ -14,12 +14,15 @@ from pydantic import SecretStr
 
 from adapters.wechat import MiniProgramClient
 from adapters.wechatpay import PRODUCTION_BASE_URL, WeChatPayConfig, WeChatPayGateway
+from adapters.wechatpay_micropay import MicropayTiming, WeChatPayMicropay
 from config.settings import Settings, SettingsError
 from core.clock import Clock
 from core.notices import STAY_FEE, STAY_OPENED
+from core.services.micropay import MicropayPorts
 from core.services.payments import PaymentSetup, sweep
 from core.services.refunds import DUPLICATE_REFUNDED
 from core.store.unit_of_work import UnitOfWork
+from ops_api.cashier import MICROPAY_KEY
 from sandbox import server as sandbox_server
 from sandbox.wechatpay.keys import MERCHANT_KEY_FILE, SandboxKeys
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
@@ -51,6 +54,14 @@ class WeChatServices:
     gateway: WeChatPayGateway
     miniprogram: MiniProgramClient
     setup: PaymentSetup
+    micropay: WeChatPayMicropay
+
+    @property
+    def micropay_ports(self) -> MicropayPorts:
+        """What the cashier's payment-code route needs."""
+        return MicropayPorts(
+            self.micropay, self.gateway, self.setup.appid, self.setup.refund_notify_url
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -72,6 +83,7 @@ async def wechat_services(app: web.Application) -> AsyncIterator[None]:
     sweeper = None
     if services is not None:
         app[WECHAT_SERVICES_KEY] = services
+        app[MICROPAY_KEY] = services.micropay_ports
         if settings.payments_sweep_seconds > 0:
             sweeper = asyncio.create_task(
                 _sweep_forever(app, services, settings.payments_sweep_seconds)
@@ -149,7 +161,9 @@ def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
         templates=templates,
     )
     setup = PaymentSetup(settings.miniprogram_appid, notify_url, notify_url)
-    return WeChatServices(WeChatPayGateway(config, clock), miniprogram, setup)
+    gateway = WeChatPayGateway(config, clock)
+    timing = MicropayTiming(settings.micropay_poll_seconds, settings.micropay_timeout_seconds)
+    return WeChatServices(gateway, miniprogram, setup, WeChatPayMicropay(gateway, timing))
 
 
 async def _start_sandbox(

@@ -1,4 +1,4 @@
-"""Use cases of cashiers: a shift at a lane or office, cash, payment codes, free releases."""
+"""Use cases of cashiers: a shift at a lane or office, cash, free releases (codes: micropay.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass
 
 from core.cashier import (
-    MicropayGateway,
-    MicropayOrder,
     Receipt,
     ShiftCount,
     ShiftOpenError,
@@ -19,9 +17,8 @@ from core.cashier import (
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from core.lanes import LaneCommand
-from core.ledger import cash_received, fee_waived, payment_settled
+from core.ledger import cash_received, fee_waived
 from core.money import format_yuan
-from core.payment_gateway import GatewayNotConfiguredError
 from core.services import audit
 from core.services.lane_entry import receivable_subject
 from core.services.lanes import StayNotFoundError, settle_exit_payment
@@ -36,13 +33,6 @@ class NothingDueError(ConflictError):
 
     code = "nothing_due"
     message_zh = "该停车记录无需缴费"
-
-
-class MicropayFailedError(ConflictError):
-    """The payment code was not charged."""
-
-    code = "micropay_failed"
-    message_zh = "付款码支付未成功，请让车主重新出示付款码"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +98,18 @@ async def open_shift(
     return shift
 
 
-async def _shift(uow: UnitOfWork, staff: StaffIdentity) -> CashierShiftRow:
+async def current_shift(uow: UnitOfWork, staff: StaffIdentity) -> CashierShiftRow:
+    """The staff member's open shift; ShiftOpenError when there is none."""
     shift = await uow.lots.open_shift(staff.id)
     if shift is None:
         raise ShiftOpenError("请先开班", detail=staff.username)
     return shift
 
 
-async def _due(
+async def amount_due(
     uow: UnitOfWork, shift: CashierShiftRow, stay_ref: str
 ) -> tuple[StayRow, LotStayRow, int]:
+    """A closed stay of the shift's lot and what it still owes (NothingDueError: nothing)."""
     stay = await uow.stays.by_ref(stay_ref)
     details = await uow.lots.lot_stay(stay.id) if stay is not None else None
     if stay is None or details is None or stay.lot_id != shift.lot_id:
@@ -132,14 +124,14 @@ async def take_cash(
     uow: UnitOfWork, clock: Clock, staff: StaffIdentity, stay_ref: str, amount_fen: int
 ) -> TakingResult:
     """Take cash for a stay's fee (exactly what is due); prints a receipt and opens the lane."""
-    shift = await _shift(uow, staff)
-    stay, details, due = await _due(uow, shift, stay_ref)
+    shift = await current_shift(uow, staff)
+    stay, details, due = await amount_due(uow, shift, stay_ref)
     if amount_fen != due:
         raise ValidationFailedError(f"应收{format_yuan(due)}元", detail=f"{amount_fen} != {due}")
-    receipt_no = _receipt_no(clock)
+    receipt_no = new_receipt_no(clock)
     subject = receivable_subject(stay, details)
     await uow.ledger.post(cash_received(receipt_no, shift.ref, subject, due), clock.now())
-    _keep(uow, shift, stay_ref, "cash", due, receipt_no, clock)
+    keep_taking(uow, shift, stay_ref, "cash", due, receipt_no, clock)
     commands = await settle_exit_payment(uow, clock, stay_ref, due, "cash")
     lot = await uow.city.lot(shift.lot_id)
     receipt = Receipt(
@@ -161,49 +153,17 @@ async def take_cash(
     return TakingResult(receipt_no, due, receipt_text(receipt), commands)
 
 
-async def take_micropay(
-    uow: UnitOfWork,
-    clock: Clock,
-    gateway: MicropayGateway | None,
-    staff: StaffIdentity,
-    stay_ref: str,
-    auth_code: str,
-) -> TakingResult:
-    """Charge the driver's payment code (付款码) through the payment gateway port."""
-    if gateway is None:
-        raise GatewayNotConfiguredError(detail="no micropay gateway")
-    shift = await _shift(uow, staff)
-    stay, details, due = await _due(uow, shift, stay_ref)
-    operator = await uow.city.operator(stay.operator_id)
-    receipt_no = _receipt_no(clock)
-    order = MicropayOrder(receipt_no, operator.sub_mchid, auth_code, due, "停车费")
-    result = await gateway.micropay(order)
-    if not result.paid:
-        raise MicropayFailedError(detail=f"{receipt_no}: {result.state}")
-    subject = receivable_subject(stay, details)
-    entry = payment_settled(receipt_no, subject, operator.sub_mchid, due)
-    await uow.ledger.post(entry, clock.now())
-    _keep(uow, shift, stay_ref, "micropay", due, receipt_no, clock, result.transaction_id)
-    commands = await settle_exit_payment(uow, clock, stay_ref, due, "micropay")
-    details_out = {"shift": shift.ref, "amount_fen": due, "transaction_id": result.transaction_id}
-    await audit.record(
-        uow, clock, staff, "cashier.micropay", f"stay:{stay_ref}", "付款码收费", details_out
-    )
-    await uow.commit()
-    return TakingResult(receipt_no, due, None, commands)
-
-
 async def release_free(
     uow: UnitOfWork, clock: Clock, staff: StaffIdentity, stay_ref: str, reason: str
 ) -> TakingResult:
     """Let a car out without payment; the reason is required and the fee is waived."""
-    shift = await _shift(uow, staff)
-    stay, details, due = await _due(uow, shift, stay_ref)
+    shift = await current_shift(uow, staff)
+    stay, details, due = await amount_due(uow, shift, stay_ref)
     operator = await uow.city.operator(stay.operator_id)
-    receipt_no = _receipt_no(clock)
+    receipt_no = new_receipt_no(clock)
     subject = receivable_subject(stay, details)
     await uow.ledger.post(fee_waived(receipt_no, subject, operator.code, due), clock.now())
-    taking = _keep(uow, shift, stay_ref, "free", 0, receipt_no, clock)
+    taking = keep_taking(uow, shift, stay_ref, "free", 0, receipt_no, clock)
     taking.reason = reason
     commands = await settle_exit_payment(uow, clock, stay_ref, due, "free")
     details_out = {"shift": shift.ref, "waived_fen": due}
@@ -220,7 +180,7 @@ async def close_shift(
     explanation: str | None,
 ) -> ShiftReport:
     """Hand over: count the drawer; a difference needs an explanation and is kept with it."""
-    shift = await _shift(uow, staff)
+    shift = await current_shift(uow, staff)
     takings = await uow.lots.takings(shift.id)
     count = count_shift(
         shift.opening_float_fen,
@@ -268,11 +228,12 @@ async def shift_report(uow: UnitOfWork, staff: StaffIdentity, ref: str) -> Shift
     )
 
 
-def _receipt_no(clock: Clock) -> str:
+def new_receipt_no(clock: Clock) -> str:
+    """A receipt number, also the merchant order number of a payment-code charge."""
     return "R" + clock.now().strftime("%Y%m%d") + uuid.uuid4().hex[:12].upper()
 
 
-def _keep(
+def keep_taking(
     uow: UnitOfWork,
     shift: CashierShiftRow,
     stay_ref: str,
@@ -282,6 +243,7 @@ def _keep(
     clock: Clock,
     provider_ref: str | None = None,
 ) -> ShiftTakingRow:
+    """Add a taking to the shift (in the caller's unit of work)."""
     taking = ShiftTakingRow(
         shift_id=shift.id,
         stay_ref=stay_ref,

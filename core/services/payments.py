@@ -387,7 +387,9 @@ async def close_stale_payments(
         try:
             ports = (uows, clock, gateway, notifier, setup)
             current = await refresh_payment(*ports, payment.out_trade_no)
-            if current.status in payments.OPEN_STATUSES:
+            # A payment-code order is reversed by the cashier's adapter, never closed here;
+            # one left open (its outcome unknown) is queried again at the next sweep.
+            if current.status in payments.OPEN_STATUSES and current.channel == CHANNEL_WECHAT_JSAPI:
                 current = await close_payment(*ports, payment.out_trade_no)
             done.append(current)
         except ConflictError as exc:

@@ -3,56 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from core.clock import Clock, SystemClock
 from sandbox.wechat.directory import Directory
-from sandbox.wechatpay import signing
+from sandbox.wechatpay import codepay, signing
 from sandbox.wechatpay.keys import SandboxKeys
-from sandbox.wechatpay.notifications import Notification, Outbox, describe
+from sandbox.wechatpay.notifications import Notification, describe
 from sandbox.wechatpay.orders import PayBooks, Refund, SandboxApiError, wechat_time
+from sandbox.wechatpay.state import (
+    SANDBOX_KEY,
+    PaySandbox,
+    answer,
+    read_json,
+    sub_mchid_of,
+)
+
+__all__ = ["SANDBOX_KEY", "PaySandbox", "create_app", "install"]
 
 log = logging.getLogger(__name__)
 
 # WeChat Pay refuses requests whose signature time is further than this from its own clock.
 MAX_SKEW_SECONDS = 300
 _OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-*|]{6,32}$")
-
-
-@dataclass
-class PaySandbox:
-    """The state of the WeChat Pay stand-in and the keys it signs with."""
-
-    keys: SandboxKeys
-    books: PayBooks
-    directory: Directory | None
-    clock: Clock
-    wall_clock: Clock
-    refund_delay: float | None
-    platform_key: rsa.RSAPrivateKey = field(init=False)
-    merchant_key: rsa.RSAPublicKey = field(init=False)
-    outbox: Outbox = field(init=False)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.platform_key = signing.load_private_key(self.keys.platform_private_key_pem)
-        merchant = signing.load_private_key(self.keys.merchant_private_key_pem)
-        self.merchant_key = merchant.public_key()
-        self.outbox = Outbox(self.keys, self.platform_key, self.clock)
-
-
-SANDBOX_KEY = web.AppKey("wechatpay_sandbox", PaySandbox)
 
 
 def create_app(
@@ -92,6 +72,7 @@ def install(app: web.Application) -> None:
     app.router.add_post("/sandbox/wechatpay/refunds/{no}/complete", complete_refund)
     app.router.add_post("/sandbox/wechatpay/notifications/{id}/redeliver", redeliver)
     app.router.add_get("/sandbox/wechatpay/notifications", list_notifications)
+    codepay.install(app)
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:
@@ -116,7 +97,7 @@ async def _merchant_auth(
             _check_signature(sandbox, request, body)
         return await handler(request)
     except SandboxApiError as exc:
-        return _answer(sandbox, exc.status, {"code": exc.code, "message": exc.message})
+        return answer(sandbox, exc.status, {"code": exc.code, "message": exc.message})
 
 
 def _check_signature(sandbox: PaySandbox, request: web.Request, body: str) -> None:
@@ -133,39 +114,6 @@ def _check_signature(sandbox: PaySandbox, request: web.Request, body: str) -> No
     )
     if not signing.verify(sandbox.merchant_key, message, auth.signature):
         raise SandboxApiError(401, "SIGN_ERROR", "签名错误")
-
-
-def _answer(sandbox: PaySandbox, status: int, payload: dict[str, Any] | None) -> web.Response:
-    """A response signed with the platform key, as every WeChat Pay answer is."""
-    body = "" if payload is None else json.dumps(payload, ensure_ascii=False)
-    timestamp = int(sandbox.clock.now().timestamp())
-    headers = signing.platform_headers(
-        sandbox.platform_key, sandbox.keys.platform_serial_no, timestamp, signing.nonce(), body
-    )
-    headers["Request-ID"] = uuid.uuid4().hex
-    if payload is None:
-        return web.Response(status=status, headers=headers)
-    return web.Response(status=status, text=body, content_type="application/json", headers=headers)
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.text())
-    except json.JSONDecodeError:
-        raise SandboxApiError(400, "PARAM_ERROR", "请求体不是有效的 JSON") from None
-    if not isinstance(data, dict):
-        raise SandboxApiError(400, "PARAM_ERROR", "请求体必须是对象")
-    return data
-
-
-def _sub_mchid(request: web.Request) -> str:
-    sandbox = request.app[SANDBOX_KEY]
-    if request.query.get("sp_mchid", sandbox.books.sp_mchid) != sandbox.books.sp_mchid:
-        raise SandboxApiError(400, "PARAM_ERROR", "sp_mchid 与签名商户号不一致")
-    sub_mchid = request.query.get("sub_mchid", "")
-    if not sub_mchid:
-        raise SandboxApiError(400, "PARAM_ERROR", "缺少 sub_mchid")
-    return sub_mchid
 
 
 async def certificates(request: web.Request) -> web.Response:
@@ -187,16 +135,16 @@ async def certificates(request: web.Request) -> web.Response:
         "expire_time": wechat_time(cert.not_valid_after_utc),
         "encrypt_certificate": encrypted,
     }
-    return _answer(sandbox, 200, {"data": [entry]})
+    return answer(sandbox, 200, {"data": [entry]})
 
 
 async def prepay(request: web.Request) -> web.Response:
     """POST /v3/pay/partner/transactions/jsapi: a JSAPI order for a sub-merchant."""
     sandbox = request.app[SANDBOX_KEY]
-    data = await _json(request)
+    data = await read_json(request)
     _check_prepay(sandbox, data)
     order = sandbox.books.prepay(data, sandbox.clock.now())
-    return _answer(sandbox, 200, {"prepay_id": order.prepay_id})
+    return answer(sandbox, 200, {"prepay_id": order.prepay_id})
 
 
 def _check_prepay(sandbox: PaySandbox, data: dict[str, Any]) -> None:
@@ -225,32 +173,33 @@ def _check_prepay(sandbox: PaySandbox, data: dict[str, Any]) -> None:
 async def query_by_out_trade_no(request: web.Request) -> web.Response:
     """GET /v3/pay/partner/transactions/out-trade-no/{no}."""
     sandbox = request.app[SANDBOX_KEY]
-    order = sandbox.books.order(request.match_info["no"], _sub_mchid(request))
-    return _answer(sandbox, 200, order.view())
+    order = sandbox.books.order(request.match_info["no"], sub_mchid_of(request))
+    sandbox.codes.on_query(order, sandbox.clock.now())
+    return answer(sandbox, 200, order.view(), forged=sandbox.codes.forged(order.out_trade_no))
 
 
 async def query_by_transaction_id(request: web.Request) -> web.Response:
     """GET /v3/pay/partner/transactions/id/{id}."""
     sandbox = request.app[SANDBOX_KEY]
-    order = sandbox.books.by_transaction(request.match_info["id"], _sub_mchid(request))
-    return _answer(sandbox, 200, order.view())
+    order = sandbox.books.by_transaction(request.match_info["id"], sub_mchid_of(request))
+    return answer(sandbox, 200, order.view(), forged=sandbox.codes.forged(order.out_trade_no))
 
 
 async def close(request: web.Request) -> web.Response:
     """POST .../out-trade-no/{no}/close: 204, refused within five minutes of creation."""
     sandbox = request.app[SANDBOX_KEY]
-    data = await _json(request)
+    data = await read_json(request)
     if data.get("sp_mchid") != sandbox.books.sp_mchid:
         raise SandboxApiError(400, "PARAM_ERROR", "sp_mchid 与签名商户号不一致")
     order = sandbox.books.order(request.match_info["no"], str(data.get("sub_mchid", "")))
     sandbox.books.close(order, sandbox.clock.now())
-    return _answer(sandbox, 204, None)
+    return answer(sandbox, 204, None)
 
 
 async def refund(request: web.Request) -> web.Response:
     """POST /v3/refund/domestic/refunds: full or partial, within a year of payment."""
     sandbox = request.app[SANDBOX_KEY]
-    data = await _json(request)
+    data = await read_json(request)
     if not data.get("sub_mchid") or not data.get("out_refund_no"):
         raise SandboxApiError(400, "PARAM_ERROR", "缺少 sub_mchid 或 out_refund_no")
     amount = data.get("amount")
@@ -259,14 +208,14 @@ async def refund(request: web.Request) -> web.Response:
     created = sandbox.books.refund(data, sandbox.clock.now())
     if sandbox.refund_delay is not None and created.status == "PROCESSING":
         _spawn(sandbox, _complete_later(sandbox, created, sandbox.refund_delay))
-    return _answer(sandbox, 200, created.view())
+    return answer(sandbox, 200, created.view())
 
 
 async def query_refund(request: web.Request) -> web.Response:
     """GET /v3/refund/domestic/refunds/{no}?sub_mchid=..."""
     sandbox = request.app[SANDBOX_KEY]
-    found = sandbox.books.refund_by_no(request.match_info["no"], _sub_mchid(request))
-    return _answer(sandbox, 200, found.view())
+    found = sandbox.books.refund_by_no(request.match_info["no"], sub_mchid_of(request))
+    return answer(sandbox, 200, found.view())
 
 
 async def simulate_payment(request: web.Request) -> web.Response:
@@ -276,7 +225,7 @@ async def simulate_payment(request: web.Request) -> web.Response:
     and an optional `result` ("SUCCESS" or "PAYERROR"); paySign is checked like WeChat does.
     """
     sandbox = request.app[SANDBOX_KEY]
-    data = await _json(request)
+    data = await read_json(request)
     prepay_id = str(data.get("package", "")).removeprefix("prepay_id=")
     order = sandbox.books.by_prepay(prepay_id)
     if data.get("appId") != order.sp_appid or data.get("signType") != "RSA":

@@ -39,6 +39,7 @@ class Order:
     prepay_id: str
     request: dict[str, Any]
     trade_state: str = "NOTPAY"
+    trade_type: str = "JSAPI"
     transaction_id: str | None = None
     success_time: datetime | None = None
     refunded: int = 0
@@ -50,7 +51,7 @@ class Order:
             "sp_mchid": self.sp_mchid,
             "sub_mchid": self.sub_mchid,
             "out_trade_no": self.out_trade_no,
-            "trade_type": "JSAPI",
+            "trade_type": self.trade_type,
             "trade_state": self.trade_state,
             "trade_state_desc": _STATE_DESC[self.trade_state],
             "attach": self.attach,
@@ -134,6 +135,8 @@ _STATE_DESC = {
     "CLOSED": "已关闭",
     "REFUND": "转入退款",
     "PAYERROR": "支付失败",
+    "USERPAYING": "用户支付中（需输入密码）",
+    "REVOKED": "已撤销",
 }
 
 
@@ -191,7 +194,7 @@ class PayBooks:
     def by_prepay(self, prepay_id: str) -> Order:
         """The order a wx.requestPayment package names."""
         for order in self.orders.values():
-            if order.prepay_id == prepay_id:
+            if prepay_id and order.prepay_id == prepay_id:
                 return order
         raise SandboxApiError(404, "ORDER_NOT_EXIST", "预支付交易会话不存在")
 
@@ -202,9 +205,7 @@ class PayBooks:
         if now - order.created_at > PREPAY_VALID:
             raise SandboxApiError(400, "INVALID_REQUEST", "预支付交易会话已过期")
         if result == "SUCCESS":
-            order.trade_state = "SUCCESS"
-            order.transaction_id = f"4200{now.astimezone(SHANGHAI):%Y%m%d}{_digits(16)}"
-            order.success_time = now
+            paid(order, now)
         else:
             order.trade_state = "PAYERROR"
 
@@ -269,6 +270,13 @@ class PayBooks:
         if "transaction_id" in request:
             return self.by_transaction(str(request["transaction_id"]), sub_mchid)
         return self.order(str(request.get("out_trade_no", "")), sub_mchid)
+
+
+def paid(order: Order, now: datetime) -> None:
+    """The payer's money reached the order: SUCCESS with a new transaction id."""
+    order.trade_state = "SUCCESS"
+    order.transaction_id = f"4200{now.astimezone(SHANGHAI):%Y%m%d}{_digits(16)}"
+    order.success_time = now
 
 
 def one_year_after(moment: datetime) -> datetime:

@@ -8,10 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from core.cashier import MicropayOrder, MicropayResult
 from core.clock import FrozenClock
-from core.services import cashier
-from core.staff import Role, StaffIdentity
 from core.store.unit_of_work import UnitOfWork
 from tests.integration.test_attendant import login
 from tests.integration.test_lanes import read
@@ -90,48 +87,3 @@ async def test_micropay_without_a_gateway_is_refused(client: Client, clock: Froz
     body = {"stay_ref": out["stay_ref"], "auth_code": "134567890123456789"}
     answer = await post(client, headers, "micropay", body, 503)
     assert answer["code"] == "payments_not_configured"
-
-
-class FakeMicropay:
-    """A payment provider that accepts one code and declines the others."""
-
-    def __init__(self) -> None:
-        self.orders: list[MicropayOrder] = []
-
-    async def micropay(self, order: MicropayOrder) -> MicropayResult:
-        self.orders.append(order)
-        if order.auth_code == "134567890123456789":
-            return MicropayResult(True, "SUCCESS", "4200000001")
-        return MicropayResult(False, "PAYERROR")
-
-
-async def test_micropay_through_the_port_settles_the_stay_and_opens_the_lane(
-    client: Client, clock: FrozenClock, uow_factory: Callable[[], UnitOfWork]
-) -> None:
-    await read(client, clock, "LOT-HOSP", "E1", "浙B12345")
-    out = await read(client, clock, "LOT-HOSP", "X1", "浙B12345", after=timedelta(hours=1))
-    async with uow_factory() as uow:
-        row = await uow.staff.by_username("demo-cashier")
-        assert row is not None
-        staff = StaffIdentity(
-            row.id, row.username, Role(row.role), await uow.staff.scopes_of(row.id)
-        )
-    gateway = FakeMicropay()
-    async with uow_factory() as uow:
-        await cashier.open_shift(uow, clock, staff, "LOT-HOSP", "X1", 0)
-    async with uow_factory() as uow:
-        try:
-            await cashier.take_micropay(uow, clock, gateway, staff, out["stay_ref"], "13999")
-        except cashier.MicropayFailedError:
-            pass
-        else:
-            raise AssertionError("a declined code must not settle")
-    async with uow_factory() as uow:
-        result = await cashier.take_micropay(
-            uow, clock, gateway, staff, out["stay_ref"], "134567890123456789"
-        )
-    assert (result.amount_fen, result.commands[0].kind.value) == (300, "open_gate")
-    assert [o.sub_mchid for o in gateway.orders] == ["1900000101", "1900000101"]
-    async with uow_factory() as uow:
-        assert await uow.ledger.balance_fen("driver_receivable:浙B12345") == 0
-        assert await uow.ledger.balance_fen("wechat_clearing:1900000101") == 300

@@ -28,6 +28,8 @@ def test_postgres_url_uses_asyncpg(monkeypatch: pytest.MonkeyPatch) -> None:
         ("MQTT_URL", "tcp://x", "MQTT_URL"),
         ("PARKING_PORT", "eighty", "PARKING_PORT"),
         ("PARKING_TARIFF_TIMEZONE", "Mars/Olympus", "PARKING_TARIFF_TIMEZONE"),
+        ("PARKING_MICROPAY_POLL_SECONDS", "0", "PARKING_MICROPAY_POLL_SECONDS"),
+        ("PARKING_MICROPAY_TIMEOUT_SECONDS", "3600", "PARKING_MICROPAY_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_setting_is_named(

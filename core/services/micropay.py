@@ -152,7 +152,7 @@ async def _charge(gateway: MicropayGateway, reserved: _Reserved, auth_code: str)
 async def _replay(uows: Uows, payment: Payment) -> TakingResult:
     """The same code again after it paid: the same answer, and nothing charged."""
     async with uows() as uow:
-        holder = await uow.payments.settled_for_stay(payment.stay_ref)
+        holder = await uow.payments.settled_for_stay(_stay_of(payment))
     if holder is None or holder.out_trade_no != payment.out_trade_no:
         raise MicropayRefundedError(detail=f"{payment.stay_ref}: {payment.out_trade_no}")
     return TakingResult(payment.out_trade_no, payment.amount_fen, None, [])
@@ -263,7 +263,7 @@ async def _keep_taking(
     """The shift's taking, and the lane where the car waits opens."""
     shift = await uow.lots.shift_by_ref(shift_ref)
     assert shift is not None, "a reserved payment names an existing shift"
-    amount, stay_ref = payment.amount_fen, payment.stay_ref
+    amount, stay_ref = payment.amount_fen, _stay_of(payment)
     no = payment.out_trade_no
     keep_taking(uow, shift, stay_ref, "micropay", amount, no, clock, transaction_id)
     commands = await settle_exit_payment(uow, clock, stay_ref, amount, "micropay")
@@ -291,9 +291,9 @@ async def _keep_duplicate(
 
 async def _paid_meanwhile(uow: UnitOfWork, payment: Payment) -> bool:
     """Whether another payment or the lot (cash, card, WeChat) already covers the stay."""
-    if await uow.payments.settled_for_stay(payment.stay_ref) is not None:
+    if await uow.payments.settled_for_stay(_stay_of(payment)) is not None:
         return True
-    stay = await uow.stays.by_ref(payment.stay_ref)
+    stay = await uow.stays.by_ref(_stay_of(payment))
     details = await uow.lots.lot_stay(stay.id) if stay is not None else None
     if stay is None or details is None:
         return False
@@ -315,3 +315,9 @@ async def _payment(uow: UnitOfWork, out_trade_no: str) -> Payment:
     if payment is None:
         raise payments.PaymentNotFoundError(detail=out_trade_no)
     return payment
+
+
+def _stay_of(payment: Payment) -> str:
+    """The stay a payment-code payment pays: a cashier takes codes for stays only."""
+    assert payment.stay_ref is not None, "a payment-code payment names its stay"
+    return payment.stay_ref

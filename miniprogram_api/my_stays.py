@@ -12,7 +12,7 @@ from core.services import driver_stays
 from core.services.driver_stays import DriverStay
 from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
-from server.resources import CALENDAR_KEY, clock, unit_of_work
+from server.resources import CALENDAR_KEY, clock, read_unit_of_work
 
 routes = ApiRoutes("miniprogram")
 
@@ -94,7 +94,7 @@ def _out(stay: DriverStay) -> MyStayOut:
 async def show_current(request: web.Request, _: Any) -> web.Response:
     """List the open stays."""
     driver_id = current_driver(request)
-    async with unit_of_work(request) as uow:
+    async with read_unit_of_work(request) as uow:
         found = await driver_stays.current_stays(
             uow, clock(request), request.config_dict[CALENDAR_KEY], driver_id
         )
@@ -111,7 +111,7 @@ async def show_current(request: web.Request, _: Any) -> web.Response:
 async def show_history(request: web.Request, query: HistoryQuery) -> web.Response:
     """A page of ended stays."""
     driver_id = current_driver(request)
-    async with unit_of_work(request) as uow:
+    async with read_unit_of_work(request) as uow:
         found = await driver_stays.stay_history(
             uow,
             clock(request),
@@ -133,7 +133,7 @@ async def show_history(request: web.Request, query: HistoryQuery) -> web.Respons
 async def show_detail(request: web.Request, _: Any) -> web.Response:
     """The stay with its evidence."""
     driver_id = current_driver(request)
-    async with unit_of_work(request) as uow:
+    async with read_unit_of_work(request) as uow:
         stay = await driver_stays.stay_detail(
             uow,
             clock(request),

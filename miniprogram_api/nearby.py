@@ -10,7 +10,7 @@ from core.services.nearby import NearbyPlace, spaces_near
 from server.availability import AVAILABILITY_KEY
 from server.driver_features import DRIVER_PORTS_KEY
 from server.http import ApiRoutes, json_response
-from server.resources import clock, unit_of_work
+from server.resources import clock, read_unit_of_work
 
 routes = ApiRoutes("miniprogram")
 
@@ -91,7 +91,7 @@ async def show_near(request: web.Request, query: NearQuery) -> web.Response:
     """Answer the nearest places."""
     center = checked_point(query.lat, query.lng)
     ports = request.config_dict[DRIVER_PORTS_KEY]
-    async with unit_of_work(request) as uow:
+    async with read_unit_of_work(request) as uow:
         found = await spaces_near(
             uow,
             clock(request),

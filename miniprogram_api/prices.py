@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from core.services.tariffs import preview_price
 from server.http import ApiRoutes, json_response
-from server.resources import CALENDAR_KEY, clock, unit_of_work
+from server.resources import CALENDAR_KEY, clock, read_unit_of_work
 
 routes = ApiRoutes("miniprogram")
 
@@ -47,7 +47,7 @@ class PricePreviewOut(BaseModel):
 async def show_price_preview(request: web.Request, query: PricePreviewQuery) -> web.Response:
     """Quote a planned stay."""
     start = query.start or clock(request).now()
-    async with unit_of_work(request) as uow:
+    async with read_unit_of_work(request) as uow:
         priced = await preview_price(
             uow,
             request.config_dict[CALENDAR_KEY],

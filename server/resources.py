@@ -17,9 +17,14 @@ CALENDAR_KEY = web.AppKey("calendar", DayCalendar)
 
 
 def unit_of_work(request: web.Request) -> UnitOfWork:
-    """A fresh unit of work for this request; read-only for GET and HEAD."""
-    read_only = request.method in ("GET", "HEAD")
-    return UnitOfWork(request.config_dict[DATABASE_KEY].sessions, read_only=read_only)
+    """A fresh unit of work for this request."""
+    return UnitOfWork(request.config_dict[DATABASE_KEY].sessions)
+
+
+def read_unit_of_work(request: web.Request) -> UnitOfWork:
+    """A fresh read-only unit of work, for handlers that never write (some GETs do: a payment
+    shown is first asked of WeChat Pay and settled)."""
+    return UnitOfWork(request.config_dict[DATABASE_KEY].sessions, read_only=True)
 
 
 def clock(request: web.Request) -> Clock:

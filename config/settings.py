@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     device_max_false_trigger_rate: float = Field(0.3, ge=0, le=1)
     mqtt_client_id: str = "parking-centre"
     mqtt_topic_prefix: str = "parking/v1"
+    # Several centre workers share the device topics ($share/<group>/...): each message goes to
+    # one of them. Empty: a plain subscription (one worker).
+    mqtt_share_group: str = Field("", pattern=r"^[A-Za-z0-9_-]*$", max_length=64)
     availability_refresh_seconds: float = Field(30.0, gt=0)
     availability_redis_prefix: str = "parking:avail"
     image_dir: str = "var/images"

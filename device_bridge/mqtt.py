@@ -95,6 +95,7 @@ class MqttConsumer:
         self._username, self._password = url.username, url.password
         self._client_id = settings.mqtt_client_id
         self._prefix = settings.mqtt_topic_prefix.rstrip("/")
+        self._share = settings.mqtt_share_group
         self._intake = intake
         self._retry_seconds = retry_seconds
         self._order: dict[str, asyncio.Lock] = {}
@@ -131,10 +132,10 @@ class MqttConsumer:
         slots = asyncio.Semaphore(CONCURRENCY)
         running: set[asyncio.Task[None]] = set()
         async with client:
-            await client.subscribe(f"{self._prefix}/#", qos=1)
-            await client.subscribe(VZENITH_TOPIC, qos=1)
+            for topic in self.subscriptions():
+                await client.subscribe(topic, qos=1)
             self.connected.set()
-            log.info("MQTT subscribed to %s/# on %s:%s", self._prefix, self._host, self._port)
+            log.info("MQTT subscribed to %s on %s:%s", self.subscriptions(), self._host, self._port)
             try:
                 async for message in client.messages:
                     await slots.acquire()
@@ -144,6 +145,11 @@ class MqttConsumer:
             finally:
                 for task in running:
                     task.cancel()
+
+    def subscriptions(self) -> list[str]:
+        """The topic filters: shared by the workers of a group when one is configured."""
+        topics = [f"{self._prefix}/#", VZENITH_TOPIC]
+        return [f"$share/{self._share}/{t}" for t in topics] if self._share else topics
 
     async def _handle(
         self, client: aiomqtt.Client, message: aiomqtt.Message, slots: asyncio.Semaphore

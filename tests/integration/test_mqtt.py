@@ -189,3 +189,38 @@ async def test_a_message_is_acknowledged_only_after_its_commit(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_workers_of_a_share_group_split_the_messages(
+    mqtt_settings: Settings, clock: FrozenClock, broker: Broker, database: Database
+) -> None:
+    parts = (database, clock, ChineseDayCalendar(), berth_rules(mqtt_settings), None, Path("var"))
+    workers = [
+        MqttConsumer(
+            mqtt_settings.model_copy(
+                update={
+                    "mqtt_share_group": "centre",
+                    "mqtt_client_id": f"worker-{n}-{uuid.uuid4().hex[:6]}",
+                }
+            ),
+            Intake(*parts),
+        )
+        for n in range(2)
+    ]
+    assert workers[0].subscriptions()[0] == "$share/centre/parking/v1/#"
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    try:
+        for worker in workers:
+            await asyncio.wait_for(worker.connected.wait(), 10)
+        for n in range(1, 21):
+            body = sensor(f"s{n}", "occupied", "08:00") | {"berth": f"HS2-{n:03d}"}
+            await publish(broker.port, f"parking/v1/sensors/MAG-HS2-{n:03d}/events", body)
+        await eventually(lambda: stored(database), 20)
+        await eventually(lambda: asyncio.sleep(0, sum(w.handled for w in workers)), 20)
+        assert all(worker.handled > 0 for worker in workers)  # each took its share, none twice
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with pytest.raises(asyncio.CancelledError):
+                await task

@@ -38,7 +38,7 @@ class MyStaysOut(BaseModel):
     next_before: str | None = Field(description="pass as `before` for the next page")
 
 
-class PaymentOut(BaseModel):
+class StayPaymentOut(BaseModel):
     """A payment of the stay."""
 
     out_trade_no: str
@@ -59,7 +59,7 @@ class MyStayDetailOut(MyStayOut):
 
     explanation: str | None
     lines: list[dict[str, Any]]
-    payments: list[PaymentOut]
+    payments: list[StayPaymentOut]
     images: list[ImageOut]
 
 
@@ -148,7 +148,7 @@ async def show_detail(request: web.Request, _: Any) -> web.Response:
             explanation=stay.view.explanation,
             lines=stay.view.lines,
             payments=[
-                PaymentOut(
+                StayPaymentOut(
                     out_trade_no=p.out_trade_no,
                     amount_fen=p.amount_fen,
                     status=p.status.value,

@@ -75,7 +75,7 @@ class TopUpIn(PayIn):
     amount_fen: int
 
 
-class RightOut(BaseModel):
+class HeldRightOut(BaseModel):
     """A pass or a stored-value card of the driver's plates."""
 
     ref: str
@@ -89,10 +89,10 @@ class RightOut(BaseModel):
     balance_fen: int
 
 
-class RightsOut(BaseModel):
+class HeldRightsOut(BaseModel):
     """The driver's passes and cards."""
 
-    rights: list[RightOut]
+    rights: list[HeldRightOut]
 
 
 @routes.route(
@@ -207,7 +207,7 @@ async def _start(request: web.Request, order: OrderRequest) -> web.Response:
     "GET",
     "/me/rights",
     "My passes and stored-value cards (driver token)",
-    response=RightsOut,
+    response=HeldRightsOut,
 )
 async def show_rights(request: web.Request, _: None) -> web.Response:
     """Passes and cards of the driver's verified plates and of their own orders."""
@@ -215,7 +215,7 @@ async def show_rights(request: web.Request, _: None) -> web.Response:
     async with unit_of_work(request) as uow:
         held = await my_rights(uow, clock(request), driver_id)
     rights = [
-        RightOut(
+        HeldRightOut(
             ref=r.ref,
             lot=r.lot_code,
             lot_name=r.lot_name,
@@ -228,4 +228,4 @@ async def show_rights(request: web.Request, _: None) -> web.Response:
         )
         for r in held
     ]
-    return json_response(RightsOut(rights=rights))
+    return json_response(HeldRightsOut(rights=rights))

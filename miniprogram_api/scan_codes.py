@@ -35,7 +35,7 @@ class ScanStayOut(BaseModel):
     payable: bool = Field(description="closed with a fee: POST /mp/stays/{ref}/payments")
 
 
-class ScanOut(BaseModel):
+class CodeScanOut(BaseModel):
     """What to show after a scan."""
 
     kind: scan_codes.ScanCodeKind
@@ -64,7 +64,9 @@ def _stay(view: StayView, show_plate: bool) -> ScanStayOut:
     )
 
 
-@routes.route("POST", "/scan", "Resolve a scanned parking QR code", body=ScanIn, response=ScanOut)
+@routes.route(
+    "POST", "/scan", "Resolve a scanned parking QR code", body=ScanIn, response=CodeScanOut
+)
 async def scan(request: web.Request, body: ScanIn) -> web.Response:
     """Check the code's signature and say what the driver should see."""
     settings = request.config_dict[SETTINGS_KEY]
@@ -77,7 +79,7 @@ async def scan(request: web.Request, body: ScanIn) -> web.Response:
         result = await resolve_code(uow, clock(request), request.config_dict[CALENDAR_KEY], target)
     show_plate = result.kind is scan_codes.ScanCodeKind.PLATE
     return json_response(
-        ScanOut(
+        CodeScanOut(
             kind=result.kind,
             action=result.action,
             place=result.place,

@@ -44,7 +44,7 @@ class ReviewItemOut(BaseModel):
     later_image_ref: str | None
 
 
-class ReviewOut(BaseModel):
+class LotReviewOut(BaseModel):
     """The queue, oldest entry first."""
 
     items: list[ReviewItemOut]
@@ -89,7 +89,7 @@ def _out(outcome: lot_review.ReviewOutcome) -> web.Response:
     "/review/lot-stays",
     "Lot stays waiting for a human: missed exits and stale stays",
     query=ReviewQuery,
-    response=ReviewOut,
+    response=LotReviewOut,
     permission=Permission.STAYS_READ,
 )
 async def show_queue(request: web.Request, query: ReviewQuery) -> web.Response:
@@ -99,7 +99,7 @@ async def show_queue(request: web.Request, query: ReviewQuery) -> web.Response:
             uow, clock(request), acting_staff(request), lot_code=query.lot, limit=query.limit
         )
     out = [ReviewItemOut.model_validate(item, from_attributes=True) for item in items]
-    return json_response(ReviewOut(items=out))
+    return json_response(LotReviewOut(items=out))
 
 
 @routes.route(

@@ -93,7 +93,7 @@ class RightsOut(BaseModel):
     next_after: int | None
 
 
-class UseOut(BaseModel):
+class RightUseOut(BaseModel):
     """A stay that entered with the right."""
 
     stay_ref: str
@@ -108,7 +108,7 @@ class RightDetailOut(BaseModel):
     """One right with its newest uses."""
 
     right: RightOut
-    uses: list[UseOut]
+    uses: list[RightUseOut]
 
 
 def _out(view: lot_rights.RightView) -> RightOut:
@@ -182,7 +182,7 @@ async def show_right(request: web.Request, _: None) -> web.Response:
             uow, acting_staff(request), request.match_info["ref"]
         )
     uses = [
-        UseOut(
+        RightUseOut(
             stay_ref=s.ref,
             plate=s.plate,
             status=s.status,

@@ -30,7 +30,7 @@ class BlockIn(BaseModel):
     reason: Reason
 
 
-class LiftIn(BaseModel):
+class BlockLiftIn(BaseModel):
     """Why the block is lifted."""
 
     reason: Reason
@@ -159,11 +159,11 @@ async def list_blocks(request: web.Request, query: BlocksQuery) -> web.Response:
     "POST",
     "/plate-blocks/{block_id}/lift",
     "Lift a block; the entry is kept, inactive (audited)",
-    body=LiftIn,
+    body=BlockLiftIn,
     response=BlockOut,
     permission=Permission.BLOCKS_MANAGE,
 )
-async def lift_block(request: web.Request, body: LiftIn) -> web.Response:
+async def lift_block(request: web.Request, body: BlockLiftIn) -> web.Response:
     """Lift a block."""
     text = request.match_info["block_id"]
     if not text.isdigit() or len(text) > 12:

@@ -28,14 +28,14 @@ from server.resources import SETTINGS_KEY, clock, unit_of_work
 routes = ApiRoutes("ops")
 
 
-class LoginIn(BaseModel):
+class StaffLoginIn(BaseModel):
     """Username and password of a staff account."""
 
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=128)
 
 
-class LoginOut(BaseModel):
+class StaffLoginOut(BaseModel):
     """A bearer token for the `Authorization` header and when it expires."""
 
     token: str
@@ -196,8 +196,8 @@ def _link_out(link: AuditLink) -> AuditLinkOut:
     )
 
 
-@routes.route("POST", "/login", "Log a staff member in", body=LoginIn, response=LoginOut)
-async def log_in(request: web.Request, body: LoginIn) -> web.Response:
+@routes.route("POST", "/login", "Log a staff member in", body=StaffLoginIn, response=StaffLoginOut)
+async def log_in(request: web.Request, body: StaffLoginIn) -> web.Response:
     """Exchange username and password for a short-lived bearer token."""
     policy = login_policy(request.config_dict[SETTINGS_KEY])
     async with unit_of_work(request) as uow:
@@ -205,7 +205,7 @@ async def log_in(request: web.Request, body: LoginIn) -> web.Response:
             uow, clock(request), policy, body.username, body.password
         )
     return json_response(
-        LoginOut(
+        StaffLoginOut(
             token=result.token,
             expires_at=result.expires_at,
             username=result.username,

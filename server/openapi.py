@@ -54,6 +54,10 @@ def _operation(tag: str, endpoint: Endpoint, schemas: dict[str, Any]) -> dict[st
         "responses": {
             "200": _response(endpoint.response, schemas),
             "4XX": {"description": "error", "content": _json_ref("Error")},
+            "5XX": {
+                "description": "server error; 503 when a dependency is away (resend later)",
+                "content": _json_ref("Error"),
+            },
         },
     }
     path_params = [part[1:-1] for part in endpoint.path.split("/") if part.startswith("{")]
@@ -84,8 +88,11 @@ def _response(model: type[BaseModel] | None, schemas: dict[str, Any]) -> dict[st
 
 def _register(model: type[BaseModel], schemas: dict[str, Any]) -> str:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(schema.pop("$defs", {}))
-    schemas[model.__name__] = schema
+    for name, found in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        # Components are keyed by class name: two different schemas of one name would
+        # silently describe one route with the other's schema.
+        if schemas.setdefault(name, found) != found:
+            raise ValueError(f"two different schemas are named {name!r}; rename one")
     return model.__name__
 
 

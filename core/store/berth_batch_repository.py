@@ -4,11 +4,22 @@ batch, whatever its size (core/services/berth_batch.py)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    exists,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,22 +45,38 @@ _POSTINGS = cast(Table, LedgerPostingRow.__table__)
 _NOTIFICATIONS = cast(Table, NotificationRow.__table__)
 
 
-def _codes() -> Any:
-    return bindparam("codes", expanding=True)
+OneOf = Callable[[Any], Any]
 
 
-def _tails_query() -> Select[Any]:
+def _in_list(column: Any) -> Any:
+    """`column IN (...)`, the parameter list expanded when run (SQLite)."""
+    return column.in_(bindparam("codes", expanding=True))
+
+
+def _any_of_array(column: Any) -> Any:
+    """`column = ANY(:codes)`: one array parameter, one prepared statement (PostgreSQL)."""
+    return column == any_(bindparam("codes", type_=postgresql.ARRAY(String)))
+
+
+def _tails_query(one_of: OneOf, *, lateral: bool) -> Select[Any]:
     """Berths with their newest observation and that observation's stay."""
-    last = (
-        select(BerthObservationRow.id)
-        .where(BerthObservationRow.berth_id == BerthRow.id)
-        .order_by(BerthObservationRow.device_time.desc(), BerthObservationRow.id.desc())
+    o = BerthObservationRow
+    newest = (
+        select(o.id, o.device_time, o.kind, o.role, o.stay_id)
+        .where(o.berth_id == BerthRow.id)
+        .order_by(o.device_time.desc(), o.id.desc())
         .limit(1)
-        .correlate(BerthRow)
-        .scalar_subquery()
     )
+    if lateral:
+        # PostgreSQL: one index probe per berth, whatever the table statistics say (a hash
+        # join over every observation was chosen otherwise).
+        last: Any = newest.lateral("last")
+        on: Any = true()
+    else:  # SQLite has no LATERAL; it runs the correlated subquery once per berth
+        last = o
+        on = o.id == newest.with_only_columns(o.id).correlate(BerthRow).scalar_subquery()
     closures = exists().where(BerthClosureRow.berth_id == BerthRow.id).label("closures")
-    o, s = BerthObservationRow, StayRow
+    s = StayRow
     return (
         select(
             BerthRow.id,
@@ -62,9 +89,9 @@ def _tails_query() -> Select[Any]:
             ZoneRow.zone_class,
             ZoneRow.tariff_code,
             closures,
-            o.device_time,
-            o.kind,
-            o.role,
+            last.device_time if not lateral else last.c.device_time,
+            last.kind if not lateral else last.c.kind,
+            last.role if not lateral else last.c.role,
             s.id,
             s.ref,
             s.plate,
@@ -76,9 +103,9 @@ def _tails_query() -> Select[Any]:
         .select_from(BerthRow)
         .outerjoin(ZoneRow, ZoneRow.id == BerthRow.zone_id)
         .outerjoin(OperatorRow, OperatorRow.id == ZoneRow.operator_id)
-        .outerjoin(o, o.id == last)
-        .outerjoin(s, s.id == o.stay_id)
-        .where(BerthRow.code.in_(_codes()))
+        .outerjoin(last, on)
+        .outerjoin(s, s.id == (last.stay_id if not lateral else last.c.stay_id))
+        .where(one_of(BerthRow.code))
         .order_by(BerthRow.id)
     )
 
@@ -106,10 +133,49 @@ def _upserts(dialect: Any) -> dict[str, Any]:
 
 
 # Built once: building a statement costs more than running its cached compiled form.
-_LOCK = select(BerthRow.id).where(BerthRow.code.in_(_codes())).order_by(BerthRow.id)
-_LOCK_FOR_UPDATE = _LOCK.with_for_update()
-_TAILS = _tails_query()
-_STORED = select(_EVENTS.c.dedupe_key).where(_EVENTS.c.dedupe_key.in_(_codes()))
+def _reads(one_of: OneOf) -> dict[str, Any]:
+    """The reads of many berths, plates or keys at once, in one engine's form."""
+    closed_stays = (
+        select(
+            StayRow.plate,
+            StayRow.id,
+            ZoneRow.zone_class,
+            StayRow.entered_at,
+            StayRow.exited_at,
+            StayRow.fee_fen,
+            StayRow.quote,
+            BerthRow.street,
+        )
+        .join(ZoneRow, ZoneRow.id == StayRow.zone_id)
+        .join(BerthRow, BerthRow.id == StayRow.berth_id)
+        .where(
+            one_of(StayRow.plate),
+            StayRow.status == "closed",
+            StayRow.exited_at >= bindparam("since"),
+            StayRow.entered_at <= bindparam("until"),
+        )
+        .order_by(StayRow.entered_at)
+    )
+    verified = (
+        select(VehicleRow.plate, VehicleBindingRow.driver_id)
+        .join(VehicleRow, VehicleRow.id == VehicleBindingRow.vehicle_id)
+        .where(one_of(VehicleRow.plate), VehicleBindingRow.verified_at.is_not(None))
+        .order_by(VehicleBindingRow.driver_id)
+    )
+    return {
+        "lock": select(BerthRow.id)
+        .where(one_of(BerthRow.code))
+        .order_by(BerthRow.id)
+        .with_for_update(),
+        "tails": _tails_query(one_of, lateral=one_of is _any_of_array),
+        "stored": select(_EVENTS.c.dedupe_key).where(one_of(_EVENTS.c.dedupe_key)),
+        "closed_stays": closed_stays,
+        "tariffs": select(TariffRow).where(one_of(TariffRow.code)),
+        "verified": verified,
+    }
+
+
+_READS = {"postgresql": _reads(_any_of_array), "sqlite": _reads(_in_list)}
 _UPSERTS = {"postgresql": _upserts(postgresql), "sqlite": _upserts(sqlite)}
 _INSERT_STAYS = insert(_STAYS).returning(_STAYS.c.id, _STAYS.c.ref)
 _CLOSE_STAYS = (
@@ -132,34 +198,6 @@ _CLOSE_STAYS = (
 _INSERT_OBSERVATIONS = insert(_OBSERVATIONS)
 _INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, _ENTRIES.c.reference)
 _INSERT_POSTINGS = insert(_POSTINGS)
-_CLOSED_STAYS = (
-    select(
-        StayRow.plate,
-        StayRow.id,
-        ZoneRow.zone_class,
-        StayRow.entered_at,
-        StayRow.exited_at,
-        StayRow.fee_fen,
-        StayRow.quote,
-        BerthRow.street,
-    )
-    .join(ZoneRow, ZoneRow.id == StayRow.zone_id)
-    .join(BerthRow, BerthRow.id == StayRow.berth_id)
-    .where(
-        StayRow.plate.in_(_codes()),
-        StayRow.status == "closed",
-        StayRow.exited_at >= bindparam("since"),
-        StayRow.entered_at <= bindparam("until"),
-    )
-    .order_by(StayRow.entered_at)
-)
-_TARIFFS = select(TariffRow).where(TariffRow.code.in_(_codes()))
-_VERIFIED = (
-    select(VehicleRow.plate, VehicleBindingRow.driver_id)
-    .join(VehicleRow, VehicleRow.id == VehicleBindingRow.vehicle_id)
-    .where(VehicleRow.plate.in_(_codes()), VehicleBindingRow.verified_at.is_not(None))
-    .order_by(VehicleBindingRow.driver_id)
-)
 
 
 class BerthBatchRepository:
@@ -171,6 +209,9 @@ class BerthBatchRepository:
     def _upsert(self, name: str) -> Any:
         return _UPSERTS[self._session.get_bind().dialect.name][name]
 
+    def _read(self, name: str) -> Any:
+        return _READS[self._session.get_bind().dialect.name][name]
+
     async def lock_tails(self, codes: Collection[str]) -> dict[str, BerthTail]:
         """The named berths, locked in id order, with their newest observation and its stay."""
         codes = list(codes)
@@ -178,13 +219,13 @@ class BerthBatchRepository:
             # Locked first, read after: a locking read that waited would see the joined rows
             # as they were before the other writer committed (READ COMMITTED re-checks only
             # the locked row). SQLite's BEGIN IMMEDIATE has taken the one write lock already.
-            await self._session.execute(_LOCK_FOR_UPDATE, {"codes": codes})
-        found = await self._session.execute(_TAILS, {"codes": codes})
+            await self._session.execute(self._read("lock"), {"codes": codes})
+        found = await self._session.execute(self._read("tails"), {"codes": codes})
         return {row[1]: _tail(row) for row in found}
 
     async def stored_keys(self, keys: Collection[str]) -> set[str]:
         """Those of the dedupe keys that are stored already."""
-        return set(await self._session.scalars(_STORED, {"codes": list(keys)}))
+        return set(await self._session.scalars(self._read("stored"), {"codes": list(keys)}))
 
     async def insert_events(self, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
         """Store new device events; the ids by dedupe key (a key stored already is left out)."""
@@ -213,13 +254,13 @@ class BerthBatchRepository:
         if not plates:
             return found
         values = {"codes": list(plates), "since": since, "until": until}
-        for plate, *rest in await self._session.execute(_CLOSED_STAYS, values):
+        for plate, *rest in await self._session.execute(self._read("closed_stays"), values):
             found[plate].append(tuple(rest))
         return found
 
     async def tariff_versions(self, codes: Collection[str]) -> list[TariffRow]:
         """Every stored version of the tariffs."""
-        return list(await self._session.scalars(_TARIFFS, {"codes": list(codes)}))
+        return list(await self._session.scalars(self._read("tariffs"), {"codes": list(codes)}))
 
     async def post(self, entries: Sequence[JournalEntry], at: datetime) -> None:
         """Store balanced entries with their postings, in two statements."""
@@ -245,7 +286,9 @@ class BerthBatchRepository:
     async def verified_drivers(self, plates: Collection[str]) -> dict[str, list[int]]:
         """Drivers whose binding of each plate is verified, by plate."""
         found: dict[str, list[int]] = defaultdict(list)
-        for plate, driver_id in await self._session.execute(_VERIFIED, {"codes": list(plates)}):
+        for plate, driver_id in await self._session.execute(
+            self._read("verified"), {"codes": list(plates)}
+        ):
             found[plate].append(driver_id)
         return found
 

@@ -22,6 +22,7 @@ from core.lanes import (
     vehicle_class,
 )
 from core.ledger import Account, AccountKind
+from core.services.notices import notify_stay_opened
 from core.store.activity import StayRow
 from core.store.city import LaneRow, LotRow
 from core.store.lots import LanePassageRow, LotRightRow, LotStayRow
@@ -104,6 +105,8 @@ async def admit(
     if not decision.opens and not read.offline:
         return Verdict(decision, details=details)
     stay = await open_lot_stay(uow, lot, lane, read, access, right, at, earlier=inside)
+    # A verified binder sees a stranger's use of their plate at a gate as on a street.
+    await notify_stay_opened(uow, clock, stay.ref)
     return Verdict(decision, stay.id, stay.ref, details=details)
 
 

@@ -105,8 +105,10 @@ async def admit(
     if not decision.opens and not read.offline:
         return Verdict(decision, details=details)
     stay = await open_lot_stay(uow, lot, lane, read, access, right, at, earlier=inside)
-    # A verified binder sees a stranger's use of their plate at a gate as on a street.
-    await notify_stay_opened(uow, clock, stay.ref)
+    # A verified binder sees a stranger's use of their plate at a gate as on a street; most
+    # plates have none, so one look decides before the notice is built.
+    if await uow.vehicles.verified_drivers(plate):
+        await notify_stay_opened(uow, clock, stay.ref)
     return Verdict(decision, stay.id, stay.ref, details=details)
 
 

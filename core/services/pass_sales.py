@@ -106,10 +106,23 @@ async def create_pass(
     uow: UnitOfWork, clock: Clock, lot_id: int, plate: str, ref: str, valid_until: datetime
 ) -> LotRightRow:
     """A new all-day monthly pass of one plate, valid from now."""
+    return await _new_right(uow, clock, lot_id, plate, ref, "monthly", valid_until)
+
+
+async def _new_right(
+    uow: UnitOfWork,
+    clock: Clock,
+    lot_id: int,
+    plate: str,
+    ref: str,
+    kind: str,
+    valid_until: datetime,
+) -> LotRightRow:
+    """A right of one plate bought in the mini-program, valid from now, with no money on it."""
     right = LotRightRow(
         ref=ref,
         lot_id=lot_id,
-        kind="monthly",
+        kind=kind,
         holder=f"小程序车主 {plate}",
         spaces=1,
         valid_from=clock.now(),
@@ -135,21 +148,7 @@ async def open_card(
     uow: UnitOfWork, clock: Clock, lot_id: int, plate: str, ref: str
 ) -> LotRightRow:
     """A new empty stored-value card of one plate in a lot."""
-    card = LotRightRow(
-        ref=ref,
-        lot_id=lot_id,
-        kind="stored_value",
-        holder=f"小程序车主 {plate}",
-        spaces=1,
-        valid_from=clock.now(),
-        valid_until=NO_EXPIRY,
-        balance_fen=0,
-        status="active",
-        created_at=clock.now(),
-    )
-    await uow.pass_sales.add(card)
-    await uow.pass_sales.add_plate(card.id, plate)
-    return card
+    return await _new_right(uow, clock, lot_id, plate, ref, "stored_value", NO_EXPIRY)
 
 
 def credit_card(card: LotRightRow, amount_fen: int) -> None:

@@ -18,7 +18,7 @@ from core.clock import Clock
 from core.errors import ConflictError, DomainError, ValidationFailedError
 from core.ledger import payment_settled
 from core.payment_gateway import GatewayError, GatewayNotConfiguredError, PaymentGateway
-from core.payments import Payment, PaymentStatus, Refund, RefundStatus
+from core.payments import Payment, PaymentStatus, Refund
 from core.services import audit, refunds
 from core.services.cashier import (
     TakingResult,
@@ -29,7 +29,7 @@ from core.services.cashier import (
 )
 from core.services.lane_entry import receivable_subject
 from core.services.lanes import settle_exit_payment
-from core.services.payments import DUPLICATE_REASON, SYSTEM_ACTOR
+from core.services.payments import refund_duplicate
 from core.services.retrying import Uows, retrying
 from core.staff import StaffIdentity
 from core.store.lots import CashierShiftRow
@@ -274,16 +274,7 @@ async def _keep_duplicate(
     uow: UnitOfWork, clock: Clock, payment: Payment, details: dict[str, object]
 ) -> _Settled:
     """A second payment of the stay: recorded, and refunded in full (sent after commit)."""
-    refund = Refund(
-        out_refund_no=payments.new_out_refund_no(clock.now()),
-        out_trade_no=payment.out_trade_no,
-        amount_fen=payment.amount_fen,
-        reason=DUPLICATE_REASON,
-        requested_by=SYSTEM_ACTOR,
-        status=RefundStatus.REQUESTED,
-        created_at=clock.now(),
-    )
-    await uow.payments.add_refund(refund)
+    refund = await refund_duplicate(uow, clock, payment)
     details["refund"] = refund.out_refund_no
     taking = TakingResult(payment.out_trade_no, payment.amount_fen, None, [])
     return _Settled(taking, refund)

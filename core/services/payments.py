@@ -283,6 +283,11 @@ async def _settle_stay(
     if not duplicate:
         commands = await _open_waiting_lanes(uow, clock, stay_ref, settled)
         return Settlement(settled, True, None, tuple(commands))
+    return Settlement(settled, True, await refund_duplicate(uow, clock, payment))
+
+
+async def refund_duplicate(uow: UnitOfWork, clock: Clock, payment: Payment) -> Refund:
+    """A full refund of a second payment of one stay, requested now; sent after the commit."""
     refund = Refund(
         out_refund_no=payments.new_out_refund_no(clock.now()),
         out_trade_no=payment.out_trade_no,
@@ -293,7 +298,7 @@ async def _settle_stay(
         created_at=clock.now(),
     )
     await uow.payments.add_refund(refund)
-    return Settlement(settled, True, refund)
+    return refund
 
 
 async def _paid_at_the_lot(uow: UnitOfWork, stay: StayRow) -> int:

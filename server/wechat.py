@@ -19,7 +19,8 @@ from config.settings import Settings, SettingsError
 from core.clock import Clock
 from core.notices import STAY_FEE, STAY_OPENED
 from core.services.micropay import MicropayPorts
-from core.services.payments import PaymentSetup, sweep
+from core.services.payment_sweep import sweep
+from core.services.payments import PaymentSetup
 from core.services.refunds import DUPLICATE_REFUNDED
 from core.store.unit_of_work import UnitOfWork
 from ops_api.cashier import MICROPAY_KEY

@@ -202,18 +202,20 @@ async def _open_at_provider(
         # A refusal is final for this order number; a network failure is not, so the
         # payment stays "created" and the same idempotency key tries the same order again.
         log.warning("prepay of %s refused: %s", payment.out_trade_no, exc.detail)
-        await _update(uows, payment.out_trade_no, payments.fail)
+        await update_payment(uows, payment.out_trade_no, payments.fail)
         raise
-    return await _update(uows, payment.out_trade_no, lambda p: payments.attach_prepay(p, prepay_id))
+    return await update_payment(
+        uows, payment.out_trade_no, lambda p: payments.attach_prepay(p, prepay_id)
+    )
 
 
-async def _update(
+async def update_payment(
     uows: Uows,
     out_trade_no: str,
     change: Callable[[Payment], payments.Transition[Payment]],
 ) -> Payment:
     async with uows() as uow:
-        payment = await _payment(uow, out_trade_no, for_update=True)
+        payment = await load_payment(uow, out_trade_no, for_update=True)
         transition = change(payment)
         if transition.changed:
             await uow.payments.save(transition.state)
@@ -243,7 +245,7 @@ async def settle_payment(
 
 async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> Settlement:
     async with uows() as uow:
-        payment = await _payment(uow, report.out_trade_no, for_update=True)
+        payment = await load_payment(uow, report.out_trade_no, for_update=True)
         if report.transaction_id is None:
             raise payments.PaymentMismatchError(detail=f"{report.out_trade_no} has no transaction")
         transition = payments.settle(
@@ -337,7 +339,7 @@ async def refresh_payment(
 ) -> Payment:
     """Ask the provider about an unpaid order and apply what it says (no notify needed)."""
     async with uows() as uow:
-        payment = await _payment(uow, out_trade_no)
+        payment = await load_payment(uow, out_trade_no)
     if payment.status not in payments.OPEN_STATUSES:
         return payment
     report = await gateway.query(payment.out_trade_no, payment.sub_mchid)
@@ -345,78 +347,16 @@ async def refresh_payment(
         return (await settle_payment(uows, clock, gateway, notifier, setup, report)).payment
     if report.trade_state in (TradeState.CLOSED, TradeState.REVOKED):
         now = clock.now()
-        return await _update(uows, out_trade_no, lambda p: payments.close(p, now, by_provider=True))
+        return await update_payment(
+            uows, out_trade_no, lambda p: payments.close(p, now, by_provider=True)
+        )
     if report.trade_state is TradeState.PAYERROR:
-        return await _update(uows, out_trade_no, payments.fail)
+        return await update_payment(uows, out_trade_no, payments.fail)
     return payment
 
 
-async def close_payment(
-    uows: Uows,
-    clock: Clock,
-    gateway: PaymentGateway,
-    notifier: DriverNotifier,
-    setup: PaymentSetup,
-    out_trade_no: str,
-) -> Payment:
-    """Withdraw an unpaid order at the provider and here; not within five minutes."""
-    async with uows() as uow:
-        payment = await _payment(uow, out_trade_no)
-    payments.close(payment, clock.now())  # raises before bothering the provider
-    if payment.status is PaymentStatus.PENDING:
-        try:
-            await gateway.close(payment.out_trade_no, payment.sub_mchid)
-        except GatewayRejectedError as exc:
-            if exc.provider_code != "ORDERPAID":
-                raise
-            # Paid meanwhile: the query settles it, and it is not closed.
-            return await refresh_payment(uows, clock, gateway, notifier, setup, out_trade_no)
-    return await _update(uows, out_trade_no, lambda p: payments.close(p, clock.now()))
-
-
-async def close_stale_payments(
-    uows: Uows,
-    clock: Clock,
-    gateway: PaymentGateway,
-    notifier: DriverNotifier,
-    setup: PaymentSetup,
-    *,
-    older_than: timedelta,
-) -> list[Payment]:
-    """Query, then close, every order left unpaid longer than `older_than` (at least 5 min)."""
-    age = max(older_than, payments.CLOSE_AFTER)
-    async with uows() as uow:
-        stale = await uow.payments.open_created_before(clock.now() - age)
-    done = []
-    for payment in stale:
-        try:
-            ports = (uows, clock, gateway, notifier, setup)
-            current = await refresh_payment(*ports, payment.out_trade_no)
-            # A payment-code order is reversed by the cashier's adapter, never closed here;
-            # one left open (its outcome unknown) is queried again at the next sweep.
-            if current.status in payments.OPEN_STATUSES and current.channel == CHANNEL_WECHAT_JSAPI:
-                current = await close_payment(*ports, payment.out_trade_no)
-            done.append(current)
-        except ConflictError as exc:
-            log.warning("could not close %s: %s", payment.out_trade_no, exc.detail)
-    return done
-
-
-async def _payment(uow: UnitOfWork, out_trade_no: str, *, for_update: bool = False) -> Payment:
+async def load_payment(uow: UnitOfWork, out_trade_no: str, *, for_update: bool = False) -> Payment:
     payment = await uow.payments.get(out_trade_no, for_update=for_update)
     if payment is None:
         raise PaymentNotFoundError(detail=out_trade_no)
     return payment
-
-
-async def sweep(
-    uows: Uows,
-    clock: Clock,
-    gateway: PaymentGateway,
-    notifier: DriverNotifier,
-    setup: PaymentSetup,
-) -> None:
-    """Housekeeping: settle or close orders left unpaid past their expiry, resend refunds."""
-    expired = timedelta(minutes=setup.order_minutes) + payments.CLOSE_AFTER
-    await close_stale_payments(uows, clock, gateway, notifier, setup, older_than=expired)
-    await refunds.resubmit_requested(uows, clock, gateway, setup.refund_notify_url)

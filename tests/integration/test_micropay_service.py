@@ -27,7 +27,8 @@ from core.payment_gateway import (
 from core.payments import PaymentStatus
 from core.services import cashier, micropay
 from core.services.micropay import MicropayPorts
-from core.services.payments import PaymentSetup, sweep
+from core.services.payment_sweep import sweep
+from core.services.payments import PaymentSetup
 from core.staff import Role, StaffIdentity
 from core.store.unit_of_work import UnitOfWork
 from tests.integration.test_lanes import read

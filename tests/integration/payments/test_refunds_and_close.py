@@ -19,7 +19,8 @@ from core.payments import (
     RefundTooLargeError,
     RefundWindowClosedError,
 )
-from core.services.payments import close_payment, settle_payment, sweep
+from core.services.payment_sweep import close_payment, sweep
+from core.services.payments import settle_payment
 from core.services.refunds import request_refund
 from core.store.database import Database
 from core.store.unit_of_work import UnitOfWork

@@ -1,4 +1,4 @@
-"""Use cases of paying a stay: open an order, settle it once, query it, close it."""
+"""Use cases of paying a stay, a pass or a top-up: open an order, settle it once, query it."""
 
 from __future__ import annotations
 

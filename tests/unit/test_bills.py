@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from adapters.wechatpay_bills import read_bill
 from core.bills import (
     SHANGHAI,
     BillDateError,
@@ -18,6 +21,7 @@ from core.bills import (
     parse_trade_bill,
     yuan_to_fen,
 )
+from core.payment_gateway import GatewayError
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "wechatpay" / "tradebill_all.csv"
 
@@ -138,3 +142,17 @@ def test_a_bill_day_is_a_beijing_calendar_day() -> None:
     start, end = day_bounds(date(2026, 11, 24))
     assert start == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
     assert end == datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+
+
+def test_a_downloaded_bill_is_unzipped_and_checked_against_its_sha1() -> None:
+    raw = sample().encode()
+    digest = hashlib.sha1(raw).hexdigest()
+
+    assert read_bill(gzip.compress(raw), digest.upper()).summary.trade_count == 3
+    with pytest.raises(GatewayError, match="SHA1"):
+        read_bill(gzip.compress(raw.replace(b"`8.00", b"`9.00")), digest)
+    with pytest.raises(GatewayError, match="gzip"):
+        read_bill(raw, digest)
+    broken = b"not a bill"
+    with pytest.raises(GatewayError, match="unusable"):
+        read_bill(gzip.compress(broken), hashlib.sha1(broken).hexdigest())

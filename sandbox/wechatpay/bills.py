@@ -136,7 +136,7 @@ def _common(order: Order, moment: datetime) -> list[str]:
         order.transaction_id or "",
         order.out_trade_no,
         next(iter(order.payer.values()), ""),
-        "MICROPAY" if order.trade_type == "MICROPAY" else order.trade_type,
+        order.trade_type,
     ]
 
 

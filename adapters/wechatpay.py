@@ -159,6 +159,23 @@ class WeChatPayGateway:
         )
         return _refund(body, order.sub_mchid)
 
+    async def download(self, url: str) -> bytes:
+        """GET a bill's download_url, signed; the answer is unsigned (its hash is checked)."""
+        if not url.startswith(f"{self._config.base_url.rstrip('/')}/"):
+            # Signing a request to another host would hand it our Authorization.
+            raise GatewayError(detail=f"download URL on another host: {url[:80]}")
+        client = await self._ready()
+        try:
+            code, body = await client.download_bill(url)
+        except httpx.HTTPError as exc:
+            raise GatewayError(detail=f"wechatpay download: {exc!r}") from exc
+        if 200 <= code < 300 and isinstance(body, bytes):
+            return body
+        error = _error_body(body)
+        if code >= 500 or not error:
+            raise GatewayError(detail=f"wechatpay download: {code} {error}")
+        raise Rejected(str(error.get("code", "")), str(error.get("message", "")), code)
+
     async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> Notice | None:
         """Verify and decrypt a notification; None for events the platform does not act on."""
         data = await self.decode_notification(headers, body)

@@ -55,6 +55,8 @@ class RefundStatus(StrEnum):
 
 
 IN_FLIGHT_REFUNDS = frozenset({RefundStatus.REQUESTED, RefundStatus.PROCESSING})
+# Refunds the provider took on: they appear in its bill of the day they were asked for.
+ACCEPTED_REFUNDS = frozenset({RefundStatus.PROCESSING, RefundStatus.SUCCESS, RefundStatus.ABNORMAL})
 
 
 class PaymentNotFoundError(NotFoundError):

@@ -1,7 +1,8 @@
-"""Staff routes for payments: a stay's payments, and refunds with an audited reason."""
+"""Staff routes for payments: a stay's payments, refunds with an audited reason, reconciliation."""
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 
 from aiohttp import web
@@ -9,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from core.payment_gateway import GatewayNotConfiguredError
 from core.payments import Payment, Refund
+from core.reconciliation import ReconciliationReport
+from core.services.reconciliation import reconcile_day
 from core.services.refunds import request_refund
 from core.staff import Permission
 from ops_api.auth import acting_staff
@@ -139,3 +142,84 @@ async def refund_payment(request: web.Request, body: RefundIn) -> web.Response:
         actor=acting_staff(request),
     )
     return json_response(_refund_out(refund))
+
+
+class ReconcileIn(BaseModel):
+    """The Beijing day and sub-merchant to reconcile against WeChat Pay's trade bill."""
+
+    date: dt.date = Field(description="yyyy-MM-DD, a past day of the last three months")
+    sub_mchid: str = Field(min_length=1, max_length=32, pattern=r"^\d+$")
+
+
+class DifferenceOut(BaseModel):
+    """One disagreement between the bill and our books; the missing side's amount is null."""
+
+    kind: str = Field(
+        description="payment_not_ours, payment_not_in_bill, payment_amount_differs, "
+        "refund_not_ours, refund_not_in_bill or refund_amount_differs"
+    )
+    out_trade_no: str
+    out_refund_no: str | None
+    bill_fen: int | None
+    our_fen: int | None
+
+
+class ReconciliationOut(BaseModel):
+    """Matched counts and sums, and every difference; bill_found is false on a day without one."""
+
+    date: dt.date
+    sub_mchid: str
+    bill_found: bool
+    balanced: bool
+    matched_payments: int
+    matched_payment_fen: int
+    matched_refunds: int
+    matched_refund_fen: int
+    differences: list[DifferenceOut]
+
+
+def _reconciliation_out(report: ReconciliationReport) -> ReconciliationOut:
+    return ReconciliationOut(
+        date=report.day,
+        sub_mchid=report.sub_mchid,
+        bill_found=report.bill_found,
+        balanced=report.balanced,
+        matched_payments=report.matched_payments,
+        matched_payment_fen=report.matched_payment_fen,
+        matched_refunds=report.matched_refunds,
+        matched_refund_fen=report.matched_refund_fen,
+        differences=[
+            DifferenceOut(
+                kind=d.kind.value,
+                out_trade_no=d.out_trade_no,
+                out_refund_no=d.out_refund_no,
+                bill_fen=d.bill_fen,
+                our_fen=d.our_fen,
+            )
+            for d in report.differences
+        ],
+    )
+
+
+@routes.route(
+    "POST",
+    "/payments/reconcile",
+    "Reconcile a sub-merchant's day against the WeChat Pay trade bill (audited)",
+    body=ReconcileIn,
+    response=ReconciliationOut,
+    permission=Permission.REPORTS_READ,
+)
+async def reconcile_payments(request: web.Request, body: ReconcileIn) -> web.Response:
+    """Download the day's bill, compare it with our payments and refunds, report differences."""
+    services = request.config_dict.get(WECHAT_SERVICES_KEY)
+    if services is None:
+        raise GatewayNotConfiguredError(detail="WeChat Pay not configured")
+    report = await reconcile_day(
+        lambda: unit_of_work(request),
+        clock(request),
+        services.bills,
+        day=body.date,
+        sub_mchid=body.sub_mchid,
+        actor=acting_staff(request),
+    )
+    return json_response(_reconciliation_out(report))

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from adapters.wechat import MiniProgramClient
 from adapters.wechatpay import PRODUCTION_BASE_URL, WeChatPayConfig, WeChatPayGateway
+from adapters.wechatpay_bills import WeChatPayBills
 from adapters.wechatpay_micropay import MicropayTiming, WeChatPayMicropay
 from config.settings import Settings, SettingsError
 from core.clock import Clock
@@ -63,6 +64,11 @@ class WeChatServices:
         return MicropayPorts(
             self.micropay, self.gateway, self.setup.appid, self.setup.refund_notify_url
         )
+
+    @property
+    def bills(self) -> WeChatPayBills:
+        """The trade bills of the sub-merchants, through the same client."""
+        return WeChatPayBills(self.gateway)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""

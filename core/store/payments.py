@@ -23,8 +23,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.errors import ConflictError
 from core.payments import (
+    ACCEPTED_REFUNDS,
     IN_FLIGHT_REFUNDS,
     OPEN_STATUSES,
+    SETTLED_STATUSES,
     Payment,
     PaymentPurpose,
     PaymentStatus,
@@ -239,6 +241,37 @@ class PaymentRepository:
             .limit(limit)
         )
         return [p for p in (self._track(r) for r in await self._session.scalars(query)) if p]
+
+    async def paid_between(self, sub_mchid: str, start: datetime, end: datetime) -> list[Payment]:
+        """Payments to a sub-merchant whose payment succeeded in [start, end), by payment time."""
+        query = (
+            select(PaymentRow)
+            .where(
+                PaymentRow.sub_mchid == sub_mchid,
+                PaymentRow.paid_at >= start,
+                PaymentRow.paid_at < end,
+                PaymentRow.status.in_([s.value for s in SETTLED_STATUSES]),
+            )
+            .order_by(PaymentRow.paid_at, PaymentRow.id)
+        )
+        return [_payment(r) for r in await self._session.scalars(query)]
+
+    async def refunds_accepted_between(
+        self, sub_mchid: str, start: datetime, end: datetime
+    ) -> list[Refund]:
+        """Refunds the provider accepted for a sub-merchant, asked for in [start, end)."""
+        query = (
+            select(RefundRow)
+            .join(PaymentRow, PaymentRow.out_trade_no == RefundRow.out_trade_no)
+            .where(
+                PaymentRow.sub_mchid == sub_mchid,
+                RefundRow.created_at >= start,
+                RefundRow.created_at < end,
+                RefundRow.status.in_([s.value for s in ACCEPTED_REFUNDS]),
+            )
+            .order_by(RefundRow.created_at, RefundRow.id)
+        )
+        return [_refund(r) for r in await self._session.scalars(query)]
 
     async def driver_of(self, out_trade_no: str) -> int | None:
         """The driver account that started a payment."""

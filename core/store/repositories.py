@@ -66,6 +66,11 @@ class CityRepository:
         """The operator with this id."""
         return await self._session.get_one(OperatorRow, operator_id)
 
+    async def operator_code_of_sub_mchid(self, sub_mchid: str) -> str | None:
+        """The code of the operator paid as this WeChat Pay sub-merchant, if any."""
+        query = select(OperatorRow.code).where(OperatorRow.sub_mchid == sub_mchid)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
 
 class CalendarRepository:
     """The holiday override table."""

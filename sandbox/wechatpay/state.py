@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,14 @@ from sandbox.wechatpay.codes import CodeDesk
 from sandbox.wechatpay.keys import SandboxKeys
 from sandbox.wechatpay.notifications import Outbox
 from sandbox.wechatpay.orders import PayBooks, SandboxApiError
+
+
+@dataclass(frozen=True, slots=True)
+class BillFile:
+    """A generated bill waiting to be downloaded (its link expires)."""
+
+    content: bytes
+    expires_at: datetime
 
 
 @dataclass
@@ -35,6 +44,7 @@ class PaySandbox:
     outbox: Outbox = field(init=False)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     codes: CodeDesk = field(default_factory=CodeDesk)
+    bill_files: dict[str, BillFile] = field(default_factory=dict)
     _forger_key: rsa.RSAPrivateKey | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:

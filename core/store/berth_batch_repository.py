@@ -3,6 +3,7 @@ batch, whatever its size (core/services/berth_batch.py)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
@@ -17,6 +18,7 @@ from sqlalchemy import (
     exists,
     insert,
     select,
+    text,
     true,
     update,
 )
@@ -200,6 +202,29 @@ _INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, _ENTRIES.c.reference
 _INSERT_POSTINGS = insert(_POSTINGS)
 
 
+# PostgreSQL: many rows in one statement from array parameters; `executemany` would run the
+# statement once per row (SQLite keeps it: its statements are in-process calls).
+_CLOSE_STAYS_PG = text(
+    "UPDATE stays SET exited_at = v.exited_at, status = v.status, fee_fen = v.fee_fen, "
+    "quote = CAST(v.quote AS JSONB), tariff_code = v.tariff_code, "
+    "tariff_version = v.tariff_version "
+    "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:exited AS TIMESTAMPTZ[]), "
+    "CAST(:statuses AS VARCHAR[]), CAST(:fees AS BIGINT[]), CAST(:quotes AS TEXT[]), "
+    "CAST(:tariffs AS VARCHAR[]), CAST(:versions AS INTEGER[])) "
+    "AS v(id, exited_at, status, fee_fen, quote, tariff_code, tariff_version) "
+    "WHERE stays.id = v.id"
+)
+_ADD_HEALTH_PG = text(
+    "INSERT INTO device_health (device_id, last_event_at, occupied_count, flicker_count) "
+    "SELECT d.id, v.at, v.occupied, 0 FROM unnest(CAST(:codes AS VARCHAR[]), "
+    "CAST(:ats AS TIMESTAMPTZ[]), CAST(:occupied AS INTEGER[])) AS v(code, at, occupied) "
+    "JOIN devices d ON d.code = v.code "
+    "ON CONFLICT (device_id) DO UPDATE SET "
+    "last_event_at = GREATEST(device_health.last_event_at, excluded.last_event_at), "
+    "occupied_count = device_health.occupied_count + excluded.occupied_count"
+)
+
+
 class BerthBatchRepository:
     """Reads and writes of many berths' events at once; never commits."""
 
@@ -239,7 +264,20 @@ class BerthBatchRepository:
 
     async def close_stays(self, rows: Sequence[dict[str, Any]]) -> None:
         """Write the end, status and price of stays (keys: `stay_id` and the stay's columns)."""
-        await self._session.execute(_CLOSE_STAYS, list(rows))
+        if self._session.get_bind().dialect.name != "postgresql":
+            await self._session.execute(_CLOSE_STAYS, list(rows))
+            return
+        columns = {
+            "ids": "stay_id",
+            "exited": "exited_at",
+            "statuses": "status",
+            "fees": "fee_fen",
+            "tariffs": "tariff_code",
+            "versions": "tariff_version",
+        }
+        values: dict[str, list[Any]] = {name: [r[c] for r in rows] for name, c in columns.items()}
+        values["quotes"] = [None if r["quote"] is None else json.dumps(r["quote"]) for r in rows]
+        await self._session.execute(_CLOSE_STAYS_PG, values)
 
     async def insert_observations(self, rows: Sequence[dict[str, Any]]) -> None:
         """Add events to their berths' timelines."""
@@ -314,8 +352,17 @@ class BerthBatchRepository:
             {"code": code, "at": at, "occupied": occupied, "flicker": 0}
             for code, (occupied, at) in news.items()
         ]
-        if rows:
+        if not rows:
+            return
+        if self._session.get_bind().dialect.name != "postgresql":
             await self._session.execute(UPSERT_HEALTH, rows)
+            return
+        values = {
+            "codes": [r["code"] for r in rows],
+            "ats": [r["at"] for r in rows],
+            "occupied": [r["occupied"] for r in rows],
+        }
+        await self._session.execute(_ADD_HEALTH_PG, values)
 
 
 def _tail(row: Any) -> BerthTail:

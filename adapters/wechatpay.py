@@ -176,6 +176,13 @@ class WeChatPayGateway:
             raise GatewayError(detail=f"wechatpay download: {code} {error}")
         raise Rejected(str(error.get("code", "")), str(error.get("message", "")), code)
 
+    def decrypt_key(self, encrypt_key: str) -> bytes:
+        """A bill file's AES key, RSA-OAEP encrypted to our API certificate."""
+        try:
+            return str(self._client.decrypt(encrypt_key)).encode()
+        except (ValueError, TypeError) as exc:  # bad base64, wrong key, not UTF-8
+            raise GatewayError(detail=f"bill key does not decrypt: {exc!r}") from exc
+
     async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> Notice | None:
         """Verify and decrypt a notification; None for events the platform does not act on."""
         data = await self.decode_notification(headers, body)

@@ -146,13 +146,13 @@ def parse_trade_bill(text: str) -> TradeBill:
     split = next((i for i, line in enumerate(lines) if line.startswith("总交易单数")), None)
     if split is None or split == 0 or len(lines) != split + 2:
         raise BillFormatError("a trade bill has a header, rows, a summary header and a summary")
-    header = _columns(lines[0], _ROW_FIELDS)
-    rows = tuple(_row(_named(header, line)) for line in lines[1:split])
-    summary = _summary(_named(_columns(lines[split], _SUMMARY_FIELDS), lines[split + 1]))
+    header = columns_of(lines[0], _ROW_FIELDS)
+    rows = tuple(_row(named_cells(header, line)) for line in lines[1:split])
+    summary = _summary(named_cells(columns_of(lines[split], _SUMMARY_FIELDS), lines[split + 1]))
     return TradeBill(rows, summary)
 
 
-def _columns(line: str, wanted: dict[str, str]) -> list[str | None]:
+def columns_of(line: str, wanted: dict[str, str]) -> list[str | None]:
     names = [wanted.get(name.strip()) for name in line.split(",")]
     missing = set(wanted.values()) - set(names)
     if missing:
@@ -160,7 +160,7 @@ def _columns(line: str, wanted: dict[str, str]) -> list[str | None]:
     return names
 
 
-def _named(columns: list[str | None], line: str) -> dict[str, str]:
+def named_cells(columns: list[str | None], line: str) -> dict[str, str]:
     # Every field starts with a backquote (so spreadsheets keep long numbers as text), which
     # also lets a field such as the goods' name hold a comma.
     if not line.startswith("`"):

@@ -45,7 +45,7 @@ async def trade_bill(request: web.Request) -> web.Response:
     """GET /v3/bill/tradebill: where to download the day's bill and its SHA1."""
     sandbox = request.app[SANDBOX_KEY]
     now = sandbox.clock.now()
-    day = _bill_date(request.query.get("bill_date", ""), now)
+    day = bill_date_of(request.query.get("bill_date", ""), now)
     bill_type = request.query.get("bill_type", "ALL")
     tar_type = request.query.get("tar_type", "")
     if bill_type not in BILL_TYPES or tar_type not in ("", "GZIP"):
@@ -73,7 +73,7 @@ async def download(request: web.Request) -> web.Response:
     return web.Response(body=found.content, content_type="application/octet-stream")
 
 
-def _bill_date(text: str, now: datetime) -> date:
+def bill_date_of(text: str, now: datetime) -> date:
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -118,7 +118,7 @@ def _on(moment: datetime, day: date) -> bool:
     return moment.astimezone(SHANGHAI).date() == day
 
 
-def _yuan(fen: int) -> str:
+def yuan_text(fen: int) -> str:
     return f"{Decimal(fen) / 100:.2f}"
 
 
@@ -142,7 +142,7 @@ def _common(order: Order, moment: datetime) -> list[str]:
 
 def _payment_row(order: Order) -> list[str]:
     state = "REVOKED" if order.trade_state == "REVOKED" else "SUCCESS"
-    total = _yuan(order.total)
+    total = yuan_text(order.total)
     return [
         *_common(order, order.success_time or order.created_at),
         state,
@@ -167,7 +167,7 @@ def _payment_row(order: Order) -> list[str]:
 
 
 def _refund_row(refund: Refund) -> list[str]:
-    amount = _yuan(refund.amount)
+    amount = yuan_text(refund.amount)
     return [
         *_common(refund.order, refund.created_at),
         "REFUND",

@@ -118,7 +118,8 @@ async def test_centre_down_mid_traffic_and_agent_restarted_during_resend(
     base = f"http://127.0.0.1:{centre.port}"
 
     def agent_app(retry: float) -> web.Application:
-        config = AgentConfig(LOT, base, journal, account, timeout_seconds=1.0, retry_seconds=retry)
+        # The login hashes a password (argon2): on a loaded machine it took over a second.
+        config = AgentConfig(LOT, base, journal, account, timeout_seconds=5.0, retry_seconds=retry)
         return create_agent_app(config, clock=clock)
 
     # First life of the agent: its loop only syncs at start, the test drives the resend.

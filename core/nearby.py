@@ -10,6 +10,7 @@ from enum import StrEnum
 from core.billing.day_calendar import DayType
 from core.billing.tariff import Tariff
 from core.errors import ValidationFailedError
+from core.money import format_yuan
 
 EARTH_RADIUS_M = 6_371_008.8
 # GCJ-02 is only defined inside mainland China; outside it wx.getLocation gives WGS-84.
@@ -146,4 +147,4 @@ def summarise_tariff(tariff: Tariff, vehicle_class: str = "small") -> PriceSumma
 
 
 def _yuan(fen: int) -> str:
-    return f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}".rstrip("0")
+    return f"{fen // 100}" if fen % 100 == 0 else format_yuan(fen).rstrip("0")

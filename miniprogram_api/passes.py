@@ -17,9 +17,10 @@ from core.services.pass_orders import (
     start_order,
 )
 from miniprogram_api.payments import PayIn, PaymentStartOut, started_out, uows_of
-from miniprogram_api.session import current_driver, wechat
+from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
 from server.resources import clock, unit_of_work
+from server.wechat import wechat
 
 routes = ApiRoutes("miniprogram")
 

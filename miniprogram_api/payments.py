@@ -19,10 +19,11 @@ from core.services.payments import (
 )
 from core.services.refunds import apply_refund_report
 from core.services.retrying import Uows
-from miniprogram_api.session import current_driver, wechat
+from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
 from server.lane_publishing import publish_lane_commands
 from server.resources import clock, unit_of_work
+from server.wechat import wechat
 
 log = logging.getLogger(__name__)
 

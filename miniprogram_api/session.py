@@ -9,11 +9,10 @@ from pydantic import BaseModel, Field
 
 from core import driver_tokens
 from core.errors import AuthenticationError
-from core.payment_gateway import GatewayNotConfiguredError
 from core.services.drivers import add_phone, log_in
 from server.http import ApiRoutes, json_response
 from server.resources import SETTINGS_KEY, clock, unit_of_work
-from server.wechat import WECHAT_SERVICES_KEY, WeChatServices
+from server.wechat import wechat
 
 routes = ApiRoutes("miniprogram")
 
@@ -44,14 +43,6 @@ class PhoneOut(BaseModel):
     """The phone number kept for the driver, masked."""
 
     phone: str = Field(description="masked, e.g. 138****5678")
-
-
-def wechat(request: web.Request) -> WeChatServices:
-    """The WeChat adapters, or a 503 when this deployment has none configured."""
-    services = request.config_dict.get(WECHAT_SERVICES_KEY)
-    if services is None:
-        raise GatewayNotConfiguredError(detail="WeChat Pay / mini-program not configured")
-    return services
 
 
 def current_driver(request: web.Request) -> int:

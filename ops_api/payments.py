@@ -8,7 +8,6 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from core.payment_gateway import GatewayNotConfiguredError
 from core.payments import Payment, Refund
 from core.reconciliation import ReconciliationReport
 from core.services.reconciliation import reconcile_day
@@ -17,7 +16,7 @@ from core.staff import Permission
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
 from server.resources import clock, unit_of_work
-from server.wechat import WECHAT_SERVICES_KEY
+from server.wechat import wechat
 
 routes = ApiRoutes("ops")
 
@@ -128,9 +127,7 @@ async def list_stay_payments(request: web.Request, _: None) -> web.Response:
 )
 async def refund_payment(request: web.Request, body: RefundIn) -> web.Response:
     """Record the refund with the reason, ask WeChat Pay for it, answer where it is."""
-    services = request.config_dict.get(WECHAT_SERVICES_KEY)
-    if services is None:
-        raise GatewayNotConfiguredError(detail="WeChat Pay not configured")
+    services = wechat(request)
     refund = await request_refund(
         lambda: unit_of_work(request),
         clock(request),
@@ -211,9 +208,7 @@ def _reconciliation_out(report: ReconciliationReport) -> ReconciliationOut:
 )
 async def reconcile_payments(request: web.Request, body: ReconcileIn) -> web.Response:
     """Download the day's bill, compare it with our payments and refunds, report differences."""
-    services = request.config_dict.get(WECHAT_SERVICES_KEY)
-    if services is None:
-        raise GatewayNotConfiguredError(detail="WeChat Pay not configured")
+    services = wechat(request)
     report = await reconcile_day(
         lambda: unit_of_work(request),
         clock(request),

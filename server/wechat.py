@@ -19,6 +19,7 @@ from adapters.wechatpay_micropay import MicropayTiming, WeChatPayMicropay
 from config.settings import Settings, SettingsError
 from core.clock import Clock
 from core.notices import STAY_FEE, STAY_OPENED
+from core.payment_gateway import GatewayNotConfiguredError
 from core.services.micropay import MicropayPorts
 from core.services.payment_sweep import sweep
 from core.services.payments import PaymentSetup
@@ -76,6 +77,16 @@ class WeChatServices:
 
 
 WECHAT_SERVICES_KEY = web.AppKey("wechat_services", WeChatServices)
+
+
+def wechat(request: web.Request) -> WeChatServices:
+    """The WeChat adapters, or a 503 when this deployment has none configured."""
+    services = request.config_dict.get(WECHAT_SERVICES_KEY)
+    if services is None:
+        raise GatewayNotConfiguredError(detail="WeChat Pay / mini-program not configured")
+    return services
+
+
 SANDBOX_KEY = web.AppKey("wechat_sandbox", sandbox_server.RunningSandbox)
 
 

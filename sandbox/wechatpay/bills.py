@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from core.money import format_yuan
 from sandbox.wechatpay.orders import SHANGHAI, Order, PayBooks, Refund, SandboxApiError
 from sandbox.wechatpay.state import SANDBOX_KEY, BillFile, answer
 
@@ -118,10 +119,6 @@ def _on(moment: datetime, day: date) -> bool:
     return moment.astimezone(SHANGHAI).date() == day
 
 
-def yuan_text(fen: int) -> str:
-    return f"{Decimal(fen) / 100:.2f}"
-
-
 def _fee(fen: int) -> str:
     return f"{Decimal(fen) / 100 * RATE:.5f}"
 
@@ -142,7 +139,7 @@ def _common(order: Order, moment: datetime) -> list[str]:
 
 def _payment_row(order: Order) -> list[str]:
     state = "REVOKED" if order.trade_state == "REVOKED" else "SUCCESS"
-    total = yuan_text(order.total)
+    total = format_yuan(order.total)
     return [
         *_common(order, order.success_time or order.created_at),
         state,
@@ -167,7 +164,7 @@ def _payment_row(order: Order) -> list[str]:
 
 
 def _refund_row(refund: Refund) -> list[str]:
-    amount = yuan_text(refund.amount)
+    amount = format_yuan(refund.amount)
     return [
         *_common(refund.order, refund.created_at),
         "REFUND",

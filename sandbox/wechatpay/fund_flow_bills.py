@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sandbox.wechatpay.bills import LINK_VALID, RATE, bill_date_of, yuan_text
+from core.money import format_yuan
+from sandbox.wechatpay.bills import LINK_VALID, RATE, bill_date_of
 from sandbox.wechatpay.orders import SHANGHAI, PayBooks, SandboxApiError
 from sandbox.wechatpay.state import SANDBOX_KEY, BillFile, PaySandbox, answer, sub_mchid_of
 
@@ -109,9 +110,9 @@ def render(books: PayBooks, day: date, sub_mchid: str) -> str | None:
     summary = [
         len(amounts),
         len(income),
-        yuan_text(sum(income)),
+        format_yuan(sum(income)),
         len(expense),
-        yuan_text(sum(expense)),
+        format_yuan(sum(expense)),
     ]
     return "\r\n".join([HEADER, *lines, SUMMARY_HEADER, _fields(summary)]) + "\r\n"
 
@@ -133,7 +134,7 @@ def flows(books: PayBooks, sub_mchid: str) -> list[Flow]:
         if refund.order.sub_mchid != sub_mchid:
             continue
         returned = fee_of(refund.amount)
-        remark = f"退款总金额{yuan_text(refund.amount)}元;含手续费{yuan_text(returned)}元"
+        remark = f"退款总金额{format_yuan(refund.amount)}元;含手续费{format_yuan(returned)}元"
         applicant = f"{refund.order.sp_mchid}API"
         amount = returned - refund.amount
         no = refund.refund_id
@@ -158,8 +159,8 @@ def _line(flow: Flow, balance: int) -> str:
             flow.kind,
             flow.kind,
             direction,
-            yuan_text(abs(flow.amount)),
-            yuan_text(balance),
+            format_yuan(abs(flow.amount)),
+            format_yuan(balance),
             flow.applicant,
             flow.remark,
             flow.voucher_no,

@@ -105,9 +105,9 @@ async def admit(
     if not decision.opens and not read.offline:
         return Verdict(decision, details=details)
     stay = await open_lot_stay(uow, lot, lane, read, access, right, at, earlier=inside)
-    # A verified binder sees a stranger's use of their plate at a gate as on a street; most
-    # plates have none, so one look decides before the notice is built.
-    if await uow.vehicles.verified_drivers(plate):
+    # A verified binder sees a stranger's use of their plate at a gate as on a street; the
+    # entry counts said whether there is one, so most entries ask nothing more.
+    if counts.verified_binders:
         await notify_stay_opened(uow, clock, stay.ref)
     return Verdict(decision, stay.id, stay.ref, details=details)
 

@@ -35,6 +35,7 @@ from core.store.lots import (
     MerchantValidationRow,
     PlateBlockRow,
 )
+from core.store.people import VehicleBindingRow, VehicleRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class EntryCounts:
     balance_fen: int  # of the plate's receivable: arrears when positive
     inside: int  # the plate's open stays in the lot
     rights: bool  # an active right of the plate in the lot is valid at the read's time
+    verified_binders: bool  # a driver's verified binding of the plate (entry notices)
 
 
 def _lane_of_device() -> Select[tuple[LaneRow, LotRow, LotPolicyRow, OperatorRow]]:
@@ -134,6 +136,11 @@ def _entry_counts() -> Select[Any]:
         LotRightRow.valid_from <= bindparam("at"),
         LotRightRow.valid_until > bindparam("at"),
     )
+    binders = exists().where(
+        VehicleRow.plate == plate,
+        VehicleBindingRow.vehicle_id == VehicleRow.id,
+        VehicleBindingRow.verified_at.is_not(None),
+    )
     return select(
         open_stays.scalar_subquery(),
         temporary.scalar_subquery(),
@@ -141,6 +148,7 @@ def _entry_counts() -> Select[Any]:
         balance.scalar_subquery(),
         inside.scalar_subquery(),
         rights,
+        binders,
     )
 
 
@@ -248,7 +256,13 @@ class LaneReadRepository:
         params = {"lot_id": lot_id, "plate": plate, "receivable": receivable, "at": at}
         row = (await self._session.execute(_ENTRY_COUNTS, params)).one()
         return EntryCounts(
-            int(row[0]), int(row[1]), row[2], int(row[3] or 0), int(row[4]), bool(row[5])
+            int(row[0]),
+            int(row[1]),
+            row[2],
+            int(row[3] or 0),
+            int(row[4]),
+            bool(row[5]),
+            bool(row[6]),
         )
 
     async def exit_candidates(

@@ -6,23 +6,14 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
 from decimal import Decimal
 
 import aiohttp
 import asyncpg
 
-ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from bench._server import start_server
 
-SERVER = """
-import logging, sys
-from aiohttp import web
-from config.settings import load_settings
-from server.app import create_app
-logging.basicConfig(level=logging.WARNING)
-web.run_app(create_app(load_settings()), host="127.0.0.1", port=int(sys.argv[1]),
-            access_log=None, print=None)
-"""
+ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def free_port() -> int:
@@ -99,12 +90,12 @@ async def drop(database: str) -> None:
     await admin.close()
 
 
-def start_centre(url: str, port: int) -> subprocess.Popen[bytes]:
-    """The centre in its own process, as in production (one worker)."""
+def start_centre(url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    """The centre in its own process(es), as `parking serve` runs it."""
     env = os.environ | {"DATABASE_URL": url}
     env.pop("MQTT_URL", None)
     env.pop("REDIS_URL", None)
-    return subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)
+    return start_server(port, env, workers)
 
 
 async def wait_up(base: str) -> None:

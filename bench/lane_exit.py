@@ -33,6 +33,7 @@ from bench._lane_centre import (
     start_centre,
     wait_up,
 )
+from bench._server import cpu_seconds
 
 TARGET_P99_MS = 50.0
 LEAD_SECONDS = 3  # exits start once each lot has cars inside
@@ -100,7 +101,7 @@ async def run(args: argparse.Namespace) -> int:
     lots = args.lanes // 2
     url = await prepare(database, lots)
     port = free_port()
-    server = start_centre(url, port)
+    server = start_centre(url, port, args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_up(base)
@@ -110,6 +111,7 @@ async def run(args: argparse.Namespace) -> int:
         rng = random.Random(args.seed)
         connector = aiohttp.TCPConnector(limit=args.lanes)
         began = time.monotonic()
+        cpu_before = cpu_seconds(server.pid)
         async with aiohttp.ClientSession(connector=connector) as session:
             tasks = []
             for n in range(lots):
@@ -122,12 +124,18 @@ async def run(args: argparse.Namespace) -> int:
                     )
             await asyncio.gather(*tasks)
         elapsed = time.monotonic() - began
+        cpu_used = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(60)
         await drop(database)
     total = len(out["entry"]) + len(out["exit"])
-    print(f"{args.lanes} lanes, {args.seconds} s: {total} reads, {total / elapsed:,.0f} reads/s")
+    print(
+        f"{args.lanes} lanes, {args.seconds} s, {args.workers} centre worker(s): {total} reads, "
+        f"{total / elapsed:,.0f} reads/s"
+    )
+    answered = total + WARMUP_TICKS * args.lanes  # the warm-up reads cost CPU too
+    print(f"centre CPU: {cpu_used:.1f} s, {1000 * cpu_used / answered:.2f} ms a read answered")
     for direction in ("exit", "entry"):
         values = out[direction]
         p = {q: percentile(values, q) for q in (0.5, 0.9, 0.99)}
@@ -149,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lanes", type=int, default=200, help="entry and exit lanes in all")
     parser.add_argument("--seconds", type=int, default=30, help="seconds each lane sends for")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="centre worker processes")
     return asyncio.run(run(parser.parse_args(argv)))
 
 

@@ -35,18 +35,10 @@ import aiohttp
 import aiomqtt
 import asyncpg
 
+from bench._server import cpu_seconds, start_server
+
 TARGET_PER_SECOND = 2000.0
 ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-SERVER = """
-import logging, sys
-from aiohttp import web
-from config.settings import load_settings
-from server.app import create_app
-logging.basicConfig(level=logging.WARNING)
-web.run_app(create_app(load_settings()), host="127.0.0.1", port=int(sys.argv[1]),
-            access_log=None, print=None)
-"""
 
 
 def _start_broker(port: int) -> subprocess.Popen[bytes]:
@@ -269,7 +261,7 @@ async def run(args: argparse.Namespace) -> int:
     }
     if args.skip_mqtt != "mqtt":
         env["MQTT_URL"] = f"mqtt://127.0.0.1:{mqtt_port}"
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)  # noqa: ASYNC220
+    server = start_server(port, env, args.workers)
     base = f"http://127.0.0.1:{port}"
     missed = False
     try:
@@ -295,6 +287,7 @@ async def run(args: argparse.Namespace) -> int:
             count = args.events if batch else args.single_events
             events = _events(tag, args.berths, count, start + timedelta(days=20 * n))
             failures = 0
+            cpu_before = cpu_seconds(server.pid)
             if name == "HTTP":
                 seconds, failures = await _http(base, events, args.concurrency)
             elif name == "HTTP batches":
@@ -302,12 +295,14 @@ async def run(args: argparse.Namespace) -> int:
             else:
                 seconds = await _mqtt(mqtt_port, url, tag, events, batch)
             stored = await _count(url, tag)
+            cpu_ms = 1000 * (cpu_seconds(server.pid) - cpu_before) / len(events)
             rate = len(events) / seconds
             missed |= stored != len(events) or (bool(batch) and rate < TARGET_PER_SECOND)
             print(
                 f"{name}{f' of {batch}' if batch else ''}: {len(events)} events in "
                 f"{seconds:.1f} s = {rate:,.0f} events/s (ratio to baseline "
-                f"{rate / baseline:.2f}); sent {len(events)}, stored {stored}, failed {failures}"
+                f"{rate / baseline:.2f}); sent {len(events)}, stored {stored}, failed {failures}; "
+                f"centre CPU {cpu_ms:.2f} ms an event"
             )
     finally:
         server.terminate()
@@ -331,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5000, help="events sent before measuring")
     parser.add_argument("--berths", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=1, help="centre worker processes")
     parser.add_argument("--skip-mqtt", default="", choices=["", "mqtt"], help="'mqtt' skips it")
     return asyncio.run(run(parser.parse_args(argv)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     micropay_timeout_seconds: float = Field(30.0, gt=0, le=300)
     tariff_timezone: str = "Asia/Shanghai"
     calendar_refresh_seconds: float = Field(60.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = False  # a line per request costs more than a sensor event's own work
     # On-street devices (docs/devices.md): sensor noise, clock skew, plate wait, health, MQTT.
     sensor_flicker_seconds: int = Field(60, ge=0)
@@ -100,6 +101,14 @@ class Settings(BaseSettings):
     nearby_redis_key: str = "parking:places"
     scan_code_key_version: int = Field(1, ge=1, le=99)
     sql_echo: bool = False
+    # PostgreSQL pool of each worker. A pre-ping costs a round trip on every checkout; without
+    # it a connection the server dropped fails one request, and the pool is then renewed.
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(20, ge=0, le=200)
+    db_pre_ping: bool = False
+    db_pool_recycle_seconds: int = Field(1800, ge=-1)
+    # Worker processes of `parking serve`, sharing the port (docs/architecture.md).
+    workers: int = Field(1, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod

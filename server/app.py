@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -17,7 +18,7 @@ from config.settings import Settings
 from core.billing import DayCalendar
 from core.clock import Clock, SystemClock
 from core.services.calendar import OverridableCalendar, refresh_calendar
-from core.store.database import open_database
+from core.store.database import PoolOptions, open_database
 from core.store.unit_of_work import UnitOfWork
 from device_bridge.lane_publisher import lane_publisher_ctx
 from device_bridge.mqtt import mqtt_ctx
@@ -69,7 +70,13 @@ def create_app(
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
-    database = open_database(settings.database_url, echo=settings.sql_echo)
+    pool = PoolOptions(
+        settings.db_pool_size,
+        settings.db_max_overflow,
+        settings.db_pre_ping,
+        settings.db_pool_recycle_seconds,
+    )
+    database = open_database(settings.database_url, echo=settings.sql_echo, pool=pool)
     app[DATABASE_KEY] = database
     yield
     await database.dispose()
@@ -109,7 +116,8 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # any driver error means "down"; the reason goes to the log
         log.warning("health check failed: %s", exc)
         return web.json_response({"status": "down", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
+    # The worker's pid tells a load balancer's log which of `parking serve --workers` answered.
+    return web.json_response({"status": "ok", "database": "ok", "worker": os.getpid()})
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import Settings, SettingsError, load_settings
+from server.workers import LOG_FORMAT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,12 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(run_quote(arguments[1:]))
     args = _parser().parse_args(arguments)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"parking: {exc}", file=sys.stderr)
         return 2
+    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
     return int(args.run(settings, args))
 
 
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parking", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--workers", type=int, help="worker processes (default PARKING_WORKERS, 1)")
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="migrate the database (default: to head)")
     migrate.add_argument("--revision", default="head")
@@ -78,20 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(settings: Settings, _: argparse.Namespace) -> int:
-    from aiohttp import web
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.workers import serve
 
-    from server.app import create_app
-
-    # Open keep-alive and event-stream connections get 10 s to finish, not the default 60.
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=10,
-        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-    )
-    return 0
+    if args.workers is not None:
+        if not 1 <= args.workers <= 64:
+            print("parking: --workers must be from 1 to 64", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"workers": args.workers})
+    return serve(settings)
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

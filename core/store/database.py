@@ -35,13 +35,29 @@ class Database:
         await self.engine.dispose()
 
 
-def open_database(url: str, *, echo: bool = False) -> Database:
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """The connection pool of a server database (SQLite needs none)."""
+
+    size: int = 10
+    max_overflow: int = 20
+    pre_ping: bool = False
+    recycle_seconds: int = 1800
+
+
+def open_database(url: str, *, echo: bool = False, pool: PoolOptions | None = None) -> Database:
     """Create the engine for a URL; SQLite gets foreign keys, WAL and a busy timeout."""
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        pool = pool or PoolOptions()
+        kwargs.update(
+            pool_size=pool.size,
+            max_overflow=pool.max_overflow,
+            pool_pre_ping=pool.pre_ping,
+            pool_recycle=pool.recycle_seconds,
+        )
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _configure_sqlite)

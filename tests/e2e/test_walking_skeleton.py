@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -127,7 +128,8 @@ async def test_bad_input_gets_a_chinese_4xx_and_changes_nothing(
 
 async def test_health_and_openapi(client: TestClient[Any, Any]) -> None:
     health = await client.get("/healthz")
-    assert (health.status, await health.json()) == (200, {"status": "ok", "database": "ok"})
+    body = await health.json()
+    assert (health.status, body) == (200, {"status": "ok", "database": "ok", "worker": os.getpid()})
     document = await (await client.get("/openapi.json")).json()
     assert document["openapi"] == "3.1.0"
     assert "/devices/sensors/events" in document["paths"]

@@ -1,0 +1,50 @@
+"""Shared by the benchmarks: the centre in its own process(es), and the CPU time it used."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+
+SERVER = """
+import logging, sys
+from config.settings import load_settings
+from server.workers import serve
+settings = load_settings()
+logging.basicConfig(level=settings.log_level)
+settings = load_settings()
+sys.exit(serve(settings.model_copy(update={"host": "127.0.0.1", "port": int(sys.argv[1])})))
+"""
+
+
+def start_server(port: int, env: Mapping[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
+    """`parking serve` as production runs it (uvloop, `workers` processes), without access log."""
+    env = {
+        **env,
+        "PARKING_WORKERS": str(workers),
+        "PARKING_ACCESS_LOG": "false",
+        "PARKING_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a process and its live children so far (Linux; NaN elsewhere)."""
+    own = _stat(pid)
+    if own is None:
+        return float("nan")
+    ticks = int(own[11]) + int(own[12])
+    for entry in os.listdir("/proc"):
+        child = _stat(int(entry)) if entry.isdigit() else None
+        if child is not None and int(child[1]) == pid:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")

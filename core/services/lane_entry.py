@@ -150,9 +150,8 @@ async def open_lot_stay(
         entered_at=at,
         tariff_code=lot.tariff_code,
     )
-    uow.stays.add(stay)
-    await uow.lots.flush()
-    uow.lots.add(
+    await uow.lots.insert(stay)
+    await uow.lots.insert(
         LotStayRow(
             stay_id=stay.id,
             access=access.value,
@@ -165,6 +164,7 @@ async def open_lot_stay(
             driver_id=driver_id,
             paid_fen=0,
             validation_fen=0,
-        )
+        ),
+        key_now=False,
     )
     return stay

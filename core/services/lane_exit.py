@@ -205,3 +205,4 @@ async def close_priced(
     for earlier in await uow.lots.waiting_passages(stay.id) if waiting else []:
         if earlier.status == "awaiting_payment":
             earlier.status = "cancelled"  # the car came back to a lane; the newer read counts
+    await uow.lots.write_changes(stay, details)

@@ -65,27 +65,26 @@ async def on_lane_read(
     uow: UnitOfWork, clock: Clock, calendar: DayCalendar, read: LaneRead
 ) -> LaneOutcome:
     """Decide what the lane does with the car, store it once, commit; a resend repeats it."""
-    found = await uow.lane_reads.lock_lane_of_device(read.device_code)  # one lot at a time
+    # One lot at a time; the read's passage, if stored before, comes with the lock. A resend
+    # racing its original may miss it here: then the passage's unique key refuses the second.
+    found = await uow.lane_reads.lock_lane_of_device(read.device_code, read.dedupe_key)
     if found is None:
         raise UnknownLaneDeviceError(detail=f"device {read.device_code!r}")
-    lane, lot, policy = found
-    uow.lots.remember_policy(lot.id, policy)
-    seen = await uow.lane_reads.passage_by_key(read.dedupe_key)  # after the lock: no race
+    lane, lot, policy, seen = found
     if seen is not None:
         return replay(seen, lot.code, lane.code, duplicate=True)
+    uow.lots.remember_policy(lot.id, policy)
     passage = new_passage(read, lane, clock.now())
-    if lane.direction == Direction.ENTRY.value:
-        result = await lane_entry.admit(uow, clock, lot, lane, read, passage)
-    else:
-        result = await lane_exit.release(uow, clock, calendar, lot, lane, read, passage)
-    passage.fee_fen = result.fee_fen
-    passage.details = {**passage.details, **result.details, "stay_ref": result.stay_ref}
-    await record_decision(uow, lane, passage, result.decision, result.stay_id)
-    if read.offline:
-        passage.status = "done"  # the lane already let the car through on its own
     names = (lot.code, lane.code)
-    outcome = replay(passage, *names, duplicate=False)
     try:
+        if lane.direction == Direction.ENTRY.value:
+            result = await lane_entry.admit(uow, clock, lot, lane, read, passage)
+        else:
+            result = await lane_exit.release(uow, clock, calendar, lot, lane, read, passage)
+        passage.fee_fen = result.fee_fen
+        passage.details = {**passage.details, **result.details, "stay_ref": result.stay_ref}
+        await record_decision(uow, lane, passage, result.decision, result.stay_id)
+        outcome = replay(passage, *names, duplicate=False)
         await uow.commit()
     except StoreConflictError:
         seen = await uow.lots.passage_by_key(read.dedupe_key)
@@ -131,9 +130,11 @@ async def record_decision(
         LaneAction.HOLD: "held",
     }.get(decision.action, "done")
     passage.details = {**(passage.details or {}), "flags": list(decision.flags)}
-    uow.lots.add(passage)
-    if decision.action is LaneAction.HOLD and decision.hold is not None:
-        await uow.lots.flush()  # the task names the passage; else the commit flushes it
+    if passage.details.get("offline"):
+        passage.status = "done"  # the lane already let the car through on its own
+    hold = decision.action is LaneAction.HOLD and decision.hold is not None
+    await uow.lots.insert(passage, key_now=hold)  # a task names the passage
+    if hold and decision.hold is not None:
         uow.lots.add(
             AttendantTaskRow(
                 lane_id=lane.id,

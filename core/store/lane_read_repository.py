@@ -89,13 +89,14 @@ class EntryCounts:
     verified_binders: bool  # a driver's verified binding of the plate (entry notices)
 
 
-def _lane_of_device() -> Select[tuple[LaneRow, LotRow, LotPolicyRow, OperatorRow]]:
+def _lane_of_device() -> Select[tuple[LaneRow, LotRow, LotPolicyRow, OperatorRow, LanePassageRow]]:
     return (
-        select(LaneRow, LotRow, LotPolicyRow, OperatorRow)
+        select(LaneRow, LotRow, LotPolicyRow, OperatorRow, LanePassageRow)
         .join(DeviceRow, DeviceRow.lane_id == LaneRow.id)
         .join(LotRow, LotRow.id == LaneRow.lot_id)
         .join(OperatorRow, OperatorRow.id == LotRow.operator_id)
         .outerjoin(LotPolicyRow, LotPolicyRow.lot_id == LotRow.id)
+        .outerjoin(LanePassageRow, LanePassageRow.dedupe_key == bindparam("key"))
         .where(DeviceRow.code == bindparam("device"))
         .with_for_update(of=LotRow)
     )
@@ -208,7 +209,6 @@ def _exit_candidates(patterns: int) -> Select[Any]:
 # Built once: building and keying a statement costs as much CPU as running it.
 _LANE_OF_DEVICE = _lane_of_device()
 _ENTRY_COUNTS = _entry_counts()
-_PASSAGE_BY_KEY = select(LanePassageRow).where(LanePassageRow.dedupe_key == bindparam("key"))
 _PLATE_RIGHTS = (
     select(LotRightRow)
     .join(LotRightPlateRow, LotRightPlateRow.right_id == LotRightRow.id)
@@ -231,23 +231,20 @@ class LaneReadRepository:
         self._operator: OperatorRow | None = None
 
     async def lock_lane_of_device(
-        self, device_code: str
-    ) -> tuple[LaneRow, LotRow, LotPolicyRow | None] | None:
-        """The device's lane and lot (locked until the transaction ends) with the lot's policy.
+        self, device_code: str, dedupe_key: str
+    ) -> tuple[LaneRow, LotRow, LotPolicyRow | None, LanePassageRow | None] | None:
+        """The device's lane and lot (locked until the transaction ends), the lot's policy, and
+        the passage stored for this dedupe key, if any (as seen when the statement began).
 
         The lot's operator is loaded into the session too, so `uow.city.operator` needs no
         query afterwards.
         """
-        found = (await self._session.execute(_LANE_OF_DEVICE, {"device": device_code})).first()
+        params = {"device": device_code, "key": dedupe_key}
+        found = (await self._session.execute(_LANE_OF_DEVICE, params)).first()
         if found is None:
             return None
         self._operator = found[3]  # the identity map holds rows weakly: keep it for `get`
-        return found[0], found[1], found[2]
-
-    async def passage_by_key(self, dedupe_key: str) -> LanePassageRow | None:
-        """The passage a device event made, if it was seen before."""
-        found = await self._session.execute(_PASSAGE_BY_KEY, {"key": dedupe_key})
-        return found.scalar_one_or_none()
+        return found[0], found[1], found[2], found[4]
 
     async def entry_counts(
         self, lot_id: int, plate: str, receivable: str, at: datetime

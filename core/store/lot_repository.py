@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.store.activity import StayRow
 from core.store.city import DeviceRow, DistrictRow, LaneRow, LotRow, OperatorRow
 from core.store.devices import DeviceHealthRow
+from core.store.direct_writes import insert_row, write_changes
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -41,6 +42,15 @@ class LotRepository:
     async def flush(self) -> None:
         """Give new rows their ids."""
         await self._session.flush()
+
+    async def insert(self, row: Any, *, key_now: bool = True) -> None:
+        """Store a new row of any lot table now (see core.store.direct_writes)."""
+        await insert_row(self._session, row, key_now=key_now)
+
+    async def write_changes(self, *rows: Any) -> None:
+        """Write the changes of loaded rows now where that is cheaper than the flush."""
+        for row in rows:
+            await write_changes(self._session, row)
 
     async def lane(self, lot_code: str, lane_code: str) -> tuple[LaneRow, LotRow] | None:
         """A lane named by its lot and its own code."""

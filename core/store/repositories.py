@@ -17,6 +17,7 @@ from core.store.city import (
     TariffRow,
     ZoneRow,
 )
+from core.store.direct_writes import insert_row
 
 
 class CityRepository:
@@ -202,17 +203,15 @@ class LedgerRepository:
     async def post(self, entry: JournalEntry, at: datetime) -> None:
         """Store a balanced entry with its postings."""
         row = LedgerEntryRow(kind=entry.kind, reference=entry.reference, created_at=at)
-        self._session.add(row)
-        await self._session.flush()
-        self._session.add_all(
-            LedgerPostingRow(
+        await insert_row(self._session, row)
+        for posting in entry.postings:
+            posted = LedgerPostingRow(
                 entry_id=row.id,
                 account=posting.account.key,
                 debit_fen=posting.debit_fen,
                 credit_fen=posting.credit_fen,
             )
-            for posting in entry.postings
-        )
+            await insert_row(self._session, posted, key_now=False)
 
     async def balance_fen(self, account_key: str) -> int:
         """Debits minus credits of one account."""

@@ -7,9 +7,9 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.errors import ConflictError
 from core.store.audit_repository import AuditRepository
 from core.store.berth_batch_repository import BerthBatchRepository
+from core.store.conflicts import StoreConflictError
 from core.store.database import READ_ONLY_OPTION
 from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
@@ -31,12 +31,7 @@ from core.store.repositories import (
 from core.store.staff_repository import StaffRepository
 from core.store.vehicle_repository import VehicleRepository
 
-
-class StoreConflictError(ConflictError):
-    """A concurrent transaction wrote the same unique thing first."""
-
-    code = "concurrent_update"
-    message_zh = "数据已被修改，请重试"
+__all__ = ["StoreConflictError", "UnitOfWork"]
 
 
 class UnitOfWork:

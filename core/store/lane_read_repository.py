@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from core.store.activity import LedgerPostingRow, StayRow
 from core.store.city import DeviceRow, LaneRow, LotRow, OperatorRow, TariffRow
+from core.store.driver_sql import fetch_one
 from core.store.lots import (
     LanePassageRow,
     LotPolicyRow,
@@ -251,7 +252,7 @@ class LaneReadRepository:
     ) -> EntryCounts:
         """The lot's open stays and what is known of the plate there, in one query."""
         params = {"lot_id": lot_id, "plate": plate, "receivable": receivable, "at": at}
-        row = (await self._session.execute(_ENTRY_COUNTS, params)).one()
+        row = await fetch_one(self._session, "lane_reads.entry_counts", _ENTRY_COUNTS, params)
         return EntryCounts(
             int(row[0]),
             int(row[1]),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.store.activity import StayRow
 from core.store.city import DeviceRow, DistrictRow, LaneRow, LotRow, OperatorRow
 from core.store.devices import DeviceHealthRow
-from core.store.direct_writes import insert_row, write_changes
+from core.store.driver_sql import insert_row, write_changes
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -44,7 +44,7 @@ class LotRepository:
         await self._session.flush()
 
     async def insert(self, row: Any, *, key_now: bool = True) -> None:
-        """Store a new row of any lot table now (see core.store.direct_writes)."""
+        """Store a new row of any lot table now (see core.store.driver_sql)."""
         await insert_row(self._session, row, key_now=key_now)
 
     async def write_changes(self, *rows: Any) -> None:

@@ -17,7 +17,7 @@ from core.store.city import (
     TariffRow,
     ZoneRow,
 )
-from core.store.direct_writes import insert_row
+from core.store.driver_sql import insert_row
 
 
 class CityRepository:

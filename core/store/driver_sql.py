@@ -1,4 +1,5 @@
-"""Single rows written at once on PostgreSQL's driver connection, without the ORM's flush.
+"""Hot statements run on PostgreSQL's driver connection: rows written without the ORM's
+flush, and plain-column reads without SQLAlchemy's per-execution work.
 
 On this project's hot paths (a lane read, a gateway batch) the ORM flush cost about a
 millisecond of CPU per row, the driver's own round trip a tenth of that (docs/performance.md).
@@ -10,7 +11,7 @@ then in the session as if it had been loaded, so a later change is flushed as us
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from asyncpg.exceptions import UniqueViolationError
@@ -28,25 +29,28 @@ class _Prepared(NamedTuple):
     sql: str
     names: tuple[str, ...]  # bind names in $1, $2, ... order
     processors: tuple[Callable[[Any], Any] | None, ...]
+    constants: dict[str, Any]  # values the statement itself binds (`status == "open"`)
 
 
-_PREPARED: dict[tuple[str, str, tuple[str, ...]], _Prepared] = {}
+_PREPARED: dict[tuple[str, ...], _Prepared] = {}
 _PREPARED_MAX = 512
-_DRIVER_KEY = "direct_writes.driver"
+_DRIVER_KEY = "driver_sql.driver"
 
 
-def _prepare(
-    key: tuple[str, str, tuple[str, ...]], build: Callable[[], Any], dialect: Dialect
-) -> _Prepared:
+def _prepare(key: tuple[Any, ...], build: Callable[[], Any], dialect: Dialect) -> _Prepared:
     # Building a statement costs more CPU than running it: build and compile once per shape.
     found = _PREPARED.get(key)
     if found is None:
         compiled = build().compile(dialect=dialect)
         names = tuple(compiled.positiontup or ())
-        processors = tuple(compiled.binds[name].type.bind_processor(dialect) for name in names)
+        binds = [compiled.binds[name] for name in names]
+        processors = tuple(bind.type.bind_processor(dialect) for bind in binds)
+        constants = {
+            n: b.effective_value for n, b in zip(names, binds, strict=True) if not b.required
+        }
         if len(_PREPARED) >= _PREPARED_MAX:
             _PREPARED.clear()
-        found = _PREPARED[key] = _Prepared(compiled.string, names, processors)
+        found = _PREPARED[key] = _Prepared(compiled.string, names, processors, constants)
     return found
 
 
@@ -154,15 +158,30 @@ async def write_changes(session: AsyncSession, row: Base) -> None:
     state._commit_all(state.dict, session.sync_session.identity_map)
 
 
+async def fetch_one(
+    session: AsyncSession, name: str, statement: Any, params: dict[str, Any]
+) -> Sequence[Any]:
+    """The one row of a plain-column statement built once and named `name` by its module."""
+    driver = await _driver(session)
+    if driver is None:
+        return tuple((await session.execute(statement, params)).one())
+    prepared = _prepare(("select", name), lambda: statement, session.get_bind().dialect)
+    found = await driver.fetchrow(prepared.sql, *_arguments(prepared, params))
+    if found is None:
+        raise LookupError(f"{name}: no row")
+    return tuple(found)
+
+
 def _param(table: Table, key: str, prefix: str = "") -> BindParameter[Any]:
     return bindparam(prefix + key, type_=table.c[key].type)
 
 
 def _arguments(prepared: _Prepared, values: dict[str, Any]) -> list[Any]:
     # None is SQL NULL, as for a column the ORM leaves out (JSON would otherwise say 'null').
+    given = {**prepared.constants, **values}
     return [
         value if process is None or value is None else process(value)
         for value, process in zip(
-            (values[name] for name in prepared.names), prepared.processors, strict=True
+            (given[name] for name in prepared.names), prepared.processors, strict=True
         )
     ]

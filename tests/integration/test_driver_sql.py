@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.clock import FrozenClock
 from core.store.activity import StayRow
-from core.store.direct_writes import insert_row, write_changes
+from core.store.driver_sql import insert_row, write_changes
 from core.store.lots import LanePassageRow
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
 

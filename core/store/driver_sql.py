@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import BindParameter, Table, and_, bindparam, insert, inspect, update
+from sqlalchemy import BindParameter, Numeric, Table, and_, bindparam, insert, inspect, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.orm.attributes import QueryableAttribute, set_committed_value
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.store.base import Base
 from core.store.conflicts import StoreConflictError
@@ -42,9 +44,12 @@ def _prepare(key: tuple[Any, ...], build: Callable[[], Any], dialect: Dialect) -
     found = _PREPARED.get(key)
     if found is None:
         compiled = build().compile(dialect=dialect)
+        if "POSTCOMPILE" in compiled.string:  # IN (:list): rendered per execution; not here
+            raise ValueError(f"{key}: expanding parameters cannot be prepared once")
         names = tuple(compiled.positiontup or ())
         binds = [compiled.binds[name] for name in names]
-        processors = tuple(bind.type.bind_processor(dialect) for bind in binds)
+        # The dialect's own variant of each type (asyncpg's JSON differs), as SQLAlchemy uses.
+        processors = tuple(dialect.type_descriptor(b.type).bind_processor(dialect) for b in binds)
         constants = {
             n: b.effective_value for n, b in zip(names, binds, strict=True) if not b.required
         }
@@ -170,6 +175,113 @@ async def fetch_one(
     if found is None:
         raise LookupError(f"{name}: no row")
     return tuple(found)
+
+
+Layout = Sequence[type[Base] | int]  # per item: a mapped class's columns, or n plain columns
+
+
+def layout_columns(
+    *items: type[Base] | ColumnElement[Any] | QueryableAttribute[Any],
+) -> list[Any]:
+    """What to select for a layout: each mapped class's table columns in order, or a column."""
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, type):
+            table = item.__table__
+            assert isinstance(table, Table)
+            out.extend(table.columns)
+        else:
+            out.append(item)
+    return out
+
+
+async def fetch_loaded(
+    session: AsyncSession, name: str, statement: Any, params: dict[str, Any], layout: Layout
+) -> list[tuple[Any, ...]]:
+    """Rows of a `layout_columns` statement: rows of the mapped classes come back in the session
+    as if a query had loaded them (None when outer-joined away), plain columns as they are."""
+    driver = await _driver(session)
+    if driver is None:
+        rows: Sequence[Sequence[Any]] = (await session.execute(statement, params)).all()
+    else:
+        prepared = _prepare(("select", name), lambda: statement, session.get_bind().dialect)
+        processors = _result_processors(name, statement, session.get_bind().dialect)
+        rows = [
+            [v if p is None or v is None else p(v) for v, p in zip(r, processors, strict=True)]
+            for r in await driver.fetch(prepared.sql, *_arguments(prepared, params))
+        ]
+    return [_split(session, row, layout) for row in rows]
+
+
+_RESULTS: dict[str, tuple[Callable[[Any], Any] | None, ...]] = {}
+
+
+def _result_processors(
+    name: str, statement: Any, dialect: Dialect
+) -> tuple[Callable[[Any], Any] | None, ...]:
+    found = _RESULTS.get(name)
+    if found is None:
+        found = _RESULTS[name] = tuple(
+            _result_processor(c.type, dialect) for c in statement.selected_columns
+        )
+    return found
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    adapted = dialect.type_descriptor(type_)  # the dialect's own variant, as SQLAlchemy uses
+    if isinstance(adapted, Numeric):
+        return None  # asyncpg already returns Decimal for NUMERIC, float for floats
+    processor: Callable[[Any], Any] | None = adapted.result_processor(dialect, None)
+    return processor
+
+
+class _Shape(NamedTuple):
+    mapper: Mapper[Any]
+    keys: tuple[str, ...]  # attribute of each table column, in order
+    pk_at: tuple[int, ...]  # positions of the primary key's columns
+
+
+_SHAPES: dict[type[Base], _Shape] = {}
+
+
+def _shape(cls: type[Base]) -> _Shape:
+    found = _SHAPES.get(cls)
+    if found is None:
+        mapper = inspect(cls)
+        columns = list(mapper.local_table.columns)
+        keys = tuple(mapper.get_property_by_column(c).key for c in columns)
+        pk_at = tuple(i for i, c in enumerate(columns) if c.primary_key)
+        found = _SHAPES[cls] = _Shape(mapper, keys, pk_at)
+    return found
+
+
+def _split(session: AsyncSession, row: Sequence[Any], layout: Layout) -> tuple[Any, ...]:
+    out: list[Any] = []
+    at = 0
+    for item in layout:
+        if isinstance(item, int):
+            out.extend(row[at : at + item])
+            at += item
+            continue
+        shape = _shape(item)
+        out.append(_loaded(session, shape, row[at : at + len(shape.keys)]))
+        at += len(shape.keys)
+    return tuple(out)
+
+
+def _loaded(session: AsyncSession, shape: _Shape, values: Sequence[Any]) -> Any:
+    key = tuple(values[i] for i in shape.pk_at)
+    if any(v is None for v in key):
+        return None  # an outer join found nothing
+    kept = session.sync_session.identity_map.get(shape.mapper.identity_key_from_primary_key(key))
+    if kept is not None:
+        return kept  # as a query without populate_existing: the session's copy wins
+    row = shape.mapper.class_manager.new_instance()
+    for attribute, value in zip(shape.keys, values, strict=True):
+        set_committed_value(row, attribute, value)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 def _param(table: Table, key: str, prefix: str = "") -> BindParameter[Any]:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from core.store.activity import LedgerPostingRow, StayRow
 from core.store.city import DeviceRow, LaneRow, LotRow, OperatorRow, TariffRow
-from core.store.driver_sql import fetch_one
+from core.store.driver_sql import fetch_loaded, fetch_one, layout_columns
 from core.store.lots import (
     LanePassageRow,
     LotPolicyRow,
@@ -90,9 +90,13 @@ class EntryCounts:
     verified_binders: bool  # a driver's verified binding of the plate (entry notices)
 
 
-def _lane_of_device() -> Select[tuple[LaneRow, LotRow, LotPolicyRow, OperatorRow, LanePassageRow]]:
+_LANE_LAYOUT = (LaneRow, LotRow, LotPolicyRow, OperatorRow, LanePassageRow)
+
+
+def _lane_of_device() -> Select[Any]:
     return (
-        select(LaneRow, LotRow, LotPolicyRow, OperatorRow, LanePassageRow)
+        select(*layout_columns(*_LANE_LAYOUT))
+        .select_from(LaneRow)
         .join(DeviceRow, DeviceRow.lane_id == LaneRow.id)
         .join(LotRow, LotRow.id == LaneRow.lot_id)
         .join(OperatorRow, OperatorRow.id == LotRow.operator_id)
@@ -160,7 +164,8 @@ def _exit_candidates(patterns: int) -> Select[Any]:
     lot_id: BindParameter[int] = bindparam("lot_id")
     waiting = exists().where(
         LanePassageRow.stay_id == StayRow.id,
-        LanePassageRow.status.in_(("awaiting_payment", "held")),
+        # Not IN (...): an expanding parameter is rendered per execution (driver_sql).
+        or_(LanePassageRow.status == "awaiting_payment", LanePassageRow.status == "held"),
     )
     awaiting = exists().where(
         LanePassageRow.stay_id == StayRow.id, LanePassageRow.status == "awaiting_payment"
@@ -186,14 +191,16 @@ def _exit_candidates(patterns: int) -> Select[Any]:
     like = (StayRow.plate.like(bindparam(f"p{n}"), escape="\\") for n in range(patterns))
     return (
         select(
-            StayRow,
-            LotStayRow,
-            waiting,
-            rights,
-            validations,
-            tariff.id,
-            tariff.version,
-            tariff.effective_from,
+            *layout_columns(
+                StayRow,
+                LotStayRow,
+                waiting,
+                rights,
+                validations,
+                tariff.id,
+                tariff.version,
+                tariff.effective_from,
+            )
         )
         .select_from(StayRow)
         .join(LotStayRow, LotStayRow.stay_id == StayRow.id)
@@ -241,9 +248,12 @@ class LaneReadRepository:
         query afterwards.
         """
         params = {"device": device_code, "key": dedupe_key}
-        found = (await self._session.execute(_LANE_OF_DEVICE, params)).first()
-        if found is None:
+        rows = await fetch_loaded(
+            self._session, "lane_reads.lane_of_device", _LANE_OF_DEVICE, params, _LANE_LAYOUT
+        )
+        if not rows:
             return None
+        found = rows[0]
         self._operator = found[3]  # the identity map holds rows weakly: keep it for `get`
         return found[0], found[1], found[2], found[4]
 
@@ -269,7 +279,9 @@ class LaneReadRepository:
         """Open stays and stays awaiting payment whose plate matches a LIKE pattern, with hints."""
         params: dict[str, Any] = {f"p{n}": p for n, p in enumerate(patterns)}
         params.update(lot_id=lot_id, tariff_code=tariff_code)
-        rows = (await self._session.execute(_exit_candidates(len(patterns)), params)).all()
+        name = f"lane_reads.exit_candidates.{len(patterns)}"
+        statement = _exit_candidates(len(patterns))
+        rows = await fetch_loaded(self._session, name, statement, params, (StayRow, LotStayRow, 6))
         found = []
         for s, d, w, r, v, tariff_id, version, start in rows:
             key = None if tariff_id is None else TariffKey(tariff_id, tariff_code, version, start)

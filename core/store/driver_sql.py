@@ -134,6 +134,30 @@ async def insert_row(session: AsyncSession, row: Base, *, key_now: bool = True) 
     session.add(row)
 
 
+async def insert_rows(session: AsyncSession, rows: Sequence[Base]) -> None:
+    """Insert new append-only rows of one table in one round trip; elsewhere add them."""
+    # Their keys are not read back and the session does not keep them: nothing changes them.
+    driver = await _driver(session)
+    if driver is None or not rows:
+        session.add_all(rows)
+        return
+    shaped = [_columns(row) for row in rows]
+    table = shaped[0][0]
+    keys = tuple(sorted(shaped[0][1]))
+    if any(t is not table or tuple(sorted(v)) != keys for t, v in shaped):
+        raise ValueError("insert_rows takes rows of one table with the same columns set")
+    prepared = _prepare(
+        ("insert_many", table.name, keys),
+        lambda: insert(table).values({k: _param(table, k) for k in keys}),
+        session.get_bind().dialect,
+    )
+    try:
+        await driver.executemany(prepared.sql, [_arguments(prepared, v) for _, v in shaped])
+    except UniqueViolationError as exc:
+        await session.rollback()
+        raise StoreConflictError(detail=str(exc)) from exc
+
+
 async def write_changes(session: AsyncSession, row: Base) -> None:
     """Write a loaded row's changed columns at once; elsewhere the flush will."""
     driver = await _driver(session)

@@ -17,7 +17,7 @@ from core.store.city import (
     TariffRow,
     ZoneRow,
 )
-from core.store.driver_sql import insert_row
+from core.store.driver_sql import insert_row, insert_rows
 
 
 class CityRepository:
@@ -204,14 +204,16 @@ class LedgerRepository:
         """Store a balanced entry with its postings."""
         row = LedgerEntryRow(kind=entry.kind, reference=entry.reference, created_at=at)
         await insert_row(self._session, row)
-        for posting in entry.postings:
-            posted = LedgerPostingRow(
+        postings = [
+            LedgerPostingRow(
                 entry_id=row.id,
                 account=posting.account.key,
                 debit_fen=posting.debit_fen,
                 credit_fen=posting.credit_fen,
             )
-            await insert_row(self._session, posted, key_now=False)
+            for posting in entry.postings
+        ]
+        await insert_rows(self._session, postings)  # append-only: never changed afterwards
 
     async def balance_fen(self, account_key: str) -> int:
         """Debits minus credits of one account."""

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
-from sqlalchemy.orm.attributes import QueryableAttribute, set_committed_value
+from sqlalchemy.orm.attributes import QueryableAttribute, instance_dict
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.store.base import Base
@@ -68,11 +68,14 @@ async def _driver(session: AsyncSession) -> Any | None:
     if session.get_bind().dialect.driver != "asyncpg":
         return None
     connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
+    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    raw = getattr(adapted, "_connection", None)
     if raw is None:
         return None
-    if not raw.is_in_transaction():  # SQLAlchemy's adapter begins on its first statement
-        await connection.exec_driver_sql("SELECT 1")
+    if not raw.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter begins lazily, on its first statement, and commits or
+        # rolls back only what it began: so it must be the one to begin (no extra statement).
+        await adapted._start_transaction()
     # Kept for this transaction only: after it the session may hold another connection.
     session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), raw)
     return raw
@@ -301,9 +304,8 @@ def _loaded(session: AsyncSession, shape: _Shape, values: Sequence[Any]) -> Any:
     if kept is not None:
         return kept  # as a query without populate_existing: the session's copy wins
     row = shape.mapper.class_manager.new_instance()
-    for attribute, value in zip(shape.keys, values, strict=True):
-        set_committed_value(row, attribute, value)
-    make_transient_to_detached(row)
+    instance_dict(row).update(zip(shape.keys, values, strict=True))  # as the ORM's loader does
+    make_transient_to_detached(row)  # every value committed, the identity key set
     session.add(row)
     return row
 

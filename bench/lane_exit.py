@@ -33,7 +33,7 @@ from bench._lane_centre import (
     start_centre,
     wait_up,
 )
-from bench._server import cpu_seconds
+from bench._server import cpu_seconds, machine_speed
 
 TARGET_P99_MS = 50.0
 LEAD_SECONDS = 3  # exits start once each lot has cars inside
@@ -97,6 +97,7 @@ async def _lane(
 
 
 async def run(args: argparse.Namespace) -> int:
+    speed = machine_speed()
     database = f"parking_bench_lanes_{os.getpid()}"
     lots = args.lanes // 2
     url = await prepare(database, lots)
@@ -134,6 +135,7 @@ async def run(args: argparse.Namespace) -> int:
         f"{args.lanes} lanes, {args.seconds} s, {args.workers} centre worker(s): {total} reads, "
         f"{total / elapsed:,.0f} reads/s"
     )
+    print(f"machine speed probe: {speed:.0f} µs before, {machine_speed():.0f} µs after")
     answered = total + WARMUP_TICKS * args.lanes  # the warm-up reads cost CPU too
     print(f"centre CPU: {cpu_used:.1f} s, {1000 * cpu_used / answered:.2f} ms a read answered")
     for direction in ("exit", "entry"):

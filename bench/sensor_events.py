@@ -35,7 +35,7 @@ import aiohttp
 import aiomqtt
 import asyncpg
 
-from bench._server import cpu_seconds, start_server
+from bench._server import cpu_seconds, machine_speed, start_server
 
 TARGET_PER_SECOND = 2000.0
 ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -250,6 +250,7 @@ async def _wait_up(base: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    print(f"machine speed probe: {machine_speed():.0f} µs (lower is faster)")
     database = f"parking_bench_{os.getpid()}"
     url = await _prepare(database, args.berths)
     port, mqtt_port = _free_port(), _free_port()
@@ -313,6 +314,7 @@ async def run(args: argparse.Namespace) -> int:
         admin = await asyncpg.connect(ADMIN_URL)
         await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         await admin.close()
+    print(f"machine speed probe after: {machine_speed():.0f} µs")
     print(f"target {TARGET_PER_SECOND:,.0f} events/s: {'missed' if missed else 'met'}")
     return 1 if missed else 0
 

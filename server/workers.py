@@ -46,7 +46,7 @@ def serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
     # Each request makes thousands of short-lived objects (rows, statements); the default
     # threshold (700) runs a young collection every few requests, adding pauses to the
     # latency's tail (docs/performance.md). Cycles are still collected, less often.
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(50_000, 50, 100)
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
     # Open keep-alive and event-stream connections get 10 s to finish, not the default 60.

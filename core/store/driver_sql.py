@@ -11,10 +11,11 @@ then in the session as if it had been loaded, so a later change is flushed as us
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
-from asyncpg.exceptions import UniqueViolationError
+from asyncpg.exceptions import IntegrityConstraintViolationError
 from sqlalchemy import BindParameter, Numeric, Table, and_, bindparam, insert, inspect, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
@@ -101,6 +102,16 @@ def _columns(row: Base) -> tuple[Table, dict[str, Any]]:
     return table, values
 
 
+@asynccontextmanager
+async def _conflicts(session: AsyncSession) -> AsyncIterator[None]:
+    """A broken constraint is a conflict, as when the commit meets it (UnitOfWork.commit)."""
+    try:
+        yield
+    except IntegrityConstraintViolationError as exc:
+        await session.rollback()
+        raise StoreConflictError(detail=str(exc)) from exc
+
+
 async def insert_row(session: AsyncSession, row: Base, *, key_now: bool = True) -> None:
     """Insert a new row now, with its key; elsewhere add it, and flush if `key_now`."""
     driver = await _driver(session)
@@ -122,11 +133,8 @@ async def insert_row(session: AsyncSession, row: Base, *, key_now: bool = True) 
         lambda: insert(table).values({k: _param(table, k) for k in keys}).returning(*generated),
         session.get_bind().dialect,
     )
-    try:
+    async with _conflicts(session):
         found = await driver.fetchrow(prepared.sql, *_arguments(prepared, values))
-    except UniqueViolationError as exc:
-        await session.rollback()
-        raise StoreConflictError(detail=str(exc)) from exc
     state = inspect(row)
     for column in generated:
         values[column.key] = found[column.name]
@@ -154,11 +162,8 @@ async def insert_rows(session: AsyncSession, rows: Sequence[Base]) -> None:
         lambda: insert(table).values({k: _param(table, k) for k in keys}),
         session.get_bind().dialect,
     )
-    try:
+    async with _conflicts(session):
         await driver.executemany(prepared.sql, [_arguments(prepared, v) for _, v in shaped])
-    except UniqueViolationError as exc:
-        await session.rollback()
-        raise StoreConflictError(detail=str(exc)) from exc
 
 
 async def write_changes(session: AsyncSession, row: Base) -> None:
@@ -182,7 +187,8 @@ async def write_changes(session: AsyncSession, row: Base) -> None:
 
     prepared = _prepare(("update", table.name, keys), build, session.get_bind().dialect)
     values = {**changed, **{f"pk_{k}": state.dict[k] for k in pk}}
-    status = await driver.execute(prepared.sql, *_arguments(prepared, values))
+    async with _conflicts(session):
+        status = await driver.execute(prepared.sql, *_arguments(prepared, values))
     if status != "UPDATE 1":  # it was loaded in this transaction, so it exists
         raise LookupError(f"{table.name} {pk}: {status}")
     # As after a flush: nothing pending, not even the "modified" flag that would make the

@@ -103,3 +103,11 @@ async def test_a_second_row_with_the_same_unique_key_is_a_conflict_and_nothing_s
     async with uow_factory() as uow:
         refs = await uow.session.scalars(select(StayRow.ref).where(StayRow.ref == "direct-3"))
         assert list(refs) == []  # the conflict rolled the whole unit back
+
+
+async def test_a_row_breaking_a_foreign_key_is_a_conflict_as_at_commit(
+    uow_factory: Callable[[], UnitOfWork], clock: FrozenClock
+) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(StoreConflictError):
+            await insert_row(uow.session, _stay("direct-4", clock, operator_id=987654))

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     scan_code_key_version: int = Field(1, ge=1, le=99)
     sql_echo: bool = False
     # PostgreSQL pool of each worker. A pre-ping costs a round trip on every checkout; without
-    # it a connection the server dropped fails one request, and the pool is then renewed.
+    # it the requests that meet a dropped connection fail, and the pool is then renewed.
     db_pool_size: int = Field(10, ge=1, le=200)
     db_max_overflow: int = Field(20, ge=0, le=200)
     db_pre_ping: bool = False

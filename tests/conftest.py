@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,13 @@ def service_missing(name: str, error: Exception) -> None:
         pytest.fail(f"{message}; CI must run every integration test", pytrace=False)
     print(f"\n*** SKIPPING: {message} ***")
     pytest.skip(f"*** {message}: integration test skipped (CI unset) ***")
+
+
+def free_port() -> int:
+    """A localhost port free at this moment, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run_blocking(coroutine: Coroutine[Any, Any, None]) -> None:

@@ -1,8 +1,8 @@
 """Hot statements run on PostgreSQL's driver connection: rows written without the ORM's
 flush, and plain-column reads without SQLAlchemy's per-execution work.
 
-On this project's hot paths (a lane read, a gateway batch) the ORM flush cost about a
-millisecond of CPU per row, the driver's own round trip a tenth of that (docs/performance.md).
+On the lane read, this project's hottest path, the ORM flush cost about a millisecond of CPU
+per row, the driver's own round trip a tenth of that (docs/performance.md).
 On PostgreSQL these functions run SQLAlchemy's own compiled statement, with its own bind
 processors, on the asyncpg connection of the unit of work, inside its transaction; the row is
 then in the session as if it had been loaded, so a later change is flushed as usual. Elsewhere
@@ -35,7 +35,7 @@ class _Prepared(NamedTuple):
     constants: dict[str, Any]  # values the statement itself binds (`status == "open"`)
 
 
-_PREPARED: dict[tuple[str, ...], _Prepared] = {}
+_PREPARED: dict[tuple[Any, ...], _Prepared] = {}
 _PREPARED_MAX = 512
 _DRIVER_KEY = "driver_sql.driver"
 

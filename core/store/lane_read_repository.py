@@ -232,7 +232,8 @@ _PLATE_RIGHTS = (
 
 
 class LaneReadRepository:
-    """Lane, lot, policy and operator in one locking query; entry counts; exit candidates."""
+    """Lane, lot, policy, operator and stored passage in one locking query; entry counts; exit
+    candidates (on PostgreSQL through core.store.driver_sql)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -27,17 +26,12 @@ from core.store.unit_of_work import UnitOfWork
 from device_bridge.agent.app import AGENT_KEY, AgentConfig, create_agent_app
 from device_bridge.agent.centre import CentreAccount
 from sandbox.traffic_cli import add_arguments, run_simulate
+from tests.conftest import free_port
 
 LOT = "LOT-TIANYI"
 ENTRY = f"{LOT}-E1-anpr_camera"
 EXIT = f"{LOT}-X1-anpr_camera"
 PASS_PLATE = "浙B88888"  # a monthly pass at LOT-TIANYI (sandbox/demo_lots.py)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Process:
@@ -64,7 +58,7 @@ class Process:
 async def centre(settings: Settings, clock: FrozenClock) -> AsyncIterator[Process]:
     from server.app import create_app
 
-    process = Process(lambda: create_app(settings, clock=clock), _free_port())
+    process = Process(lambda: create_app(settings, clock=clock), free_port())
     await process.start()
     yield process
     await process.stop()
@@ -123,7 +117,7 @@ async def test_centre_down_mid_traffic_and_agent_restarted_during_resend(
         return create_agent_app(config, clock=clock)
 
     # First life of the agent: its loop only syncs at start, the test drives the resend.
-    agent_process = Process(lambda: agent_app(3600.0), _free_port())
+    agent_process = Process(lambda: agent_app(3600.0), free_port())
     app = await agent_process.start()
     assert await app[AGENT_KEY].refresh()
     async with aiohttp.ClientSession() as session:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,7 @@ from sqlalchemy import text
 from config.settings import Settings
 from core.store.database import open_database
 from server.workers import worker_settings
-from tests.conftest import PG_ADMIN_URL
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.conftest import PG_ADMIN_URL, free_port
 
 
 def test_each_worker_has_its_own_mqtt_ids_and_shares_the_device_topics() -> None:
@@ -51,7 +43,7 @@ async def _pids_answering(base: str, tries: int) -> set[str]:
 
 async def test_two_workers_share_the_port_and_stop_on_sigterm(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"DATABASE_URL": url, "PARKING_PORT": str(port), "PARKING_WORKERS": "2"}
     env.pop("MQTT_URL", None)
     env.pop("REDIS_URL", None)

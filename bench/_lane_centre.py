@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import subprocess
 from decimal import Decimal
 
-import aiohttp
 import asyncpg
 
 from bench._server import start_server
 
 ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    """A free localhost port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def lot_code(n: int) -> str:
@@ -96,20 +85,6 @@ def start_centre(url: str, port: int, workers: int = 1) -> subprocess.Popen[byte
     env.pop("MQTT_URL", None)
     env.pop("REDIS_URL", None)
     return start_server(port, env, workers)
-
-
-async def wait_up(base: str) -> None:
-    """Wait until the centre answers its health check."""
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("centre did not start")
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
+
+import aiohttp
 
 SERVER = """
 import logging, sys
@@ -28,6 +32,28 @@ def start_server(port: int, env: Mapping[str, str], workers: int = 1) -> subproc
         "PARKING_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)
+
+
+def free_port() -> int:
+    """A free localhost port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def wait_up(base: str) -> None:
+    """Wait until the centre answers its health check."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            try:
+                async with session.get(f"{base}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("centre did not start")
 
 
 def machine_speed() -> float:

@@ -24,16 +24,8 @@ from typing import Any
 
 import aiohttp
 
-from bench._lane_centre import (
-    drop,
-    free_port,
-    lot_code,
-    percentile,
-    prepare,
-    start_centre,
-    wait_up,
-)
-from bench._server import cpu_seconds, machine_speed
+from bench._lane_centre import drop, lot_code, percentile, prepare, start_centre
+from bench._server import cpu_seconds, free_port, machine_speed, wait_up
 
 TARGET_P99_MS = 50.0
 LEAD_SECONDS = 3  # exits start once each lot has cars inside

@@ -21,7 +21,8 @@ from datetime import date, timedelta
 
 import aiohttp
 
-from bench._lane_centre import drop, free_port, lot_code, prepare, start_centre, wait_up
+from bench._lane_centre import drop, lot_code, prepare, start_centre
+from bench._server import free_port, wait_up
 from sandbox.traffic import DaySpec, LotSpec, SimEvent, generate_day
 
 

@@ -35,7 +35,7 @@ import aiohttp
 import aiomqtt
 import asyncpg
 
-from bench._server import cpu_seconds, machine_speed, start_server
+from bench._server import cpu_seconds, free_port, machine_speed, start_server, wait_up
 
 TARGET_PER_SECOND = 2000.0
 ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -58,13 +58,6 @@ def _start_broker(port: int) -> subprocess.Popen[bytes]:
                 return broker
         time.sleep(0.05)
     raise RuntimeError("mosquitto did not start")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _prepare(database: str, berths: int) -> str:
@@ -236,24 +229,11 @@ async def _mqtt(
     return time.perf_counter() - began
 
 
-async def _wait_up(base: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
 async def run(args: argparse.Namespace) -> int:
     print(f"machine speed probe: {machine_speed():.0f} µs (lower is faster)")
     database = f"parking_bench_{os.getpid()}"
     url = await _prepare(database, args.berths)
-    port, mqtt_port = _free_port(), _free_port()
+    port, mqtt_port = free_port(), free_port()
     broker = _start_broker(mqtt_port) if args.skip_mqtt != "mqtt" else None
     env = os.environ | {
         "DATABASE_URL": url,
@@ -266,7 +246,7 @@ async def run(args: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{port}"
     missed = False
     try:
-        await _wait_up(base)
+        await wait_up(base)
         baseline = await _healthz(base, 4000, args.concurrency)
         print(f"baseline GET /healthz: {baseline:,.0f} requests/s")
         start = datetime.now(UTC) - timedelta(days=120)

@@ -103,9 +103,13 @@ class Settings(BaseSettings):
     sql_echo: bool = False
     # PostgreSQL pool of each worker. A pre-ping costs a round trip on every checkout; without
     # it the requests that meet a dropped connection fail, and the pool is then renewed.
-    db_pool_size: int = Field(10, ge=1, le=200)
-    db_max_overflow: int = Field(20, ge=0, le=200)
+    # Fixed by default: an overflow connection is closed when it is returned, and under load
+    # the pool then opened hundreds (each a server process that plans every statement anew).
+    db_pool_size: int = Field(20, ge=1, le=200)
+    db_max_overflow: int = Field(0, ge=0, le=200)
     db_pre_ping: bool = False
+    # How long a request waits for a free connection before it is answered 503 `busy`.
+    db_pool_timeout_seconds: float = Field(10.0, gt=0)
     db_pool_recycle_seconds: int = Field(1800, ge=-1)
     # Worker processes of `parking serve`, sharing the port (docs/architecture.md).
     workers: int = Field(1, ge=1, le=64)

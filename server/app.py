@@ -75,6 +75,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         settings.db_max_overflow,
         settings.db_pre_ping,
         settings.db_pool_recycle_seconds,
+        settings.db_pool_timeout_seconds,
     )
     database = open_database(settings.database_url, echo=settings.sql_echo, pool=pool)
     app[DATABASE_KEY] = database

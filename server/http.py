@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from core.errors import DomainError, ValidationFailedError
 
@@ -141,6 +142,10 @@ async def error_middleware(
         return error_response("too_large", "请求内容过大", 413)
     except web.HTTPException:
         raise
+    except PoolTimeoutError:
+        # Every pooled connection stayed busy for the pool's timeout: overload, not a fault.
+        log.warning("no free database connection for %s %s", request.method, request.path)
+        return error_response("busy", "系统繁忙，请稍后再试", 503)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response("internal_error", "系统繁忙，请稍后再试", 500)

@@ -39,10 +39,11 @@ class Database:
 class PoolOptions:
     """The connection pool of a server database (SQLite needs none)."""
 
-    size: int = 10
-    max_overflow: int = 20
+    size: int = 20
+    max_overflow: int = 0
     pre_ping: bool = False
     recycle_seconds: int = 1800
+    timeout_seconds: float = 10.0
 
 
 def open_database(url: str, *, echo: bool = False, pool: PoolOptions | None = None) -> Database:
@@ -57,6 +58,10 @@ def open_database(url: str, *, echo: bool = False, pool: PoolOptions | None = No
             max_overflow=pool.max_overflow,
             pool_pre_ping=pool.pre_ping,
             pool_recycle=pool.recycle_seconds,
+            pool_timeout=pool.timeout_seconds,
+            # The most recently used connection first: a few stay hot (their prepared
+            # statements planned), the rest idle until load needs them.
+            pool_use_lifo=True,
         )
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):

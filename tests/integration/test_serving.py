@@ -8,15 +8,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from config.settings import Settings
+from core.clock import FrozenClock
 from core.store.database import open_database
+from server.resources import DATABASE_KEY
 from server.workers import worker_settings
 from tests.conftest import PG_ADMIN_URL, free_port
 
@@ -101,3 +106,28 @@ async def test_a_pool_without_pre_ping_recovers_when_postgresql_drops_its_connec
         assert outcomes[-3:] == [True, True, True]  # and the pool is whole again
     finally:
         await database.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_request_that_finds_every_connection_busy_is_answered_busy(
+    settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any]
+) -> None:
+    from server.app import create_app
+
+    small = settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout_seconds": 0.3})
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(small, clock=clock))
+    body = {
+        "event_id": "busy-1",
+        "device": "LOT-HOSP-E1-anpr_camera",
+        "device_time": clock.now().isoformat(),
+        "plate": "浙B12345",
+    }
+    async with client.app[DATABASE_KEY].engine.connect() as held:  # the pool's one connection
+        await held.execute(text("SELECT 1"))
+        answer = await client.post("/devices/lanes/reads", json=body)
+        assert answer.status == 503
+        assert (await answer.json())["code"] == "busy"
+    answer = await client.post("/devices/lanes/reads", json=body)
+    assert answer.status == 200, await answer.text()
+    assert (await answer.json())["action"] == "open"

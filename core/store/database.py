@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.store.write_batch import StoreSession
+
 # Set by a read-only unit of work on its connection (see _begin_immediate).
 READ_ONLY_OPTION = "parking_read_only"
 
@@ -67,7 +69,8 @@ def open_database(url: str, *, echo: bool = False, pool: PoolOptions | None = No
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    sessions = async_sessionmaker(engine, expire_on_commit=False, sync_session_class=StoreSession)
+    return Database(engine, sessions)
 
 
 def _ensure_sqlite_folder(url: str) -> None:

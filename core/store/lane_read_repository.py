@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from core.store.activity import LedgerPostingRow, StayRow
 from core.store.city import DeviceRow, LaneRow, LotRow, OperatorRow, TariffRow
-from core.store.driver_sql import fetch_loaded, fetch_one, layout_columns
+from core.store.driver_reads import fetch_loaded, fetch_one, layout_columns
 from core.store.lots import (
     LanePassageRow,
     LotPolicyRow,

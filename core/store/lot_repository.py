@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.store.activity import StayRow
 from core.store.city import DeviceRow, DistrictRow, LaneRow, LotRow, OperatorRow
 from core.store.devices import DeviceHealthRow
-from core.store.driver_sql import insert_row, write_changes
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -26,6 +25,7 @@ from core.store.lots import (
     PlateBlockRow,
     ShiftTakingRow,
 )
+from core.store.write_batch import insert_row, write_changes
 
 
 class LotRepository:

@@ -17,7 +17,7 @@ from core.store.city import (
     TariffRow,
     ZoneRow,
 )
-from core.store.driver_sql import insert_row, insert_rows
+from core.store.write_batch import insert_with_children
 
 
 class CityRepository:
@@ -201,19 +201,18 @@ class LedgerRepository:
         self._session = session
 
     async def post(self, entry: JournalEntry, at: datetime) -> None:
-        """Store a balanced entry with its postings."""
+        """Store a balanced entry with its postings (with the unit's next batch of writes)."""
         row = LedgerEntryRow(kind=entry.kind, reference=entry.reference, created_at=at)
-        await insert_row(self._session, row)
         postings = [
             LedgerPostingRow(
-                entry_id=row.id,
                 account=posting.account.key,
                 debit_fen=posting.debit_fen,
                 credit_fen=posting.credit_fen,
             )
             for posting in entry.postings
         ]
-        await insert_rows(self._session, postings)  # append-only: never changed afterwards
+        # Postings are append-only: never changed afterwards, so not kept in the session.
+        await insert_with_children(self._session, row, postings, "entry_id")
 
     async def balance_fen(self, account_key: str) -> int:
         """Debits minus credits of one account."""

@@ -30,6 +30,7 @@ from core.store.repositories import (
 )
 from core.store.staff_repository import StaffRepository
 from core.store.vehicle_repository import VehicleRepository
+from core.store.write_batch import flush_writes
 
 __all__ = ["StoreConflictError", "UnitOfWork"]
 
@@ -105,6 +106,7 @@ class UnitOfWork:
         """Make every change of this unit durable; a broken unique rule is a conflict."""
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
+        await flush_writes(self.session)  # a conflict here rolls back and is raised as such
         try:
             await self.session.commit()
         except IntegrityError as exc:

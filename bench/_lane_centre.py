@@ -72,6 +72,76 @@ async def prepare(database: str, lots: int) -> str:
     return url
 
 
+# A city that has been running: closed stays in the bench lots over the past 30 days, each with
+# its lot stay, two passages, its charge and its payment (two postings each). Plates are 浙?Z + 4
+# digits: the fuzzy match's patterns of the bench's plates reach some of them, as in a real lot.
+HISTORY = """
+CREATE TEMP TABLE history ON COMMIT DROP AS
+SELECT s AS n, lots.id AS lot_id, lots.operator_id, lots.tariff_code,
+       ops.code AS operator_code, ops.sub_mchid,
+       (SELECT id FROM lanes WHERE lot_id = lots.id AND direction = 'entry') AS entry_lane,
+       (SELECT id FROM lanes WHERE lot_id = lots.id AND direction = 'exit') AS exit_lane,
+       '浙' || substr('ACEFGHJKLMNPRTUVWXY', 1 + s % 19, 1) || 'Z' || lpad((s % 10000)::text, 4, '0')
+         AS plate,
+       now() - (s % 43200) * interval '1 minute' - interval '3 hours' AS entered_at
+FROM generate_series(1, $1::int) AS s
+JOIN lots ON lots.code = 'LOT-B' || lpad((s % $2::int)::text, 3, '0')
+JOIN operators AS ops ON ops.id = lots.operator_id;
+
+INSERT INTO stays (ref, plate, operator_id, lot_id, vehicle_class, status, entered_at,
+                   exited_at, fee_fen, tariff_code, tariff_version)
+SELECT 'hist' || n, plate, operator_id, lot_id, 'small', 'closed', entered_at,
+       entered_at + interval '2 hours', 800, tariff_code, 1
+FROM history;
+
+INSERT INTO lot_stays (stay_id, access, entry_lane_id, exit_lane_id, paid_fen, paid_at,
+                       validation_fen)
+SELECT stays.id, 'temporary', entry_lane, exit_lane, 800, stays.exited_at, 0
+FROM history JOIN stays ON stays.ref = 'hist' || n;
+
+INSERT INTO lane_passages (ref, dedupe_key, lane_id, direction, plate, read_at, stay_id, action,
+                           reason, display, fee_fen, status, details, created_at)
+SELECT 'hist' || d || n, 'hist/' || d || n, CASE d WHEN 'e' THEN entry_lane ELSE exit_lane END,
+       CASE d WHEN 'e' THEN 'entry' ELSE 'exit' END, history.plate, t, stays.id, 'open',
+       'temporary', '一路顺风', CASE d WHEN 'x' THEN 800 END, 'done', '{}'::jsonb, t
+FROM history JOIN stays ON stays.ref = 'hist' || n,
+     LATERAL (VALUES ('e', stays.entered_at), ('x', stays.exited_at)) AS p(d, t);
+
+INSERT INTO ledger_entries (kind, reference, created_at)
+SELECT k, 'hist' || n, entered_at + interval '2 hours'
+FROM history, (VALUES ('stay_charged'), ('payment_settled')) AS e(k);
+
+INSERT INTO ledger_postings (entry_id, account, debit_fen, credit_fen)
+SELECT e.id, a, dr, cr
+FROM history JOIN ledger_entries AS e ON e.reference = 'hist' || n,
+     LATERAL (VALUES
+       ('driver_receivable:' || plate, CASE e.kind WHEN 'stay_charged' THEN 800 ELSE 0 END,
+        CASE e.kind WHEN 'stay_charged' THEN 0 ELSE 800 END),
+       (CASE e.kind WHEN 'stay_charged' THEN 'operator_revenue:' || operator_code
+                    ELSE 'wechat_clearing:' || coalesce(sub_mchid, '-') END,
+        CASE e.kind WHEN 'stay_charged' THEN 0 ELSE 800 END,
+        CASE e.kind WHEN 'stay_charged' THEN 800 ELSE 0 END)) AS p(a, dr, cr);
+"""
+
+
+async def load_history(url: str, lots: int, stays: int) -> None:
+    """Fill the bench lots with `stays` closed stays, then gather statistics as autovacuum would.
+
+    Plans are made from statistics: on empty tables PostgreSQL would plan for empty tables.
+    """
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        if stays:
+            async with connection.transaction():
+                for statement in HISTORY.split(";\n"):
+                    if statement.strip():
+                        args = (stays, lots) if "$1" in statement else ()
+                        await connection.execute(statement, *args)
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+
+
 async def drop(database: str) -> None:
     """Drop the bench database."""
     admin = await asyncpg.connect(ADMIN_URL)

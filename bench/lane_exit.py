@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from bench._lane_centre import drop, lot_code, percentile, prepare, start_centre
+from bench._lane_centre import drop, load_history, lot_code, percentile, prepare, start_centre
 from bench._server import cpu_seconds, free_port, machine_speed, wait_up
 
 TARGET_P99_MS = 50.0
@@ -32,20 +32,28 @@ LEAD_SECONDS = 3  # exits start once each lot has cars inside
 WARMUP_TICKS = 3  # reads of each lane's first seconds are not counted
 
 
+PLATE_CHARACTERS = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # a plate's tail has no I and no O
+
+
 class Lot:
     """The cars of one bench lot: plates admitted and not yet read at the exit."""
 
-    def __init__(self, index: int, run: str) -> None:
+    def __init__(self, index: int, rng: random.Random, used: set[str]) -> None:
         self.code = lot_code(index)
         self.letter = "ACEFGHJKLMNPRTUVWXY"[index % 19]
-        self.run = run
+        self.rng = rng
+        self.used = used
         self.inside: list[str] = []
-        self.n = 0
 
     def next_plate(self) -> str:
-        self.n += 1
-        # 浙 + a city letter + 5 characters, unique per lot and run
-        return f"浙{self.letter}{self.run}{self.n:03d}"
+        # 浙 + a city letter + 5 random characters, unique in the run. Real plates in a lot are
+        # unrelated: sequential ones would all be within one character of each other, and the
+        # exit's fuzzy match would find every car of the lot a candidate.
+        while True:
+            plate = f"浙{self.letter}" + "".join(self.rng.choices(PLATE_CHARACTERS, k=5))
+            if plate not in self.used:
+                self.used.add(plate)
+                return plate
 
 
 async def _lane(
@@ -93,6 +101,10 @@ async def run(args: argparse.Namespace) -> int:
     database = f"parking_bench_lanes_{os.getpid()}"
     lots = args.lanes // 2
     url = await prepare(database, lots)
+    began = time.monotonic()
+    await load_history(url, lots, args.history)
+    took = time.monotonic() - began
+    print(f"history: {args.history:,} closed stays loaded and analysed in {took:.1f} s")
     port = free_port()
     server = start_centre(url, port, args.workers)
     base = f"http://127.0.0.1:{port}"
@@ -100,15 +112,15 @@ async def run(args: argparse.Namespace) -> int:
         await wait_up(base)
         out: dict[str, list[float]] = {"entry": [], "exit": []}
         errors: list[str] = []
-        run_id = f"{random.Random(args.seed).randrange(100):02d}"
         rng = random.Random(args.seed)
+        used: set[str] = set()
         connector = aiohttp.TCPConnector(limit=args.lanes)
         began = time.monotonic()
         cpu_before = cpu_seconds(server.pid)
         async with aiohttp.ClientSession(connector=connector) as session:
             tasks = []
             for n in range(lots):
-                lot = Lot(n, run_id)
+                lot = Lot(n, rng, used)
                 for direction in ("entry", "exit"):
                     tasks.append(
                         _lane(
@@ -152,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=30, help="seconds each lane sends for")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="centre worker processes")
+    parser.add_argument(
+        "--history", type=int, default=50_000, help="closed stays in the lots before the run"
+    )
     return asyncio.run(run(parser.parse_args(argv)))
 
 

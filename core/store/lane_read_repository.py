@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -189,6 +190,14 @@ def _exit_candidates(patterns: int) -> Select[Any]:
     )
     tariff = aliased(TariffRow)
     like = (StayRow.plate.like(bindparam(f"p{n}"), escape="\\") for n in range(patterns))
+    # The stays that can be candidates at all, found by index: the lot's open ones and those
+    # its lanes wait on. Its closed history (thousands) is never scanned for a plate.
+    reachable = union_all(
+        select(StayRow.id).where(StayRow.lot_id == lot_id, StayRow.status == "open"),
+        select(LanePassageRow.stay_id)
+        .join(LaneRow, LaneRow.id == LanePassageRow.lane_id)
+        .where(LaneRow.lot_id == lot_id, LanePassageRow.status == "awaiting_payment"),
+    )
     return (
         select(
             *layout_columns(
@@ -206,6 +215,7 @@ def _exit_candidates(patterns: int) -> Select[Any]:
         .join(LotStayRow, LotStayRow.stay_id == StayRow.id)
         .outerjoin(tariff, tariff.id == in_force)
         .where(
+            StayRow.id.in_(reachable),
             StayRow.lot_id == lot_id,
             or_(*like),
             or_(StayRow.status == "open", (StayRow.status == "closed") & awaiting),

@@ -81,8 +81,8 @@ SELECT s AS n, lots.id AS lot_id, lots.operator_id, lots.tariff_code,
        ops.code AS operator_code, ops.sub_mchid,
        (SELECT id FROM lanes WHERE lot_id = lots.id AND direction = 'entry') AS entry_lane,
        (SELECT id FROM lanes WHERE lot_id = lots.id AND direction = 'exit') AS exit_lane,
-       '浙' || substr('ACEFGHJKLMNPRTUVWXY', 1 + s % 19, 1) || 'Z' || lpad((s % 10000)::text, 4, '0')
-         AS plate,
+       '浙' || substr('ACEFGHJKLMNPRTUVWXY', 1 + s % 19, 1) || 'Z'
+         || lpad((s % 10000)::text, 4, '0') AS plate,
        now() - (s % 43200) * interval '1 minute' - interval '3 hours' AS entered_at
 FROM generate_series(1, $1::int) AS s
 JOIN lots ON lots.code = 'LOT-B' || lpad((s % $2::int)::text, 3, '0')

@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     BindParameter,
+    CompoundSelect,
     Connection,
     Engine,
     Select,
@@ -192,7 +193,7 @@ def _exit_candidates(patterns: int) -> Select[Any]:
     like = (StayRow.plate.like(bindparam(f"p{n}"), escape="\\") for n in range(patterns))
     # The stays that can be candidates at all, found by index: the lot's open ones and those
     # its lanes wait on. Its closed history (thousands) is never scanned for a plate.
-    reachable = union_all(
+    reachable: CompoundSelect[Any] = union_all(
         select(StayRow.id).where(StayRow.lot_id == lot_id, StayRow.status == "open"),
         select(LanePassageRow.stay_id)
         .join(LaneRow, LaneRow.id == LanePassageRow.lane_id)

@@ -42,18 +42,27 @@ def free_port() -> int:
         return port
 
 
-async def wait_up(base: str) -> None:
-    """Wait until the centre answers its health check."""
+async def wait_up(base: str, workers: int = 1) -> None:
+    """Wait until the centre answers its health check from each of its worker processes.
+
+    Connections are kept alive and SO_REUSEPORT places each one when it opens: lanes that
+    connected before a worker listened would all stay on the others.
+    """
+    seen: set[str] = set()
     async with aiohttp.ClientSession() as session:
-        for _ in range(300):
+        for _ in range(600):
             try:
-                async with session.get(f"{base}/healthz") as response:
+                headers = {"Connection": "close"}  # a new connection each time, placed anew
+                async with session.get(f"{base}/healthz", headers=headers) as response:
                     if response.status == 200:
-                        return
+                        seen.add(str((await response.json()).get("worker")))
+                        if len(seen) >= workers:
+                            return
+                        continue
             except aiohttp.ClientError:
                 pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("centre did not start")
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"centre did not start ({len(seen)} of {workers} workers answered)")
 
 
 def machine_speed() -> float:

@@ -109,7 +109,7 @@ async def run(args: argparse.Namespace) -> int:
     server = start_centre(url, port, args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_up(base)
+        await wait_up(base, args.workers)
         out: dict[str, list[float]] = {"entry": [], "exit": []}
         errors: list[str] = []
         rng = random.Random(args.seed)

@@ -246,7 +246,7 @@ async def run(args: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{port}"
     missed = False
     try:
-        await wait_up(base)
+        await wait_up(base, args.workers)
         baseline = await _healthz(base, 4000, args.concurrency)
         print(f"baseline GET /healthz: {baseline:,.0f} requests/s")
         start = datetime.now(UTC) - timedelta(days=120)

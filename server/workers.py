@@ -43,10 +43,12 @@ def serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
 
     from server.app import create_app
 
-    # Each request makes thousands of short-lived objects (rows, statements); the default
-    # threshold (700) runs a young collection every few requests, adding pauses to the
-    # latency's tail (docs/performance.md). Cycles are still collected, less often.
-    gc.set_threshold(50_000, 50, 100)
+    # Every unit of work leaves some forty objects in reference cycles (SQLAlchemy's session,
+    # transaction and event dispatch), freed only by the collector. The default threshold (700)
+    # collects every few requests; 50,000 made each young collection a 30-90 ms pause (tens of
+    # thousands of cycles to free). 10,000: about 5 ms each, and less time in all
+    # (docs/performance.md).
+    gc.set_threshold(10_000, 50, 100)
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
     # Open keep-alive and event-stream connections get 10 s to finish, not the default 60.

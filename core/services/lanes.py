@@ -87,6 +87,7 @@ async def on_lane_read(
         outcome = replay(passage, *names, duplicate=False)
         await uow.commit()
     except StoreConflictError:
+        await uow.rollback()  # the commit rolled back; a write sent by a query did not
         seen = await uow.lots.passage_by_key(read.dedupe_key)
         if seen is None:
             raise

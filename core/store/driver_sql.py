@@ -37,11 +37,15 @@ _DRIVER_KEY = "driver_sql.driver"
 
 
 def prepared_statement(
-    key: tuple[Any, ...], build: Callable[[], Any], dialect: Dialect
+    key: tuple[Any, ...],
+    build: Callable[[], Any],
+    dialect: Dialect,
+    cache: dict[tuple[Any, ...], Prepared] | None = None,
 ) -> Prepared:
-    """The statement `build` makes, compiled once per `key` (its shape)."""
+    """The statement `build` makes, compiled once per `key` (its shape) and kept in `cache`."""
     # Building a statement costs more CPU than running it: build and compile once per shape.
-    found = _PREPARED.get(key)
+    kept = _PREPARED if cache is None else cache
+    found = kept.get(key)
     if found is None:
         compiled = build().compile(dialect=dialect)
         if "POSTCOMPILE" in compiled.string:  # IN (:list): rendered per execution; not here
@@ -53,9 +57,9 @@ def prepared_statement(
         constants = {
             n: b.effective_value for n, b in zip(names, binds, strict=True) if not b.required
         }
-        if len(_PREPARED) >= _PREPARED_MAX:
-            _PREPARED.clear()
-        found = _PREPARED[key] = Prepared(compiled.string, names, processors, constants)
+        if len(kept) >= _PREPARED_MAX:
+            kept.clear()
+        found = kept[key] = Prepared(compiled.string, names, processors, constants)
     return found
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.util import await_only
 from core.store.base import Base
 from core.store.conflicts import StoreConflictError
 from core.store.driver_sql import (
+    Prepared,
     arguments,
     bind_param,
     conflicts_rolled_back,
@@ -70,6 +71,8 @@ class _Batch:
     driver: Any
     writes: list[_Insert | _Update] = field(default_factory=list)
     queued: set[int] = field(default_factory=set)  # id() of the rows waiting
+    inserted: list[Base] = field(default_factory=list)  # to forget if the transaction is undone
+    failed: Exception | None = None  # a batch the session's own call sent, and it failed
 
     def add(self, write: _Insert | _Update) -> None:
         self.writes.append(write)
@@ -139,6 +142,11 @@ async def write_changes(session: AsyncSession, row: Base) -> None:
 async def flush_writes(session: AsyncSession) -> None:
     """Send the queued writes now; a broken constraint rolls the unit back (a conflict)."""
     batch = _current(session.sync_session)
+    if batch is not None and batch.failed is not None:
+        # Sent by one of the session's own calls, which could not roll back: never commit it.
+        failed = batch.failed
+        await session.rollback()
+        raise StoreConflictError(detail=str(failed)) from failed
     if batch is None or not batch.writes:
         return
     async with conflicts_rolled_back(session):
@@ -258,6 +266,10 @@ class _Part:
         return 1 if isinstance(self.write, _Update) else len(self.generated)
 
 
+_PARTS_MAX = 32  # writes a statement: its parameters stay far below PostgreSQL's 32,767
+_SHAPES: dict[tuple[Any, ...], Prepared] = {}  # batch statements, apart from the hot reads
+
+
 async def _send(batch: _Batch, dialect: Dialect) -> None:
     writes, batch.writes = batch.writes, []
     batch.queued.clear()
@@ -266,9 +278,14 @@ async def _send(batch: _Batch, dialect: Dialect) -> None:
         part = _Part(len(parts), write)  # numbered as sent: the prefixes are part of the shape
         if not part.empty:
             parts.append(part)
-    if not parts:
-        return
+        if len(parts) == _PARTS_MAX:
+            await _send_parts(batch, parts, dialect)
+            parts = []
+    if parts:
+        await _send_parts(batch, parts, dialect)
 
+
+async def _send_parts(batch: _Batch, parts: list[_Part], dialect: Dialect) -> None:
     def build() -> Any:
         ctes: list[CTE] = []
         outputs: list[Any] = []
@@ -278,7 +295,8 @@ async def _send(batch: _Batch, dialect: Dialect) -> None:
             outputs.extend(returned)
         return select(*(outputs or [literal_column("1")])).add_cte(*ctes)
 
-    prepared = prepared_statement(("batch", *(p.shape for p in parts)), build, dialect)
+    key = ("batch", *(p.shape for p in parts))
+    prepared = prepared_statement(key, build, dialect, cache=_SHAPES)
     values = {k: v for part in parts for k, v in part.values.items()}
     found = await batch.driver.fetchrow(prepared.sql, *arguments(prepared, values))
     session = batch.transaction.session
@@ -286,21 +304,36 @@ async def _send(batch: _Batch, dialect: Dialect) -> None:
     for part in parts:
         part.apply(session, found[at : at + part.result_count])
         at += part.result_count
+        if isinstance(part.write, _Insert):
+            batch.inserted.append(part.write.row)
 
 
 class StoreSession(Session):
     """The units of work's session: its own queries and flushes send queued writes first."""
 
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        """Send the queued writes, then flush the ORM's own changes."""
+        # Not a before_flush hook: that runs only when the ORM itself has changes to write.
+        _send_before(self)
+        super().flush(objects)
+
 
 def _send_before(session: Session) -> None:
     batch = _current(session)
+    if batch is not None and batch.failed is not None:
+        raise StoreConflictError(detail=str(batch.failed)) from batch.failed
     if batch is not None and batch.writes:
         # Inside the ORM's call (a greenlet of the async session), so the driver can be awaited.
-        # A conflict here is raised as such; the unit of work discards the transaction.
+        # It cannot roll back from here: the failure is kept, and flush_writes (the unit of
+        # work's commit) rolls back and raises it again instead of committing.
         try:
             await_only(_send(batch, session.get_bind().dialect))
         except IntegrityConstraintViolationError as exc:
+            batch.failed = exc
             raise StoreConflictError(detail=str(exc)) from exc
+        except Exception as exc:
+            batch.failed = exc
+            raise
 
 
 @event.listens_for(StoreSession, "do_orm_execute")
@@ -308,11 +341,19 @@ def _before_execute(state: ORMExecuteState) -> None:
     _send_before(state.session)
 
 
-@event.listens_for(StoreSession, "before_flush")
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    _send_before(session)
-
-
 @event.listens_for(StoreSession, "before_commit")
 def _before_commit(session: Session) -> None:
     _send_before(session)
+
+
+@event.listens_for(StoreSession, "after_soft_rollback")
+def _forget_inserted(session: Session, previous: SessionTransaction) -> None:
+    # Rows the batch wrote were added as if loaded, so the rollback does not drop them as it
+    # drops new rows: without this they would stay in the identity map, pointing at nothing.
+    batch: _Batch | None = session.info.get(_BATCH_KEY)
+    if batch is None or batch.transaction is not previous:
+        return
+    del session.info[_BATCH_KEY]
+    for row in batch.inserted:
+        if row in session:
+            session.expunge(row)

@@ -171,8 +171,6 @@ async def test_reads_in_the_unit_see_its_queued_writes(
         await uow.ledger.post(stay_charged("seen-2", "浙B54321", "OP-DEMO", 100), clock.now())
         counts = await uow.lane_reads.entry_counts(1, "浙B54321", receivable, clock.now())
         assert counts.balance_fen == 750  # so does a read through the driver
-        await uow.ledger.post(stay_charged("seen-3", "浙B54321", "OP-DEMO", 50), clock.now())
-        await uow.session.flush()  # and the ORM's flush
         await uow.rollback()
     async with uow_factory() as uow:
         assert await uow.ledger.balance_fen(receivable) == 0  # rolled back: none of it stayed
@@ -193,11 +191,13 @@ async def test_a_queued_row_breaking_a_unique_key_is_a_conflict_at_the_commit(
         await insert_row(uow.session, _passage(lane.id, "q-1", clock), key_now=False)
         await uow.commit()
     async with uow_factory() as uow:
-        await insert_row(uow.session, _stay("batch-3", clock, operator_id))
+        stay = _stay("batch-3", clock, operator_id)
+        await insert_row(uow.session, stay)
         await uow.ledger.post(stay_charged("batch-3", "浙B12345", "OP-DEMO", 500), clock.now())
         await insert_row(uow.session, _passage(lane.id, "q-2", clock), key_now=False)
         with pytest.raises(StoreConflictError):
             await uow.commit()
+        assert stay not in uow.session  # undone rows are forgotten, not left pointing at nothing
         assert await uow.lots.passage_by_key("camera-9/read-1") is not None  # usable again
     async with uow_factory() as uow:
         refs = await uow.session.scalars(select(StayRow.ref).where(StayRow.ref == "batch-3"))
@@ -219,8 +219,24 @@ async def test_a_queued_row_breaking_a_key_is_a_conflict_at_the_next_query(
         await insert_row(uow.session, _passage(lane.id, "q-4", clock), key_now=False)
         with pytest.raises(StoreConflictError):
             await uow.lots.passage_by_key("camera-9/read-1")
+        with pytest.raises(StoreConflictError):  # the failed batch is never committed
+            await uow.commit()
+        assert await uow.lots.passage_by_key("camera-9/read-1") is None  # rolled back, usable
     async with uow_factory() as uow:
         assert await uow.ledger.entries_for("batch-4") == []
+
+
+async def test_a_queued_row_has_its_key_after_a_flush(
+    uow_factory: Callable[[], UnitOfWork], clock: FrozenClock
+) -> None:
+    async with uow_factory() as uow:
+        lane, _ = await uow.lots.lane("LOT-TIANYI", "E1") or (None, None)
+        assert lane is not None
+        passage = _passage(lane.id, "q-5", clock)
+        await insert_row(uow.session, passage, key_now=False)
+        await uow.lots.flush()  # nothing of the ORM's own to flush: the queue still goes out
+        assert passage.id is not None
+        await uow.commit()
 
 
 def _passage(lane_id: int, ref: str, clock: FrozenClock) -> LanePassageRow:

@@ -151,7 +151,7 @@ async def test_queued_writes_go_out_as_one_statement_before_the_commit(
         await write_changes(uow.session, stay)  # queued once: a statement updates a row once
         await uow.commit()
         if _postgresql(uow):
-            # One statement for the three writes (asyncpg does not log its BEGIN and COMMIT).
+            # One statement for the three writes (BEGIN came before the log; COMMIT is not in it).
             assert len(sent) == 1 and sent[0].startswith("WITH")
     async with uow_factory() as uow:
         stored = (await uow.session.scalars(select(StayRow).where(StayRow.ref == "batch-1"))).one()

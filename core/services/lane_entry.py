@@ -140,6 +140,7 @@ async def open_lot_stay(
     klass = "small"
     if read is not None and read.plate is not None:
         klass = vehicle_class(read.plate, colour, kind)
+    key = uow.lane_reads.take_stay_key()
     stay = StayRow(
         ref=uuid.uuid4().hex[:20],
         plate=number,
@@ -150,7 +151,9 @@ async def open_lot_stay(
         entered_at=at,
         tariff_code=lot.tariff_code,
     )
-    await uow.lots.insert(stay)
+    if key is not None:
+        stay.id = key
+    await uow.lots.insert(stay, key_now=key is None)  # with a reserved key: in the batch
     await uow.lots.insert(
         LotStayRow(
             stay_id=stay.id,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Engine,
     Select,
     bindparam,
+    case,
     exists,
     func,
     or_,
@@ -28,7 +29,7 @@ from sqlalchemy.orm import aliased
 
 from core.store.activity import LedgerPostingRow, StayRow
 from core.store.city import DeviceRow, LaneRow, LotRow, OperatorRow, TariffRow
-from core.store.driver_reads import fetch_loaded, fetch_one, layout_columns
+from core.store.driver_reads import Layout, fetch_loaded, fetch_one, layout_columns
 from core.store.lots import (
     LanePassageRow,
     LotPolicyRow,
@@ -95,9 +96,12 @@ class EntryCounts:
 _LANE_LAYOUT = (LaneRow, LotRow, LotPolicyRow, OperatorRow, LanePassageRow)
 
 
-def _lane_of_device() -> Select[Any]:
+def _lane_of_device(*, reserve_stay_key: bool = False) -> Select[Any]:
+    columns = layout_columns(*_LANE_LAYOUT)
+    if reserve_stay_key:  # PostgreSQL: an entry's new stay gets its key with the lock
+        columns.append(case((LaneRow.direction == "entry", func.nextval("stays_id_seq"))))
     return (
-        select(*layout_columns(*_LANE_LAYOUT))
+        select(*columns)
         .select_from(LaneRow)
         .join(DeviceRow, DeviceRow.lane_id == LaneRow.id)
         .join(LotRow, LotRow.id == LaneRow.lot_id)
@@ -227,6 +231,7 @@ def _exit_candidates(patterns: int) -> Select[Any]:
 
 # Built once: building and keying a statement costs as much CPU as running it.
 _LANE_OF_DEVICE = _lane_of_device()
+_LANE_OF_DEVICE_RESERVING = _lane_of_device(reserve_stay_key=True)
 _ENTRY_COUNTS = _entry_counts()
 _PLATE_RIGHTS = (
     select(LotRightRow)
@@ -249,6 +254,7 @@ class LaneReadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._operator: OperatorRow | None = None
+        self._stay_key: int | None = None
 
     async def lock_lane_of_device(
         self, device_code: str, dedupe_key: str
@@ -260,14 +266,27 @@ class LaneReadRepository:
         query afterwards.
         """
         params = {"device": device_code, "key": dedupe_key}
-        rows = await fetch_loaded(
-            self._session, "lane_reads.lane_of_device", _LANE_OF_DEVICE, params, _LANE_LAYOUT
-        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            name, statement = "lane_reads.lane_of_device.reserving", _LANE_OF_DEVICE_RESERVING
+            layout: Layout = (*_LANE_LAYOUT, 1)
+        else:
+            name, statement, layout = "lane_reads.lane_of_device", _LANE_OF_DEVICE, _LANE_LAYOUT
+        rows = await fetch_loaded(self._session, name, statement, params, layout)
         if not rows:
             return None
         found = rows[0]
         self._operator = found[3]  # the identity map holds rows weakly: keep it for `get`
+        self._stay_key = found[5] if len(found) > 5 else None
         return found[0], found[1], found[2], found[4]
+
+    def take_stay_key(self) -> int | None:
+        """The key the lock reserved for a stay the entry opens (PostgreSQL), once; else None.
+
+        With its key known, the new stay joins the unit's batch of writes instead of costing a
+        round trip of its own under the lot's lock. A key not taken is a gap in the sequence.
+        """
+        key, self._stay_key = self._stay_key, None
+        return key
 
     async def entry_counts(
         self, lot_id: int, plate: str, receivable: str, at: datetime

@@ -52,11 +52,17 @@ async def _statements(
 async def test_an_entry_and_an_exit_send_few_statements(
     uow_factory: Callable[[], UnitOfWork], clock: FrozenClock
 ) -> None:
-    entry, sent = await _statements(uow_factory, clock, _read(clock, "E1", "浙B6R2K9"))
+    read = _read(clock, "E1", "浙B6R2K9")
+    entry, sent = await _statements(uow_factory, clock, read)
     assert entry.decision is not None and entry.decision.action.value == "open"
-    # The lock (with the stored passage), the entry counts, the new stay (its key is needed),
-    # then the lot stay and the passage in one statement.
-    assert sent == ["SELECT", "SELECT", "WITH", "WITH"], sent
+    async with uow_factory() as uow:
+        stay = await uow.stays.by_ref(entry.stay_ref or "")
+        passage = await uow.lots.passage_by_key(read.dedupe_key)
+        assert stay is not None and passage is not None and passage.stay_id == stay.id
+        assert await uow.lots.lot_stay(stay.id) is not None
+    # The lock (with the stored passage and a key for the new stay), the entry counts, then the
+    # stay, its lot stay and the passage in one statement.
+    assert sent == ["SELECT", "SELECT", "WITH"], sent
     clock.advance(timedelta(hours=2))
     exit_, sent = await _statements(uow_factory, clock, _read(clock, "X1", "浙B6R2K9"))
     assert exit_.decision is not None and exit_.decision.action.value == "pay"

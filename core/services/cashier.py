@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from core.billing import SHANGHAI
 from core.cashier import (
     Receipt,
     ShiftCount,
@@ -230,7 +231,8 @@ async def shift_report(uow: UnitOfWork, staff: StaffIdentity, ref: str) -> Shift
 
 def new_receipt_no(clock: Clock) -> str:
     """A receipt number, also the merchant order number of a payment-code charge."""
-    return "R" + clock.now().strftime("%Y%m%d") + uuid.uuid4().hex[:12].upper()
+    # The date is the Beijing one: a receipt printed at 01:00 carries that day, not yesterday.
+    return f"R{clock.now().astimezone(SHANGHAI):%Y%m%d}{uuid.uuid4().hex[:12].upper()}"
 
 
 def keep_taking(

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import payments
+from core.clock import FrozenClock
 from core.payments import (
     CloseTooEarlyError,
     Payment,
@@ -22,6 +23,7 @@ from core.payments import (
     RefundTooLargeError,
     RefundWindowClosedError,
 )
+from core.services.cashier import new_receipt_no
 
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 
@@ -210,6 +212,12 @@ def test_merchant_numbers_fit_wechat_pay() -> None:
     assert number.startswith("PK20261125090000") and len(number) == 28
     assert number.isalnum() and number != payments.new_out_trade_no(T0)
     assert payments.new_out_refund_no(T0).startswith("RF20261125090000")
+
+
+def test_a_receipt_number_carries_the_beijing_date() -> None:
+    after_midnight_in_beijing = FrozenClock(datetime(2026, 11, 25, 17, 30, tzinfo=UTC))
+    number = new_receipt_no(after_midnight_in_beijing)
+    assert number.startswith("R20261126") and len(number) == 21 and number.isalnum()
 
 
 @given(st.lists(st.integers(min_value=1, max_value=900), max_size=12))

@@ -12,7 +12,7 @@ from wechatpy.utils import check_signature
 
 from bot.replies import reply_to_text
 from core.errors import AuthenticationError, DomainError, ValidationFailedError
-from server.resources import CALENDAR_KEY, SETTINGS_KEY, clock, unit_of_work
+from server.resources import SETTINGS_KEY, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,7 @@ async def receive_message(request: web.Request) -> web.Response:
     if message.type != "text":
         return web.Response(text="success")
     async with unit_of_work(request) as uow:
-        text = await reply_to_text(
-            uow, clock(request), request.config_dict[CALENDAR_KEY], message.content
-        )
+        text = await reply_to_text(uow, message.content)
     reply = create_reply(text, message)
     return web.Response(body=reply.render(), content_type="application/xml")
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from core import scan_codes
 from core.services.scan_codes import resolve_code
-from core.services.stays import StayView
+from core.services.stays import PayableStay, StayView
 from server.http import ApiRoutes, json_response
 from server.resources import CALENDAR_KEY, SETTINGS_KEY, clock, unit_of_work
 
@@ -28,10 +28,10 @@ class ScanStayOut(BaseModel):
     ref: str
     plate: str = Field(description="masked unless the code was for this plate")
     status: str
-    place: str
-    entered_at: datetime
+    place: str | None = Field(description="null on a plate's code: anyone may scan one")
+    entered_at: datetime | None
     exited_at: datetime | None
-    fee_fen: int | None
+    fee_fen: int | None = Field(description="on a plate's code: what is still due")
     payable: bool = Field(description="closed with a fee: POST /mp/stays/{ref}/payments")
 
 
@@ -64,6 +64,19 @@ def _stay(view: StayView, show_plate: bool) -> ScanStayOut:
     )
 
 
+def _due(due: PayableStay) -> ScanStayOut:
+    return ScanStayOut(
+        ref=due.ref,
+        plate=due.plate,
+        status="closed",
+        place=None,
+        entered_at=None,
+        exited_at=None,
+        fee_fen=due.due_fen,
+        payable=True,
+    )
+
+
 @routes.route(
     "POST", "/scan", "Resolve a scanned parking QR code", body=ScanIn, response=CodeScanOut
 )
@@ -84,6 +97,6 @@ async def scan(request: web.Request, body: ScanIn) -> web.Response:
             action=result.action,
             place=result.place,
             message=result.message,
-            stays=[_stay(v, show_plate) for v in result.stays],
+            stays=[_stay(v, show_plate) for v in result.stays] + [_due(d) for d in result.dues],
         )
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core import scan_codes
 from core.billing import DayCalendar
@@ -10,7 +10,7 @@ from core.clock import Clock
 from core.errors import NotFoundError
 from core.plates import Plate, parse_plate
 from core.scan_codes import InvalidScanCodeError, ScanCodeKind, ScanTarget
-from core.services.stays import StayView, list_plate_stays, stay_view
+from core.services.stays import PayableStay, StayView, payable_stays, stay_view
 from core.store.unit_of_work import UnitOfWork
 
 
@@ -31,6 +31,7 @@ class ScanResult:
     message: str
     stays: list[StayView]
     plate: Plate | None = None
+    dues: list[PayableStay] = field(default_factory=list)  # a plate's code: amounts only
 
 
 async def issue_code(uow: UnitOfWork, target: ScanTarget, secret: str, version: int) -> str:
@@ -56,10 +57,10 @@ async def resolve_code(
     if target.kind is ScanCodeKind.BERTH:
         return await _berth(uow, clock, calendar, target)
     plate = parse_plate(target.plate or "")
-    stays = await list_plate_stays(uow, clock, calendar, plate)
-    due = [s for s in stays if s.status == "closed"]
-    action, message = ("pay", "请支付以下停车费") if due else ("nothing_due", "该车牌暂无待缴费用")
-    return ScanResult(target.kind, action, plate.number, message, stays, plate)
+    # Whoever holds a plate's code (a notice on the windscreen) may pay, not look.
+    dues = await payable_stays(uow, plate)
+    action, message = ("pay", "请支付以下停车费") if dues else ("nothing_due", "该车牌暂无待缴费用")
+    return ScanResult(target.kind, action, plate.number, message, [], plate, dues)
 
 
 async def _exit_lane(

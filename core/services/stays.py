@@ -29,22 +29,24 @@ class StayView:
     lines: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def list_plate_stays(
-    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, plate: Plate
-) -> list[StayView]:
-    """A plate's stays still to pay (open, under review, or closed and unpaid), for anyone.
+@dataclass(frozen=True, slots=True)
+class PayableStay:
+    """A stay anyone may pay for a plate: its reference and the amount due, not where or when."""
 
-    Anyone can type a plate, so paid stays (the plate's history) are left out here; a driver
-    whose binding is verified sees them through core.services.driver_stays.
+    ref: str
+    plate: str
+    due_fen: int
+
+
+async def payable_stays(uow: UnitOfWork, plate: Plate) -> list[PayableStay]:
+    """A plate's closed stays with money due, oldest first, for whoever typed the plate.
+
+    Anyone can type a plate, and an unverified binding can pay, not look: so no place, times,
+    breakdown or open stay (where the car is now) here. A verified driver sees those through
+    core.services.driver_stays.
     """
-    views = []
-    for row in await uow.stays.for_plate(plate.number):
-        if row.status == "closed" and (
-            not row.fee_fen or await uow.payments.settled_for_stay(row.ref) is not None
-        ):
-            continue
-        views.append(await _view(uow, clock, calendar, row))
-    return views
+    found = await uow.stays.unpaid_for_plate(plate.number)
+    return [PayableStay(row.ref, plate.number, due) for row, due in found]
 
 
 async def stay_view(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayRow) -> StayView:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ledger import JournalEntry
@@ -17,6 +17,8 @@ from core.store.city import (
     TariffRow,
     ZoneRow,
 )
+from core.store.lots import LotStayRow
+from core.store.payments import PaymentRow
 from core.store.write_batch import insert_with_children
 
 
@@ -166,6 +168,26 @@ class StayRepository:
         if exclude_id is not None:
             query = query.where(StayRow.id != exclude_id)
         return [(row, street) for row, street in (await self._session.execute(query)).all()]
+
+    async def unpaid_for_plate(self, plate: str, *, limit: int = 50) -> list[tuple[StayRow, int]]:
+        """A plate's closed stays with money still due, oldest first, each with what is due."""
+        paid_at_lot = func.coalesce(LotStayRow.paid_fen, 0)
+        settled = exists().where(PaymentRow.settled_stay_ref == StayRow.ref)
+        query = (
+            select(StayRow, StayRow.fee_fen - paid_at_lot)
+            .outerjoin(LotStayRow, LotStayRow.stay_id == StayRow.id)
+            .where(
+                StayRow.plate == plate,
+                StayRow.status == "closed",
+                StayRow.fee_fen > paid_at_lot,
+                # A street stay is paid by its settling payment; a lot stay by what the lot
+                # noted from every channel (cash, card, payment code, WeChat).
+                or_(StayRow.lot_id.is_not(None), ~settled),
+            )
+            .order_by(StayRow.exited_at, StayRow.id)
+            .limit(limit)
+        )
+        return [(row, int(due)) for row, due in (await self._session.execute(query)).all()]
 
     async def for_plate(self, plate: str, *, limit: int = 20) -> list[StayRow]:
         """A plate's stays, newest first."""

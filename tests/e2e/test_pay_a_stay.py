@@ -42,7 +42,7 @@ async def test_a_driver_pays_a_stay_through_the_sandbox(
     headers, openid = await log_in_driver(client, sandbox, "li-lei")
 
     [stay] = (await (await client.get(f"/mp/plates/{PLATE}/stays")).json())["stays"]
-    assert (stay["ref"], stay["fee_fen"]) == (stay_ref, EXPECTED_FEE_FEN)
+    assert (stay["ref"], stay["due_fen"]) == (stay_ref, EXPECTED_FEE_FEN)
     started = await client.post(
         f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "e2e-tap-01"}, headers=headers
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from core.clock import FrozenClock
+from core.money import format_yuan
 from server.app import create_app
 
 # The published vector of wechatpy's test suite: token "test" signs these values so.
@@ -50,28 +52,41 @@ async def test_unconfigured_account_says_so(
     assert (response.status, (await response.json())["code"]) == (503, "wechat_not_configured")
 
 
-async def test_a_plate_gets_its_stays_and_other_text_gets_help(
+def _sensor(event_id: str, state: str, at: str) -> dict[str, str]:
+    return {
+        "event_id": event_id,
+        "device": "MAG-HS2-004",
+        "berth": "HS2-004",
+        "state": state,
+        "plate": "浙B55555",
+        "device_time": f"2026-11-25T{at}:00+08:00",
+    }
+
+
+async def _ask(client: Any, content: str) -> str:
+    reply = await client.post(
+        "/wechat/", params=SIGNED, data=TEXT_MESSAGE.format(content=content).encode()
+    )
+    assert reply.status == 200
+    text: str = await reply.text()
+    assert "<ToUserName><![CDATA[o-driver-openid]]></ToUserName>" in text
+    return text
+
+
+async def test_a_plate_gets_what_it_owes_and_other_text_gets_help(
     settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any]
 ) -> None:
     client = await bot_client(settings, clock, aiohttp_client, "test")
-    await client.post(
-        "/devices/sensors/events",
-        json={
-            "event_id": "bot-1",
-            "device": "MAG-HS2-004",
-            "berth": "HS2-004",
-            "state": "occupied",
-            "plate": "浙B55555",
-            "device_time": "2026-11-25T09:00:00+08:00",
-        },
-    )
-    reply = await client.post(
-        "/wechat/", params=SIGNED, data=TEXT_MESSAGE.format(content="浙b 55555").encode()
-    )
-    text = await reply.text()
-    assert reply.status == 200
-    assert "<ToUserName><![CDATA[o-driver-openid]]></ToUserName>" in text
-    assert "浙B55555" in text and "HS2-004" in text and "停车中" in text
+    await client.post("/devices/sensors/events", json=_sensor("bot-1", "occupied", "09:00"))
+    # Anyone can send a plate: a parked car's berth is not told.
+    parked = await _ask(client, "浙b 55555")
+    assert "浙B55555 暂无待缴停车费" in parked and "HS2-004" not in parked
+    clock.advance(timedelta(hours=2))
+    left = await client.post("/devices/sensors/events", json=_sensor("bot-2", "vacated", "11:00"))
+    fee = (await left.json())["fee_fen"]
+    assert fee > 0
+    owed = await _ask(client, "浙B55555")
+    assert f"有 1 笔待缴停车费，合计 {format_yuan(fee)} 元" in owed and "HS2-004" not in owed
     help_reply = await client.post(
         "/wechat/", params=SIGNED, data=TEXT_MESSAGE.format(content="你好").encode()
     )

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from core.clock import FrozenClock
+from core.store.unit_of_work import UnitOfWork
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "devices"
 
@@ -35,7 +36,7 @@ async def audit_actions(client: TestClient[Any, Any]) -> list[str]:
 
 
 async def test_officer_records_the_plate_of_a_stay_waiting_for_one(
-    client: TestClient[Any, Any], clock: FrozenClock
+    client: TestClient[Any, Any], uow_factory: Callable[[], UnitOfWork]
 ) -> None:
     await client.post("/devices/sensors/events", json=fixture("own/berth_occupied.json"))
     officer = await login(client, "demo-officer")
@@ -45,8 +46,9 @@ async def test_officer_records_the_plate_of_a_stay_waiting_for_one(
     answer = await recorded.json()
     assert (answer["plate"], answer["previous_plate"]) == ("浙B12345", None)
     assert "patrol.plate" in await audit_actions(client)
-    stays = await (await client.get("/mp/plates/浙B12345/stays")).json()
-    assert [s["ref"] for s in stays["stays"]] == [answer["stay_ref"]]
+    async with uow_factory() as uow:
+        stay = await uow.stays.by_ref(answer["stay_ref"])
+        assert stay is not None and (stay.plate, stay.status) == ("浙B12345", "open")
     empty = await client.post(
         "/ops/patrol/plates", json=body | {"berth": "HS1-010"}, headers=officer
     )

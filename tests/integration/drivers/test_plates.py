@@ -101,7 +101,7 @@ async def test_unverified_drivers_pay_but_do_not_look_and_paying_verifies(
     history = await (await paying_client.get("/mp/me/stays", headers=driver.headers)).json()
     assert history["stays"] == []
     anonymous = await (await paying_client.get(f"/mp/plates/{PLATE}/stays")).json()
-    assert [(s["ref"], s["fee_fen"]) for s in anonymous["stays"]] == [(ref, 800)]
+    assert [(s["ref"], s["due_fen"]) for s in anonymous["stays"]] == [(ref, 800)]
 
     await confirm(
         paying_client, wechat_sandbox, await start_payment(paying_client, driver, ref), driver

@@ -26,7 +26,9 @@ async def scan(client: TestClient[Any, Any], payload: str) -> tuple[int, Any]:
     return response.status, await response.json()
 
 
-async def test_codes_for_berths_lanes_and_plates(client: TestClient[Any, Any]) -> None:
+async def test_codes_for_berths_lanes_and_plates(
+    client: TestClient[Any, Any], clock: FrozenClock
+) -> None:
     admin = await staff_token(client, "demo-admin")
     viewer = await staff_token(client, "demo-viewer")
     assert (await issue(client, viewer, kind="berth", berth="HS1-001"))[0] == 403
@@ -46,7 +48,32 @@ async def test_codes_for_berths_lanes_and_plates(client: TestClient[Any, Any]) -
 
     status, plate = await issue(client, admin, kind="plate", plate="浙b12345")
     status, mine = await scan(client, plate["payload"])
-    assert (status, mine["kind"], mine["stays"][0]["plate"]) == (200, "plate", "浙B12345")
+    # A plate's code is for paying: the car still parked is nobody's business but its owner's.
+    assert (status, mine["kind"], mine["action"], mine["stays"]) == (
+        200,
+        "plate",
+        "nothing_due",
+        [],
+    )
+    clock.advance(timedelta(hours=2))
+    vacated = await client.post(
+        "/devices/sensors/events", json=sensor_event("q-2", "vacated", "11:00")
+    )
+    ack = await vacated.json()
+    status, mine = await scan(client, plate["payload"])
+    assert (status, mine["action"]) == (200, "pay")
+    assert mine["stays"] == [
+        {
+            "ref": ack["stay_ref"],
+            "plate": "浙B12345",
+            "status": "closed",
+            "place": None,
+            "entered_at": None,
+            "exited_at": None,
+            "fee_fen": ack["fee_fen"],
+            "payable": True,
+        }
+    ]
 
 
 async def test_exit_lane_codes_belong_to_one_lane_of_one_lot(

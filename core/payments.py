@@ -274,6 +274,18 @@ def check_refund(payment: Payment, amount_fen: int, in_flight_fen: int, now: dat
         )
 
 
+def split_stay_refund(amount_fen: int, fee_fen: int, paid_fen: int) -> tuple[int, int]:
+    """A refund of a stay's payment as (overpayment returned, charge corrected), in fen.
+
+    What was paid beyond the fee goes back first; the rest of the refund means the fee itself
+    was too high, so the charge comes down by it rather than turning into arrears.
+    """
+    if not 0 < amount_fen <= paid_fen or fee_fen < 0:
+        raise ValueError(f"refund {amount_fen} of {paid_fen} paid against {fee_fen}")
+    returned = min(amount_fen, max(paid_fen - fee_fen, 0))
+    return returned, amount_fen - returned
+
+
 def refund_accepted(refund: Refund, refund_id: str) -> Transition[Refund]:
     """The provider took the refund: requested -> processing."""
     if refund.status is not RefundStatus.REQUESTED:

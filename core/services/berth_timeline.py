@@ -13,6 +13,7 @@ from core.billing import CalendarUnknownError, DayCalendar
 from core.clock import Clock
 from core.ledger import stay_charge_reversed, stay_charged
 from core.services.pricing import price_street_stay
+from core.services.refunds import refund_overpayment
 from core.store.activity import DeviceEventRow, StayRow
 from core.store.city import BerthRow
 from core.store.devices import BerthObservationRow, NotificationRow
@@ -49,6 +50,7 @@ class BerthTimeline:
         self._closures = closures  # False when the berth is known to have no closure at all
         self.occupied = False  # whether the berth is taken, after the last rederive
         self.stays_by_start: dict[int, StayRow] = {}
+        self._taken_back: list[StayRow] = []  # priced stays that late events changed
 
     async def add(
         self,
@@ -111,6 +113,7 @@ class BerthTimeline:
         for stay in unmatched.values():
             if stay.status != "void":
                 await self._void(stay)
+        await self._refund_overpaid()
         for observation in observations:
             role, start_id, note = derivation.roles[observation.id]
             stay = self.stays_by_start.get(start_id) if start_id is not None else None
@@ -189,8 +192,20 @@ class BerthTimeline:
         await self._take_back(stay)
         stay.status = "void"
 
+    async def _refund_overpaid(self) -> None:
+        """A paid stay that ended lower or void gets back what was paid beyond its new fee.
+
+        One reopened or sent to review keeps its payment until it is priced again.
+        """
+        taken_back, self._taken_back = self._taken_back, []
+        for stay in taken_back:
+            if stay.status in ("closed", "void"):
+                fee = stay.fee_fen or 0 if stay.status == "closed" else 0
+                await refund_overpayment(self._uow, self._clock, stay.ref, fee)
+
     async def _take_back(self, stay: StayRow) -> None:
         if stay.status == "closed" and stay.fee_fen and stay.plate is not None:
+            self._taken_back.append(stay)
             operator = await self._uow.city.operator(stay.operator_id)
             entry = stay_charge_reversed(stay.ref, stay.plate, operator.code, stay.fee_fen)
             await self._uow.ledger.post(entry, self._clock.now())

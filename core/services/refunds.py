@@ -8,7 +8,7 @@ from core import payments
 from core.clock import Clock
 from core.drivers import DriverMessage, DriverNotifier
 from core.errors import DomainError, PermissionDeniedError
-from core.ledger import payment_refunded
+from core.ledger import payment_refunded, stay_charge_reversed
 from core.money import format_yuan
 from core.payment_gateway import (
     GatewayRejectedError,
@@ -27,6 +27,7 @@ from core.payments import (
     RefundStatus,
 )
 from core.services import audit, pass_sales
+from core.services.lane_entry import receivable_subject
 from core.services.retrying import Uows, retrying
 from core.staff import StaffIdentity, covers
 from core.store.unit_of_work import UnitOfWork
@@ -34,6 +35,8 @@ from core.store.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 DUPLICATE_REFUNDED = "duplicate_payment_refunded"
+OVERPAID_REASON = "停车记录更正，多收费用退还"
+OVERPAID_ACTOR = "system:stay_corrections"
 
 
 async def request_refund(
@@ -157,6 +160,7 @@ async def _refunded(uow: UnitOfWork, clock: Clock, payment: Payment, refund: Ref
     after = payments.apply_refund(payment, refund.amount_fen)
     await uow.payments.save(after)
     if payment.purpose is PaymentPurpose.STAY:
+        await _correct_stay(uow, clock, payment, refund)
         entry = payment_refunded(
             refund.out_refund_no, payment.plate, payment.sub_mchid, refund.amount_fen
         )
@@ -165,6 +169,76 @@ async def _refunded(uow: UnitOfWork, clock: Clock, payment: Payment, refund: Ref
         if after.status is PaymentStatus.REFUNDED:
             await pass_sales.withdraw_pass(uow, after)
     await uow.ledger.post(entry, clock.now())
+
+
+async def _correct_stay(uow: UnitOfWork, clock: Clock, payment: Payment, refund: Refund) -> None:
+    """Money back from the payment that settled a stay: the part not overpaid lowers its fee.
+
+    A second payment of a stay never counted for it, so its refund corrects nothing.
+    """
+    stay_ref = payment.stay_ref or ""
+    holder = await uow.payments.settled_for_stay(stay_ref)
+    stay = await uow.stays.by_ref(stay_ref)
+    if holder is None or holder.out_trade_no != payment.out_trade_no or stay is None:
+        return
+    details = await uow.lots.lot_stay(stay.id) if stay.lot_id is not None else None
+    # What the stay holds: every channel at a lot; on the street, this payment alone.
+    paid = details.paid_fen if details is not None else payment.amount_fen - payment.refunded_fen
+    fee = stay.fee_fen or 0
+    if paid < refund.amount_fen:  # the stay's record lost a payment: the refund still lands
+        log.error(
+            "stay %s holds %s fen, refund %s takes %s",
+            stay_ref,
+            paid,
+            refund.out_refund_no,
+            refund.amount_fen,
+        )
+        paid = refund.amount_fen
+    _, corrected = payments.split_stay_refund(refund.amount_fen, fee, paid)
+    if details is not None:
+        details.paid_fen -= refund.amount_fen
+    if corrected:
+        stay.fee_fen = fee - corrected
+        quote = dict(stay.quote or {})
+        made = [*quote.get("refund_corrections", [])]
+        quote["refund_corrections"] = [
+            *made,
+            {"out_refund_no": refund.out_refund_no, "fen": corrected},
+        ]
+        stay.quote = quote
+        subject = receivable_subject(stay, details)
+        reversal = stay_charge_reversed(stay.ref, subject, payment.operator_code, corrected)
+        await uow.ledger.post(reversal, clock.now())
+
+
+async def refund_overpayment(uow: UnitOfWork, clock: Clock, stay_ref: str, fee_fen: int) -> None:
+    """A paid stay re-priced lower or voided: record a refund of what its payment holds beyond
+    the fee, for the payment sweep to send (device paths never call the provider)."""
+    holder = await uow.payments.settled_for_stay(stay_ref)
+    if holder is None:
+        return
+    in_flight = await uow.payments.in_flight_fen(holder.out_trade_no)
+    excess = holder.amount_fen - holder.refunded_fen - in_flight - fee_fen
+    if excess <= 0:
+        return
+    now = clock.now()
+    try:
+        payments.check_refund(holder, excess, in_flight, now)
+    except DomainError as exc:  # past a year: a manual payout, which finance must see
+        log.error("stay %s overpaid by %s fen, not refundable: %s", stay_ref, excess, exc.detail)
+        return
+    refund = Refund(
+        out_refund_no=payments.new_out_refund_no(now),
+        out_trade_no=holder.out_trade_no,
+        amount_fen=excess,
+        reason=OVERPAID_REASON,
+        requested_by=OVERPAID_ACTOR,
+        status=RefundStatus.REQUESTED,
+        created_at=now,
+    )
+    await uow.payments.add_refund(refund)
+    await uow.payments.save(holder)  # bumps its version: a concurrent refund re-checks
+    log.info("stay %s re-priced to %s fen after payment: refund %s", stay_ref, fee_fen, excess)
 
 
 async def submit_and_tell(

@@ -12,6 +12,8 @@ from aiohttp.test_utils import TestClient
 from config.settings import Settings
 from core.clock import FrozenClock
 from core.lanes import CommandKind, LaneCommand, RecordingPublisher
+from core.store.database import Database
+from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.keys import SandboxKeys
 from server.lane_publishing import LANE_PUBLISHER_KEY
 from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
@@ -135,3 +137,52 @@ async def test_a_wechat_payment_after_the_cashier_took_cash_is_refunded(
         f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "late-cash-02"}, headers=headers
     )
     assert (again.status, (await again.json())["code"]) == (409, "stay_already_paid")
+
+
+async def test_a_refund_of_a_lot_payment_lowers_the_fee_and_owes_nothing(
+    settings: Settings,
+    clock: FrozenClock,
+    database: Database,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    client, sandbox = await app_with_builtin_sandbox(settings, clock, sandbox_keys, aiohttp_client)
+    await lane_read(client, clock, "E1")
+    clock.advance(timedelta(hours=2))
+    stay_ref = (await lane_read(client, clock, "X1"))["stay_ref"]
+    headers, openid = await log_in_driver(client, sandbox, "han-meimei")
+    started = await client.post(
+        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "lot-refund-1"}, headers=headers
+    )
+    order = await started.json()
+    confirm = dict(order["request_payment"], openid=openid)
+    async with client.session.post(
+        f"{sandbox}/sandbox/wechatpay/request-payment", json=confirm
+    ) as response:
+        assert response.status == 200
+
+    login = await client.post(
+        "/ops/login", json={"username": "demo-finance", "password": "demo-password-2026"}
+    )
+    finance = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    out_trade_no = order["payment"]["out_trade_no"]
+    asked = await client.post(
+        f"/ops/payments/{out_trade_no}/refunds",
+        json={"amount_fen": 200, "reason": "入场识别延迟，多计40分钟"},
+        headers=finance,
+    )
+    assert asked.status == 200, await asked.text()
+    out_refund_no = (await asked.json())["out_refund_no"]
+    async with client.session.post(
+        f"{sandbox}/sandbox/wechatpay/refunds/{out_refund_no}/complete", json={}
+    ) as response:
+        assert response.status == 200, await response.text()
+
+    async with UnitOfWork(database.sessions) as uow:
+        stay = await uow.stays.by_ref(stay_ref)
+        assert stay is not None
+        details = await uow.lots.lot_stay(stay.id)
+        assert details is not None and (stay.fee_fen, details.paid_fen) == (400, 400)
+        assert await uow.ledger.balance_fen(f"driver_receivable:{PLATE}") == 0
+    owed = await (await client.get(f"/mp/plates/{PLATE}/stays")).json()
+    assert owed["total_due_fen"] == 0

@@ -233,3 +233,29 @@ def test_refunds_never_exceed_the_payment(amounts: list[int]) -> None:
         assert 0 < current.refunded_fen <= current.amount_fen
     expected = PaymentStatus.REFUNDED if current.refunded_fen == 800 else current.status
     assert current.status is expected
+
+
+@given(
+    st.integers(min_value=0, max_value=100_000),
+    st.integers(min_value=1, max_value=100_000),
+    st.data(),
+)
+def test_a_stay_refund_returns_overpayment_first_then_corrects_the_charge(
+    fee: int, paid: int, data: st.DataObject
+) -> None:
+    amount = data.draw(st.integers(min_value=1, max_value=paid))
+    returned, corrected = payments.split_stay_refund(amount, fee, paid)
+    assert returned + corrected == amount and returned >= 0 and corrected >= 0
+    assert returned <= max(paid - fee, 0)
+    assert corrected <= fee  # the fee never goes below zero
+    # A refund never turns into arrears: what is owed afterwards is what was owed before.
+    owed_before, owed_after = fee - paid, (fee - corrected) - (paid - amount)
+    assert max(owed_after, 0) == max(owed_before, 0)
+    assert owed_after >= owed_before  # and it only ever takes back an overpayment
+
+
+def test_a_stay_refund_split_by_example() -> None:
+    assert payments.split_stay_refund(300, 800, 800) == (0, 300)  # a sensor misread
+    assert payments.split_stay_refund(300, 600, 800) == (200, 100)  # re-priced down first
+    with pytest.raises(ValueError):
+        payments.split_stay_refund(900, 800, 800)

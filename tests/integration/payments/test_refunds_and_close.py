@@ -43,6 +43,7 @@ from tests.wechat_sandbox import (
 Uows = Callable[[], UnitOfWork]
 CLEARING = "wechat_clearing:1900000101"
 RECEIVABLE = f"driver_receivable:{PLATE}"
+REVENUE = "operator_revenue:OP-CITY"
 
 
 async def paid_stay(
@@ -107,6 +108,10 @@ async def test_partial_then_full_refund_with_notifications(
     uow_factory: Uows,
 ) -> None:
     _, out_trade_no = await paid_stay(paying_client, wechat_sandbox, database, clock)
+    async with uow_factory() as uow:
+        paid = await uow.payments.get(out_trade_no)
+        assert paid is not None and paid.stay_ref is not None
+        stay_ref = paid.stay_ref
     wechat = services(paying_client)
     notify_url = wechat.setup.refund_notify_url
 
@@ -152,7 +157,15 @@ async def test_partial_then_full_refund_with_notifications(
     await complete_refund_again(paying_client, wechat_sandbox)
     assert await status_of(uow_factory, out_trade_no) == (PaymentStatus.REFUNDED, 800)
     assert await balance(database, CLEARING) == 0
-    assert await balance(database, RECEIVABLE) == 800  # the stay is owed again
+    # Refunds of the payment that settled the stay say its charge was wrong: the charge comes
+    # down with them, so the money back never reappears as arrears nobody can pay.
+    assert await balance(database, RECEIVABLE) == 0
+    assert await balance(database, REVENUE) == 0
+    assert await entry_kinds(database, stay_ref) == [
+        "stay_charged",
+        "stay_charge_reversed",
+        "stay_charge_reversed",
+    ]
 
 
 async def complete_refund_again(client: TestClient[Any, Any], server: TestServer) -> None:

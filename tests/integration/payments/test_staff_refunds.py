@@ -78,3 +78,11 @@ async def test_finance_refunds_part_of_a_payment_with_an_audited_reason(
     )
     assert [r["status"] for r in payment["refunds"]] == ["success"]
     assert await entry_kinds(database, refund["out_refund_no"]) == ["payment_refunded"]
+    # The fee was 300 fen too high: it comes down, and the money back is not new arrears.
+    assert await entry_kinds(database, stay_ref) == ["stay_charged", "stay_charge_reversed"]
+    async with UnitOfWork(database.sessions) as uow:
+        stay = await uow.stays.by_ref(stay_ref)
+        assert stay is not None and stay.fee_fen == 500
+        assert await uow.ledger.balance_fen(f"driver_receivable:{stay.plate}") == 0
+    owed = await (await paying_client.get(f"/mp/plates/{stay.plate}/stays")).json()
+    assert owed["stays"] == []

@@ -12,6 +12,7 @@ from core.billing import (
     DailyWindow,
     DayCalendar,
     MonthlyPass,
+    PricedStay,
     Quote,
     RightKind,
     SpecialPass,
@@ -24,7 +25,7 @@ from core.billing import (
     settle_stored_value,
 )
 from core.lanes import Access
-from core.services.pricing import TariffMissingError, parsed_tariff
+from core.services.pricing import PRIOR_WINDOW, TariffMissingError, parsed_tariff, prior_stay
 from core.store.activity import StayRow
 from core.store.city import LotRow, TariffRow
 from core.store.lane_read_repository import StayHints, TariffVersion
@@ -84,6 +85,12 @@ async def price_lot_stay(
     if stay.plate is not None and (hints is None or hints.rights):  # passes and the card
         rights = await uow.lane_reads.plate_rights(lot.id, stay.plate, stay.entered_at, exit_at)
     cover = await _cover(uow, lot, stay, exit_at, rights)
+    prior: tuple[PricedStay, ...] = ()
+    if stay.plate is not None and (hints is None or hints.earlier):  # the plate's day here
+        earlier = await uow.stays.closed_in_lot(
+            stay.plate, lot.id, stay.entered_at - PRIOR_WINDOW, stay.entered_at, stay.id
+        )
+        prior = tuple(_as_priced(row) for row in earlier)
     validations = []
     if hints is None or hints.validations:
         validations = await uow.lots.validations_for_stay(stay.id)
@@ -109,6 +116,7 @@ async def price_lot_stay(
         vehicle_class=stay.vehicle_class,
         calendar=calendar,
         cover=cover,
+        prior=prior,
         paid_fen=details.paid_fen,
         paid_at=details.paid_at,
         lost_ticket=lost_ticket,
@@ -125,6 +133,7 @@ async def price_lot_stay(
             vehicle_class=stay.vehicle_class,
             calendar=calendar,
             cover=plain,
+            prior=prior,
             paid_fen=details.paid_fen,
             paid_at=details.paid_at,
             lost_ticket=lost_ticket,
@@ -262,3 +271,9 @@ def _as_pass(right: LotRightRow, plates: list[str]) -> MonthlyPass | SpecialPass
         spaces=right.spaces,
         label={"owned_space": "业主车位", "rented_space": "租用车位"}.get(right.kind, "月租"),
     )
+
+
+def _as_priced(row: StayRow) -> PricedStay:
+    """An earlier closed stay in the lot, as the engine needs it (a lot has one location)."""
+    assert row.exited_at is not None
+    return prior_stay(row.entered_at, row.exited_at, row.fee_fen, row.quote, None)

@@ -49,6 +49,7 @@ class StayHints:
     waiting: bool = True  # an exit passage of it waits for payment or a human
     rights: bool = True  # its plate has an active right in the lot
     validations: bool = True  # a merchant validation was redeemed for it
+    earlier: bool = True  # its plate has an earlier closed stay in the lot (the plate's day)
     tariff: TariffKey | None = None  # the lot tariff's version in force at its entry
 
 
@@ -183,6 +184,14 @@ def _exit_candidates(patterns: int) -> Select[Any]:
         LotRightRow.status == "active",
     )
     validations = exists().where(MerchantValidationRow.stay_id == StayRow.id)
+    before = aliased(StayRow)
+    # No time bound, so it stays portable: a superset of the stays that share the plate's day.
+    earlier = exists().where(
+        before.plate == StayRow.plate,
+        before.status == "closed",
+        before.lot_id == lot_id,
+        before.exited_at <= StayRow.entered_at,
+    )
     in_force = (  # as TariffRepository.version_at, for each candidate's entry
         select(TariffRow.id)
         .where(
@@ -211,6 +220,7 @@ def _exit_candidates(patterns: int) -> Select[Any]:
                 waiting,
                 rights,
                 validations,
+                earlier,
                 tariff.id,
                 tariff.version,
                 tariff.effective_from,
@@ -312,11 +322,12 @@ class LaneReadRepository:
         params.update(lot_id=lot_id, tariff_code=tariff_code)
         name = f"lane_reads.exit_candidates.{len(patterns)}"
         statement = _exit_candidates(len(patterns))
-        rows = await fetch_loaded(self._session, name, statement, params, (StayRow, LotStayRow, 6))
+        rows = await fetch_loaded(self._session, name, statement, params, (StayRow, LotStayRow, 7))
         found = []
-        for s, d, w, r, v, tariff_id, version, start in rows:
+        for s, d, w, r, v, e, tariff_id, version, start in rows:
             key = None if tariff_id is None else TariffKey(tariff_id, tariff_code, version, start)
-            found.append((s, d, StayHints(bool(w), bool(r), bool(v), key)))
+            hints = StayHints(bool(w), bool(r), bool(v), bool(e), key)
+            found.append((s, d, hints))
         return found
 
     async def plate_rights(

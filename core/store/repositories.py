@@ -169,6 +169,24 @@ class StayRepository:
             query = query.where(StayRow.id != exclude_id)
         return [(row, street) for row, street in (await self._session.execute(query)).all()]
 
+    async def closed_in_lot(
+        self, plate: str, lot_id: int, since: datetime, until: datetime, exclude_id: int
+    ) -> list[StayRow]:
+        """A plate's priced stays in one lot that ended in a window, oldest first."""
+        query = (
+            select(StayRow)
+            .where(
+                StayRow.plate == plate,
+                StayRow.status == "closed",
+                StayRow.lot_id == lot_id,
+                StayRow.exited_at >= since,
+                StayRow.entered_at <= until,
+                StayRow.id != exclude_id,
+            )
+            .order_by(StayRow.entered_at)
+        )
+        return list(await self._session.scalars(query))
+
     async def unpaid_for_plate(self, plate: str, *, limit: int = 50) -> list[tuple[StayRow, int]]:
         """A plate's closed stays with money still due, oldest first, each with what is due."""
         paid_at_lot = func.coalesce(LotStayRow.paid_fen, 0)

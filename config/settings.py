@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     fee_template_id: str | None = None
     fee_sms_template: str | None = None
     notices_send_seconds: float = Field(5.0, ge=0)
+    # The vehicle register (行驶证 checks) and the SMS provider: "sandbox" answers locally (the
+    # demo register, texts kept in memory); "none" has none (licence checks answer 503 and no
+    # SMS is tried, so a notice is never marked sent by text). Unset: as wechat_sandbox says.
+    licence_register: Literal["sandbox", "none"] | None = None
+    sms_provider: Literal["sandbox", "none"] | None = None
     nearby_refresh_seconds: float = Field(60.0, gt=0)
     nearby_redis_key: str = "parking:places"
     scan_code_key_version: int = Field(1, ge=1, le=99)

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
+from core.errors import (
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationFailedError,
+)
 from core.plates import Plate
 
 _VIN_VALUES = {
@@ -63,6 +69,14 @@ class LicenceClaim:
     plate: Plate
     vin: str
     owner_name: str
+
+
+class LicenceCheckUnavailableError(DomainError):
+    """No vehicle register is connected, so a 行驶证 cannot be checked now."""
+
+    code = "licence_check_unavailable"
+    status = 503
+    message_zh = "行驶证核验暂不可用，可通过缴纳该车牌的一笔停车费完成认证"
 
 
 class LicenceVerifier(Protocol):

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from adapters.geo_redis import RedisPlaceIndex
+from adapters.no_provider import NoLicenceRegister, NoSms
 from config.settings import Settings
 from core.notices import STAY_FEE, STAY_OPENED, SmsSender
 from core.services.nearby import PlaceIndex, SqlPlaceIndex, TariffBriefs
@@ -57,11 +58,38 @@ def notice_setup(settings: Settings) -> NoticeSetup:
     return NoticeSetup(
         appid=settings.miniprogram_appid or SANDBOX_APPID,
         templates={kind: template for kind, template in chosen.items() if template},
-        sms_templates={
-            STAY_OPENED: settings.entry_sms_template or SANDBOX_ENTRY_SMS,
-            STAY_FEE: settings.fee_sms_template or SANDBOX_FEE_SMS,
-        },
+        sms_templates=_sms_templates(settings),
     )
+
+
+def licence_register(settings: Settings) -> LicenceVerifier:
+    """The demo register where chosen (or in the sandbox); otherwise none, and checks say so."""
+    if _stand_in(settings.licence_register, settings):
+        return SandboxRegister()
+    log.warning("no vehicle register: licence checks answer 503; paying a stay still verifies")
+    return NoLicenceRegister()
+
+
+def sms_sender(settings: Settings) -> SmsSender:
+    """The SMS stand-in where chosen (or in the sandbox); otherwise none, and none is tried."""
+    if _stand_in(settings.sms_provider, settings):
+        return SandboxSms()
+    log.warning("no SMS provider: notices fall back to nothing when no subscription is left")
+    return NoSms()
+
+
+def _sms_templates(settings: Settings) -> dict[str, str]:
+    if not _stand_in(settings.sms_provider, settings):
+        return {}  # nothing to send them with
+    return {
+        STAY_OPENED: settings.entry_sms_template or SANDBOX_ENTRY_SMS,
+        STAY_FEE: settings.fee_sms_template or SANDBOX_FEE_SMS,
+    }
+
+
+def _stand_in(choice: str | None, settings: Settings) -> bool:
+    """Whether a provider setting picks the local stand-in; unset follows the sandbox switch."""
+    return (choice or ("sandbox" if settings.wechat_sandbox else "none")) == "sandbox"
 
 
 async def driver_features_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -73,9 +101,12 @@ async def driver_features_ctx(app: web.Application) -> AsyncIterator[None]:
         client = aioredis.from_url(settings.redis_url)
         redis_index = RedisPlaceIndex(client, settings.nearby_redis_key)
         places = redis_index
-    # No register or SMS provider is wired yet: the stand-ins answer (docs/drivers.md).
     app[DRIVER_PORTS_KEY] = DriverPorts(
-        places, TariffBriefs(), SandboxRegister(), SandboxSms(), notice_setup(settings)
+        places,
+        TariffBriefs(),
+        licence_register(settings),
+        sms_sender(settings),
+        notice_setup(settings),
     )
     tasks = []
     if redis_index is not None:

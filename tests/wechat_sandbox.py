@@ -83,6 +83,8 @@ def make_paying_client(
                 "miniprogram_secret": SecretStr(SECRET),
                 "wechat_api_base_url": sandbox_url(wechat_sandbox),
                 "refund_template_id": REFUND_TEMPLATE,
+                "licence_register": "sandbox",
+                "sms_provider": "sandbox",
             }
         )
         from server.app import create_app

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
 
 from config.settings import Settings
 from core.clock import FrozenClock
@@ -99,3 +104,81 @@ async def test_garbage_body_is_a_400(
     client = await bot_client(settings, clock, aiohttp_client, "test")
     response = await client.post("/wechat/", params=SIGNED, data=b"<xml><oops")
     assert (response.status, (await response.json())["code"]) == (400, "invalid_request")
+
+
+# Tencent's published safe-mode sample (WXBizMsgCrypt demo): key, token, appid and a message.
+SAMPLE_TOKEN = "spamtest"
+SAMPLE_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+SAMPLE_APPID = "wx2c2769f8efd9abc2"
+SAMPLE_QUERY = {
+    "timestamp": "1409735669",
+    "nonce": "1320562132",
+    "encrypt_type": "aes",
+    "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa",
+}
+SAMPLE_ENCRYPT = (
+    "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PG"
+    "HQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6"
+    "tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp"
+    "3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhv"
+    "Ql+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
+)
+SAMPLE_BODY = (
+    "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
+    f"<Encrypt><![CDATA[{SAMPLE_ENCRYPT}]]></Encrypt></xml>"
+)
+
+
+def _url_signature(token: str, timestamp: str, nonce: str) -> str:
+    """The plain signature WeChat also sends in safe mode: SHA-1 of the sorted three."""
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+
+
+async def safe_mode_client(
+    settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any], aes_key: str | None
+) -> TestClient[Any, Any]:
+    update = {
+        "wechat_token": SAMPLE_TOKEN,
+        "wechat_aes_key": SecretStr(aes_key) if aes_key else None,
+        "wechat_appid": SAMPLE_APPID,
+    }
+    client: TestClient[Any, Any] = await aiohttp_client(
+        create_app(settings.model_copy(update=update), clock=clock)
+    )
+    return client
+
+
+def _signed_query(**changes: str) -> dict[str, str]:
+    query = {**SAMPLE_QUERY, **changes}
+    signature = _url_signature(SAMPLE_TOKEN, query["timestamp"], query["nonce"])
+    return {"signature": signature, **query}
+
+
+async def test_a_safe_mode_message_is_decrypted_and_answered_encrypted(
+    settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any]
+) -> None:
+    client = await safe_mode_client(settings, clock, aiohttp_client, SAMPLE_AES_KEY)
+    reply = await client.post("/wechat/", params=_signed_query(), data=SAMPLE_BODY.encode())
+    assert reply.status == 200, await reply.text()
+    body = await reply.text()
+    assert "<Encrypt>" in body and "发送车牌号" not in body  # nothing readable on the wire
+    fields = {child.tag: child.text or "" for child in ElementTree.fromstring(body)}
+    crypto = WeChatCrypto(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID)
+    answered = parse_message(
+        crypto.decrypt_message(body, fields["MsgSignature"], fields["TimeStamp"], fields["Nonce"])
+    )
+    # The sample says "abcdteT" from oyORnuP8q7ou2gfYjqLzSIWZf0rs: not a plate, so the help.
+    assert answered.target == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+    assert "发送车牌号" in answered.content
+
+
+async def test_a_safe_mode_message_with_a_forged_signature_or_no_key_is_refused(
+    settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any]
+) -> None:
+    client = await safe_mode_client(settings, clock, aiohttp_client, SAMPLE_AES_KEY)
+    forged = _signed_query(msg_signature="0" * 40)
+    refused = await client.post("/wechat/", params=forged, data=SAMPLE_BODY.encode())
+    assert (refused.status, (await refused.json())["code"]) == (401, "unauthenticated")
+    keyless = await safe_mode_client(settings, clock, aiohttp_client, None)
+    unset = await keyless.post("/wechat/", params=_signed_query(), data=SAMPLE_BODY.encode())
+    assert (unset.status, (await unset.json())["code"]) == (503, "wechat_not_configured")

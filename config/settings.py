@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     nearby_refresh_seconds: float = Field(60.0, gt=0)
     nearby_redis_key: str = "parking:places"
     scan_code_key_version: int = Field(1, ge=1, le=99)
+    # Arrears (docs/arrears.md): a notice served gives the driver this many days before the
+    # stay may be handed to the traffic police.
+    arrears_escalate_after_days: int = Field(15, ge=0, le=365)
     sql_echo: bool = False
     # PostgreSQL pool of each worker. A pre-ping costs a round trip on every checkout; without
     # it the requests that meet a dropped connection fail, and the pool is then renewed.

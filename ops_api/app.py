@@ -6,6 +6,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from ops_api import (
+    arrears,
     cashier,
     lanes,
     ledger,
@@ -28,6 +29,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     ledger.routes,
     tariffs.routes,
     onstreet.routes,
+    arrears.routes,
     review.routes,
     lanes.routes,
     cashier.routes,

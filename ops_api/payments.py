@@ -12,6 +12,7 @@ from core.payments import Payment, Refund
 from core.reconciliation import ReconciliationReport
 from core.services.reconciliation import reconcile_day
 from core.services.refunds import request_refund
+from core.services.waivers import waive_fee
 from core.staff import Permission
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
@@ -218,3 +219,50 @@ async def reconcile_payments(request: web.Request, body: ReconcileIn) -> web.Res
         actor=acting_staff(request),
     )
     return json_response(_reconciliation_out(report))
+
+
+class WaiverIn(BaseModel):
+    """How much of what is unpaid to forgo, and why (the reason goes into the audit log)."""
+
+    amount_fen: int = Field(gt=0)
+    reason: str = Field(min_length=2, max_length=200)
+
+
+class WaiverOut(BaseModel):
+    """The stay's fee before and after, and what is still due."""
+
+    stay_ref: str
+    waived_fen: int
+    fee_before: int
+    fee_after: int
+    due_after: int
+
+
+@routes.route(
+    "POST",
+    "/stays/{ref}/waivers",
+    "Waive all or part of a closed stay's unpaid fee (a wrong charge, a discount; audited)",
+    body=WaiverIn,
+    response=WaiverOut,
+    permission=Permission.PAYMENTS_REFUND,
+)
+async def waive_stay_fee(request: web.Request, body: WaiverIn) -> web.Response:
+    """Lower the fee; the operator forgoes the amount in the ledger."""
+    async with unit_of_work(request) as uow:
+        done = await waive_fee(
+            uow,
+            clock(request),
+            acting_staff(request),
+            request.match_info["ref"],
+            body.amount_fen,
+            body.reason,
+        )
+    return json_response(
+        WaiverOut(
+            stay_ref=done.stay_ref,
+            waived_fen=done.waived_fen,
+            fee_before=done.fee_before,
+            fee_after=done.fee_after,
+            due_after=done.due_after,
+        )
+    )

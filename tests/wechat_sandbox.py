@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,31 +145,50 @@ async def log_in(client: TestClient[Any, Any], server: TestServer, person: str) 
     return Driver(body["token"], issued["openid"], issued["unionid"], body["driver_id"])
 
 
-async def closed_stay(
-    database: Database, clock: FrozenClock, fee_fen: int = 800, *, status: str = "closed"
+async def street_stay(
+    database: Database,
+    *,
+    plate: str = PLATE,
+    fee_fen: int | None = 800,
+    status: str = "closed",
+    exited_at: datetime,
+    berth_code: str = "HS1-001",
+    hours: float = 2,
+    charged: bool = False,
 ) -> str:
-    """A priced on-street stay of OP-CITY's zone HS1, charged in the ledger."""
+    """An on-street stay at a demo berth, written as the store holds it (charged if asked)."""
     ref = uuid.uuid4().hex[:20]
     async with UnitOfWork(database.sessions) as uow:
-        berth = await uow.city.berth_by_code("HS1-001")
+        berth = await uow.city.berth_by_code(berth_code)
         assert berth is not None and berth.zone_id is not None
         zone = await uow.city.zone(berth.zone_id)
         uow.stays.add(
             StayRow(
                 ref=ref,
-                plate=PLATE,
+                plate=plate,
                 operator_id=zone.operator_id,
                 zone_id=zone.id,
                 berth_id=berth.id,
                 status=status,
-                entered_at=clock.now() - timedelta(hours=2),
-                exited_at=clock.now(),
+                entered_at=exited_at - timedelta(hours=hours),
+                exited_at=None if status == "open" else exited_at,
                 fee_fen=fee_fen,
             )
         )
-        await uow.ledger.post(stay_charged(ref, PLATE, "OP-CITY", fee_fen), clock.now())
+        if charged and fee_fen:
+            operator = await uow.city.operator(zone.operator_id)
+            await uow.ledger.post(stay_charged(ref, plate, operator.code, fee_fen), exited_at)
         await uow.commit()
     return ref
+
+
+async def closed_stay(
+    database: Database, clock: FrozenClock, fee_fen: int = 800, *, status: str = "closed"
+) -> str:
+    """A priced on-street stay of OP-CITY's zone HS1, charged in the ledger."""
+    return await street_stay(
+        database, fee_fen=fee_fen, status=status, exited_at=clock.now(), charged=True
+    )
 
 
 async def start_payment(

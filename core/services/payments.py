@@ -284,6 +284,7 @@ async def _settle_stay(
     await vehicles.verify_payer(uow, clock.now(), payment.out_trade_no, payment.plate)
     if not duplicate:
         commands = await _open_waiting_lanes(uow, clock, stay_ref, settled)
+        await _refund_beyond_fee(uow, clock, stay_ref)
         return Settlement(settled, True, None, tuple(commands))
     return Settlement(settled, True, await refund_duplicate(uow, clock, payment))
 
@@ -301,6 +302,16 @@ async def refund_duplicate(uow: UnitOfWork, clock: Clock, payment: Payment) -> R
     )
     await uow.payments.add_refund(refund)
     return refund
+
+
+async def _refund_beyond_fee(uow: UnitOfWork, clock: Clock, stay_ref: str) -> None:
+    """A street stay's fee came down while its order was open (a waiver, late sensor events):
+    what the payment holds beyond it goes back (sent by the payment sweep)."""
+    stay = await uow.stays.by_ref(stay_ref)
+    if stay is None or stay.lot_id is not None or stay.status not in ("closed", "void"):
+        return
+    fee = stay.fee_fen or 0 if stay.status == "closed" else 0
+    await refunds.refund_overpayment(uow, clock, stay_ref, fee)
 
 
 async def _paid_at_the_lot(uow: UnitOfWork, stay: StayRow) -> int:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.store.base import Base
+
+# Closed on-street stays that cost something: the only ones that can be arrears.
+_STREET_CHARGED = text("status = 'closed' AND lot_id IS NULL AND fee_fen > 0")
 
 
 class StayRow(Base):
@@ -20,6 +23,37 @@ class StayRow(Base):
         CheckConstraint("fee_fen IS NULL OR fee_fen >= 0", name="fee_not_negative"),
         Index("ix_stays_plate_status", "plate", "status"),
         Index("ix_stays_berth_status", "berth_id", "status"),
+        # Officers' arrears lists walk these in order and skip the paid (partial: street
+        # stays with a fee only, a fraction of all stays).
+        Index(
+            "ix_stays_unpaid_by_age",
+            "exited_at",
+            "id",
+            postgresql_where=_STREET_CHARGED,
+            sqlite_where=_STREET_CHARGED,
+        ),
+        Index(
+            "ix_stays_unpaid_by_fee",
+            "fee_fen",
+            "id",
+            postgresql_where=_STREET_CHARGED,
+            sqlite_where=_STREET_CHARGED,
+        ),
+        Index(
+            "ix_stays_unpaid_by_zone",
+            "zone_id",
+            "exited_at",
+            "id",
+            postgresql_where=_STREET_CHARGED,
+            sqlite_where=_STREET_CHARGED,
+        ),
+        Index(
+            "ix_stays_unpaid_by_berth",
+            "berth_id",
+            "exited_at",
+            postgresql_where=_STREET_CHARGED,
+            sqlite_where=_STREET_CHARGED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

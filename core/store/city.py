@@ -127,7 +127,7 @@ class BerthRow(Base):
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"), index=True)
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
     level_id: Mapped[int | None] = mapped_column(ForeignKey("lot_levels.id"))
-    street: Mapped[str | None] = mapped_column(String(128))
+    street: Mapped[str | None] = mapped_column(String(128), index=True)
     lat: Mapped[Decimal] = mapped_column(Coordinate, comment="GCJ-02 latitude")
     lng: Mapped[Decimal] = mapped_column(Coordinate, comment="GCJ-02 longitude")
     closed: Mapped[bool] = mapped_column(default=False)

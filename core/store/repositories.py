@@ -11,6 +11,7 @@ from core.ledger import JournalEntry
 from core.store.activity import DeviceEventRow, LedgerEntryRow, LedgerPostingRow, StayRow
 from core.store.city import (
     BerthRow,
+    DistrictRow,
     HolidayOverrideRow,
     LotRow,
     OperatorRow,
@@ -68,6 +69,10 @@ class CityRepository:
     async def operator(self, operator_id: int) -> OperatorRow:
         """The operator with this id."""
         return await self._session.get_one(OperatorRow, operator_id)
+
+    async def district_code(self, district_id: int) -> str:
+        """The code of the district with this id (for staff scope checks)."""
+        return (await self._session.get_one(DistrictRow, district_id)).code
 
     async def operator_code_of_sub_mchid(self, sub_mchid: str) -> str | None:
         """The code of the operator paid as this WeChat Pay sub-merchant, if any."""

@@ -7,6 +7,7 @@ from core.store.activity import (
     LedgerPostingRow,
     StayRow,
 )
+from core.store.arrears import ArrearsActionRow
 from core.store.base import Base
 from core.store.city import (
     BerthRow,
@@ -56,6 +57,7 @@ from core.store.people import (
 )
 
 __all__ = [
+    "ArrearsActionRow",
     "AttendantTaskRow",
     "AuditRow",
     "Base",

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.store.arrears_repository import ArrearsRepository
 from core.store.audit_repository import AuditRepository
 from core.store.berth_batch_repository import BerthBatchRepository
 from core.store.conflicts import StoreConflictError
@@ -47,6 +48,7 @@ class UnitOfWork:
     ledger: LedgerRepository
     staff: StaffRepository
     audit: AuditRepository
+    arrears: ArrearsRepository
     onstreet: OnStreetRepository
     berth_batch: BerthBatchRepository
     device_ops: DeviceOpsRepository
@@ -75,6 +77,7 @@ class UnitOfWork:
         self.ledger = LedgerRepository(self.session)
         self.staff = StaffRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.arrears = ArrearsRepository(self.session)
         self.onstreet = OnStreetRepository(self.session)
         self.berth_batch = BerthBatchRepository(self.session)
         self.device_ops = DeviceOpsRepository(self.session)

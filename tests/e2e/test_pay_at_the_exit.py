@@ -36,6 +36,22 @@ async def lane_read(client: TestClient[Any, Any], clock: FrozenClock, lane: str)
     return answer
 
 
+async def exit_order(
+    client: TestClient[Any, Any], sandbox: str, clock: FrozenClock, key: str
+) -> tuple[str, dict[str, Any], str, dict[str, str]]:
+    """A two-hour stay waiting at X1 and a WeChat order for it: stay, order, openid, headers."""
+    await lane_read(client, clock, "E1")
+    clock.advance(timedelta(hours=2))
+    stay_ref = (await lane_read(client, clock, "X1"))["stay_ref"]
+    headers, openid = await log_in_driver(client, sandbox, "han-meimei")
+    started = await client.post(
+        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": key}, headers=headers
+    )
+    assert started.status == 200, await started.text()
+    order: dict[str, Any] = await started.json()
+    return stay_ref, order, openid, headers
+
+
 async def test_paying_at_the_exit_opens_the_gate(
     settings: Settings,
     clock: FrozenClock,
@@ -94,15 +110,7 @@ async def test_a_wechat_payment_after_the_cashier_took_cash_is_refunded(
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
 ) -> None:
     client, sandbox = await app_with_builtin_sandbox(settings, clock, sandbox_keys, aiohttp_client)
-    await lane_read(client, clock, "E1")
-    clock.advance(timedelta(hours=2))
-    stay_ref = (await lane_read(client, clock, "X1"))["stay_ref"]
-    headers, openid = await log_in_driver(client, sandbox, "han-meimei")
-    started = await client.post(
-        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "late-cash-01"}, headers=headers
-    )
-    assert started.status == 200, await started.text()
-    order = await started.json()
+    stay_ref, order, openid, headers = await exit_order(client, sandbox, clock, "late-cash-01")
 
     # Meanwhile the cashier at the lane takes the 600 fen in cash.
     login = await client.post(
@@ -147,14 +155,7 @@ async def test_a_refund_of_a_lot_payment_lowers_the_fee_and_owes_nothing(
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
 ) -> None:
     client, sandbox = await app_with_builtin_sandbox(settings, clock, sandbox_keys, aiohttp_client)
-    await lane_read(client, clock, "E1")
-    clock.advance(timedelta(hours=2))
-    stay_ref = (await lane_read(client, clock, "X1"))["stay_ref"]
-    headers, openid = await log_in_driver(client, sandbox, "han-meimei")
-    started = await client.post(
-        f"/mp/stays/{stay_ref}/payments", json={"idempotency_key": "lot-refund-1"}, headers=headers
-    )
-    order = await started.json()
+    stay_ref, order, openid, _ = await exit_order(client, sandbox, clock, "lot-refund-1")
     confirm = dict(order["request_payment"], openid=openid)
     async with client.session.post(
         f"{sandbox}/sandbox/wechatpay/request-payment", json=confirm

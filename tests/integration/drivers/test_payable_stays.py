@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from core.clock import FrozenClock
-from core.store.activity import StayRow
 from core.store.database import Database
-from core.store.unit_of_work import UnitOfWork
 from tests.e2e.test_walking_skeleton import staff_token
 from tests.integration.test_lanes import read
+from tests.wechat_sandbox import street_stay
 
 PLATE = "浙B88888"
 
 
 async def _street_stay(database: Database, clock: FrozenClock, status: str, fee: int | None) -> str:
-    ref = uuid.uuid4().hex[:20]
-    async with UnitOfWork(database.sessions) as uow:
-        berth = await uow.city.berth_by_code("HS1-002")
-        assert berth is not None and berth.zone_id is not None
-        zone = await uow.city.zone(berth.zone_id)
-        uow.stays.add(
-            StayRow(
-                ref=ref,
-                plate=PLATE,
-                operator_id=zone.operator_id,
-                zone_id=zone.id,
-                berth_id=berth.id,
-                status=status,
-                entered_at=clock.now() - timedelta(minutes=30),
-                exited_at=None if status == "open" else clock.now(),
-                fee_fen=fee,
-            )
-        )
-        await uow.commit()
-    return ref
+    return await street_stay(
+        database,
+        plate=PLATE,
+        fee_fen=fee,
+        status=status,
+        exited_at=clock.now(),
+        berth_code="HS1-002",
+        hours=0.5,
+    )
 
 
 async def _owed(client: TestClient[Any, Any]) -> dict[str, Any]:

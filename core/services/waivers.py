@@ -1,0 +1,107 @@
+"""Use case: staff waive all or part of a closed stay's unpaid fee, with an audited reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.clock import Clock
+from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
+from core.ledger import fee_waived
+from core.services import audit
+from core.services.lane_entry import receivable_subject
+from core.staff import StaffIdentity, covers
+from core.store.activity import StayRow
+from core.store.lots import LotStayRow
+from core.store.unit_of_work import UnitOfWork
+
+
+class WaivableStayNotFoundError(NotFoundError):
+    """No closed, charged stay with this reference."""
+
+    code = "stay_not_found"
+    message_zh = "未找到该停车记录"
+
+
+class StayWaitingAtLaneError(ConflictError):
+    """The car waits at an exit for this fee: the lane's cashier or attendant releases it."""
+
+    code = "stay_waiting_at_lane"
+    message_zh = "车辆正在出口等待缴费，请由收费员或云坐席处理"
+
+
+class WaiverTooLargeError(ValidationFailedError):
+    """A waiver is for 1 fen up to what is still due."""
+
+    code = "waiver_too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """What a waiver did to a stay's fee."""
+
+    stay_ref: str
+    waived_fen: int
+    fee_before: int
+    fee_after: int
+    due_after: int
+
+
+async def waive_fee(
+    uow: UnitOfWork,
+    clock: Clock,
+    staff: StaffIdentity,
+    stay_ref: str,
+    amount_fen: int,
+    reason: str,
+) -> Waiver:
+    """Lower a closed stay's fee by `amount_fen` of what is unpaid, post it, audit it; commits."""
+    stay = await uow.stays.by_ref(stay_ref)
+    if stay is None or stay.status != "closed" or not stay.fee_fen:
+        raise WaivableStayNotFoundError(detail=stay_ref)
+    details = await uow.lots.lot_stay(stay.id) if stay.lot_id is not None else None
+    operator = await _operator_in_scope(uow, staff, stay)
+    if details is not None and any(
+        p.status == "awaiting_payment" for p in await uow.lots.waiting_passages(stay.id)
+    ):
+        raise StayWaitingAtLaneError(detail=stay_ref)
+    fee = stay.fee_fen
+    due = fee - await _paid(uow, stay, details)
+    if not 0 < amount_fen <= due:
+        raise WaiverTooLargeError(
+            f"减免金额须在 1 至 {max(due, 0)} 分之间", detail=f"{amount_fen} of {due} due"
+        )
+    stay.fee_fen = fee - amount_fen
+    now = clock.now()
+    quote = dict(stay.quote or {})
+    record = {"fen": amount_fen, "by": staff.actor, "reason": reason.strip(), "at": now.isoformat()}
+    quote["waivers"] = [*quote.get("waivers", []), record]
+    stay.quote = quote
+    subject = receivable_subject(stay, details)
+    await uow.ledger.post(fee_waived(stay.ref, subject, operator, amount_fen), now)
+    details_audit = {"amount_fen": amount_fen, "fee_before": fee, "fee_after": stay.fee_fen}
+    await audit.record(uow, clock, staff, "stay.waive", stay_ref, reason, details_audit)
+    await uow.commit()
+    return Waiver(stay_ref, amount_fen, fee, fee - amount_fen, due - amount_fen)
+
+
+async def _operator_in_scope(uow: UnitOfWork, staff: StaffIdentity, stay: StayRow) -> str:
+    """The stay's operator code, if the account's scope covers the stay's place."""
+    operator = await uow.city.operator(stay.operator_id)
+    district, lot_code = None, None
+    if stay.zone_id is not None:
+        zone = await uow.city.zone(stay.zone_id)
+        district = await uow.city.district_code(zone.district_id)
+    if stay.lot_id is not None:
+        lot = await uow.city.lot(stay.lot_id)
+        district, lot_code = await uow.city.district_code(lot.district_id), lot.code
+    if not covers(staff.scope, operator.code, district, lot_code):
+        raise PermissionDeniedError(detail=f"{staff.actor} does not cover {stay.ref}")
+    return operator.code
+
+
+async def _paid(uow: UnitOfWork, stay: StayRow, details: LotStayRow | None) -> int:
+    """What the stay already holds: every channel at a lot; on the street, its settling payment."""
+    if details is not None:
+        return details.paid_fen
+    holder = await uow.payments.settled_for_stay(stay.ref)
+    return holder.amount_fen - holder.refunded_fen if holder is not None else 0

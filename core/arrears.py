@@ -115,10 +115,11 @@ class ArrearsItem:
     street: str | None
     zone: str
     operator: str
+    fee_fen: int  # the stay's fee; more than due_fen only when a fee grew after payment
 
     def cursor(self, order: ArrearsOrder) -> str:
         """Where the next page starts, after this row."""
-        key = self.exited_at.isoformat() if order is ArrearsOrder.OLDEST else str(self.due_fen)
+        key = self.exited_at.isoformat() if order is ArrearsOrder.OLDEST else str(self.fee_fen)
         return f"{key}~{self.stay_id}"
 
 
@@ -139,3 +140,4 @@ def read_cursor(cursor: str, order: ArrearsOrder) -> tuple[datetime | int, int]:
     if isinstance(value, datetime) and value.tzinfo is None:
         raise ArrearsCursorError(cursor)
     return found
+

@@ -9,8 +9,9 @@ from core.billing import DayCalendar
 from core.clock import Clock
 from core.errors import NotFoundError
 from core.payments import Payment
-from core.services.stays import StayView, stay_view
+from core.services.stays import StayView, paid_toward, stay_view
 from core.services.vehicles import require_verified
+from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
 
 CURRENT = ("open",)
@@ -72,7 +73,7 @@ async def stay_history(
     rows = await uow.vehicles.stays(plates, PAST, limit=limit, before_id=before_id)
     found = []
     for row in rows:
-        paid = await uow.payments.settled_for_stay(row.ref) is not None
+        paid = await _paid_in_full(uow, row)
         view = await stay_view(uow, clock, calendar, row)
         found.append(DriverStay(view, paid, _tariff(row.tariff_code, row.tariff_version)))
     return found
@@ -89,15 +90,20 @@ async def stay_detail(
         await require_verified(uow, driver_id, row.plate)
     except NotFoundError:
         raise StayNotFoundError(detail=ref) from None  # a stranger learns nothing
-    paid = await uow.payments.settled_for_stay(row.ref)
+    paid = await _paid_in_full(uow, row)
     images = tuple(StayImage(at, ref) for at, ref in await uow.vehicles.stay_images(row.id))
     return DriverStay(
         await stay_view(uow, clock, calendar, row),
-        paid is not None,
+        paid,
         _tariff(row.tariff_code, row.tariff_version),
         tuple(await uow.payments.for_stay(row.ref)),
         images,
     )
+
+
+async def _paid_in_full(uow: UnitOfWork, row: StayRow) -> bool:
+    """Whether a stay holds its whole fee (a fee that grew after payment is not paid in full)."""
+    return await paid_toward(uow, row) >= (row.fee_fen or 0)
 
 
 def _tariff(code: str | None, version: int | None) -> str | None:

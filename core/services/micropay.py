@@ -152,8 +152,8 @@ async def _charge(gateway: MicropayGateway, reserved: _Reserved, auth_code: str)
 async def _replay(uows: Uows, payment: Payment) -> TakingResult:
     """The same code again after it paid: the same answer, and nothing charged."""
     async with uows() as uow:
-        holder = await uow.payments.settled_for_stay(_stay_of(payment))
-    if holder is None or holder.out_trade_no != payment.out_trade_no:
+        leaving = await uow.payments.in_flight_fen(payment.out_trade_no)
+    if payment.refunded_fen or leaving:  # it came second, and went back
         raise MicropayRefundedError(detail=f"{payment.stay_ref}: {payment.out_trade_no}")
     return TakingResult(payment.out_trade_no, payment.amount_fen, None, [])
 
@@ -235,7 +235,8 @@ async def _settle(
         if not transition.changed:
             return _Settled(TakingResult(payment.out_trade_no, payment.amount_fen, None, []))
         duplicate = await _paid_meanwhile(uow, payment)
-        await uow.payments.save(transition.state, settles_stay=not duplicate)
+        first = await uow.payments.settled_for_stay(_stay_of(payment)) is None
+        await uow.payments.save(transition.state, settles_stay=first and not duplicate)
         entry = payment_settled(
             payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
         )
@@ -281,9 +282,10 @@ async def _keep_duplicate(
 
 
 async def _paid_meanwhile(uow: UnitOfWork, payment: Payment) -> bool:
-    """Whether another payment or the lot (cash, card, WeChat) already covers the stay."""
-    if await uow.payments.settled_for_stay(_stay_of(payment)) is not None:
-        return True
+    """Whether the lot already got the fee by any channel (cash, card, WeChat) meanwhile.
+
+    A payment after the settling one counts while money is due (the fee grew), as at the lane.
+    """
     stay = await uow.stays.by_ref(_stay_of(payment))
     details = await uow.lots.lot_stay(stay.id) if stay is not None else None
     if stay is None or details is None:

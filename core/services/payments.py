@@ -31,6 +31,7 @@ from core.payments import (
 )
 from core.services import lanes, pass_sales, refunds, vehicles
 from core.services.retrying import Uows, retrying
+from core.services.stays import paid_toward
 from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_WECHAT_JSAPI = "wechat_jsapi"
 DUPLICATE_REASON = "同一停车记录重复支付，自动退款"
-SYSTEM_ACTOR = "system:payments"
+SYSTEM_ACTOR = refunds.DUPLICATE_ACTOR
 DESCRIPTIONS = {
     PaymentPurpose.STAY: "停车费",
     PaymentPurpose.PASS: "月卡",
@@ -158,8 +159,9 @@ async def _reserve(
             raise NotFoundError("停车记录不存在", detail=stay_ref)
         if stay.status != "closed" or not stay.fee_fen or not stay.plate:
             raise StayNotPayableError(detail=f"{stay_ref} is {stay.status}, fee {stay.fee_fen}")
-        due = stay.fee_fen - await _paid_at_the_lot(uow, stay)
-        if due <= 0 or await uow.payments.settled_for_stay(stay_ref) is not None:
+        # What is still due: all of it, or the rest when the fee grew after a payment.
+        due = stay.fee_fen - await paid_toward(uow, stay)
+        if due <= 0:
             raise StayAlreadyPaidError(detail=stay_ref)
         openid = await payer_openid(uow, setup, driver_id)
         operator = await uow.city.operator(stay.operator_id)
@@ -272,11 +274,15 @@ async def _settle_stay(
 ) -> Settlement:
     """A stay paid: once per stay; a second payment of it is kept and refunded in full."""
     stay_ref = payment.stay_ref or ""  # never empty: Payment checks a stay's payment has one
+    # Payments of one stay settle one after another, so two top-ups cannot both count.
+    await uow.stays.by_ref(stay_ref, for_update=True)
     holder = await uow.payments.settled_for_stay(stay_ref)
-    duplicate = (
-        holder is not None and holder.out_trade_no != payment.out_trade_no
-    ) or await _covered_at_the_lot(uow, stay_ref, payment.amount_fen)
-    await uow.payments.save(settled, settles_stay=not duplicate)
+    first = holder is None or holder.out_trade_no == payment.out_trade_no
+    # After the settling payment, another counts as a top-up only while money is still due.
+    duplicate = await _covered_at_the_lot(uow, stay_ref, payment.amount_fen) or (
+        not first and await _nothing_due(uow, stay_ref, payment.out_trade_no)
+    )
+    await uow.payments.save(settled, settles_stay=first and not duplicate)
     entry = payment_settled(
         payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
     )
@@ -302,6 +308,15 @@ async def refund_duplicate(uow: UnitOfWork, clock: Clock, payment: Payment) -> R
     )
     await uow.payments.add_refund(refund)
     return refund
+
+
+async def _nothing_due(uow: UnitOfWork, stay_ref: str, out_trade_no: str) -> bool:
+    """Whether a street stay's other payments already hold its whole fee."""
+    stay = await uow.stays.by_ref(stay_ref)
+    if stay is None or stay.lot_id is not None:
+        return False  # a lot stay: _covered_at_the_lot answers
+    held = await uow.payments.held_for_stay(stay_ref, exclude=out_trade_no)
+    return held >= (stay.fee_fen or 0)
 
 
 async def _refund_beyond_fee(uow: UnitOfWork, clock: Clock, stay_ref: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from core import payments
 from core.clock import Clock
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 DUPLICATE_REFUNDED = "duplicate_payment_refunded"
 OVERPAID_REASON = "停车记录更正，多收费用退还"
 OVERPAID_ACTOR = "system:stay_corrections"
+DUPLICATE_ACTOR = "system:payments"  # asks for the refund of a second payment of a stay
 
 
 async def request_refund(
@@ -172,39 +174,33 @@ async def _refunded(uow: UnitOfWork, clock: Clock, payment: Payment, refund: Ref
 
 
 async def _correct_stay(uow: UnitOfWork, clock: Clock, payment: Payment, refund: Refund) -> None:
-    """Money back from the payment that settled a stay: the part not overpaid lowers its fee.
+    """Money back from a payment of a stay: what the stay held beyond its fee goes first; the
+    rest says the fee was too high, and the fee comes down by it.
 
-    A second payment of a stay never counted for it, so its refund corrects nothing.
+    A second payment of a lot stay never counted there, so its automatic refund changes nothing.
     """
-    stay_ref = payment.stay_ref or ""
-    holder = await uow.payments.settled_for_stay(stay_ref)
-    stay = await uow.stays.by_ref(stay_ref)
-    if holder is None or holder.out_trade_no != payment.out_trade_no or stay is None:
+    stay = await uow.stays.by_ref(payment.stay_ref or "")
+    if stay is None:
         return
-    details = await uow.lots.lot_stay(stay.id) if stay.lot_id is not None else None
-    # What the stay holds: every channel at a lot; on the street, this payment alone.
-    paid = details.paid_fen if details is not None else payment.amount_fen - payment.refunded_fen
-    fee = stay.fee_fen or 0
-    if paid < refund.amount_fen:  # the stay's record lost a payment: the refund still lands
-        log.error(
-            "stay %s holds %s fen, refund %s takes %s",
-            stay_ref,
-            paid,
-            refund.out_refund_no,
-            refund.amount_fen,
-        )
-        paid = refund.amount_fen
-    _, corrected = payments.split_stay_refund(refund.amount_fen, fee, paid)
-    if details is not None:
+    details = None
+    if stay.lot_id is None:  # its payments hold what the stay got; this refund is already out
+        paid = await uow.payments.held_for_stay(stay.ref) + refund.amount_fen
+    else:
+        details = await uow.lots.lot_stay(stay.id)
+        if details is None or refund.requested_by == DUPLICATE_ACTOR:
+            return
+        paid = details.paid_fen
         details.paid_fen -= refund.amount_fen
+    if paid < refund.amount_fen:  # the stay's record lost a payment: the refund still lands
+        log.error("stay %s held %s fen, refund %s took more", stay.ref, paid, refund.out_refund_no)
+        paid = refund.amount_fen
+    fee = stay.fee_fen or 0
+    _, corrected = payments.split_stay_refund(refund.amount_fen, fee, paid)
     if corrected:
         stay.fee_fen = fee - corrected
         quote = dict(stay.quote or {})
-        made = [*quote.get("refund_corrections", [])]
-        quote["refund_corrections"] = [
-            *made,
-            {"out_refund_no": refund.out_refund_no, "fen": corrected},
-        ]
+        made = {"out_refund_no": refund.out_refund_no, "fen": corrected}
+        quote["refund_corrections"] = [*quote.get("refund_corrections", []), made]
         stay.quote = quote
         subject = receivable_subject(stay, details)
         reversal = stay_charge_reversed(stay.ref, subject, payment.operator_code, corrected)
@@ -212,33 +208,42 @@ async def _correct_stay(uow: UnitOfWork, clock: Clock, payment: Payment, refund:
 
 
 async def refund_overpayment(uow: UnitOfWork, clock: Clock, stay_ref: str, fee_fen: int) -> None:
-    """A paid stay re-priced lower or voided: record a refund of what its payment holds beyond
-    the fee, for the payment sweep to send (device paths never call the provider)."""
-    holder = await uow.payments.settled_for_stay(stay_ref)
-    if holder is None:
-        return
-    in_flight = await uow.payments.in_flight_fen(holder.out_trade_no)
-    excess = holder.amount_fen - holder.refunded_fen - in_flight - fee_fen
+    """A paid stay re-priced lower, voided, waived or paid twice over: record refunds of what its
+    payments hold beyond the fee, newest payment first, for the payment sweep to send (device
+    paths never call the provider)."""
+    excess = await uow.payments.held_for_stay(stay_ref) - fee_fen
     if excess <= 0:
         return
     now = clock.now()
-    try:
-        payments.check_refund(holder, excess, in_flight, now)
-    except DomainError as exc:  # past a year: a manual payout, which finance must see
-        log.error("stay %s overpaid by %s fen, not refundable: %s", stay_ref, excess, exc.detail)
-        return
-    refund = Refund(
+    for payment in reversed(await uow.payments.for_stay(stay_ref)):
+        in_flight = await uow.payments.in_flight_fen(payment.out_trade_no)
+        take = min(excess, payments.refundable_fen(payment, in_flight))
+        if take <= 0:
+            continue
+        try:
+            payments.check_refund(payment, take, in_flight, now)
+        except DomainError as exc:  # past a year: a manual payout, which finance must see
+            log.error("%s cannot give back %s fen: %s", payment.out_trade_no, take, exc.detail)
+            continue
+        await uow.payments.add_refund(_overpaid_refund(payment, take, now))
+        await uow.payments.save(payment)  # bumps its version: a concurrent refund re-checks
+        excess -= take
+        if excess == 0:
+            break
+    if excess:
+        log.error("stay %s holds %s fen beyond its fee that no refund can return", stay_ref, excess)
+
+
+def _overpaid_refund(payment: Payment, amount_fen: int, now: datetime) -> Refund:
+    return Refund(
         out_refund_no=payments.new_out_refund_no(now),
-        out_trade_no=holder.out_trade_no,
-        amount_fen=excess,
+        out_trade_no=payment.out_trade_no,
+        amount_fen=amount_fen,
         reason=OVERPAID_REASON,
         requested_by=OVERPAID_ACTOR,
         status=RefundStatus.REQUESTED,
         created_at=now,
     )
-    await uow.payments.add_refund(refund)
-    await uow.payments.save(holder)  # bumps its version: a concurrent refund re-checks
-    log.info("stay %s re-priced to %s fen after payment: refund %s", stay_ref, fee_fen, excess)
 
 
 async def submit_and_tell(

@@ -49,6 +49,15 @@ async def payable_stays(uow: UnitOfWork, plate: Plate) -> list[PayableStay]:
     return [PayableStay(row.ref, plate.number, due) for row, due in found]
 
 
+async def paid_toward(uow: UnitOfWork, stay: StayRow) -> int:
+    """What a stay holds toward its fee: every channel at a lot; its settled payments on the
+    street (less refunds under way)."""
+    if stay.lot_id is not None:
+        details = await uow.lots.lot_stay(stay.id)
+        return details.paid_fen if details is not None else 0
+    return await uow.payments.held_for_stay(stay.ref)
+
+
 async def stay_view(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayRow) -> StayView:
     """A stay with its fee: final when closed, priced up to now when open."""
     return await _view(uow, clock, calendar, row)

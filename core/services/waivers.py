@@ -9,9 +9,9 @@ from core.errors import ConflictError, NotFoundError, PermissionDeniedError, Val
 from core.ledger import fee_waived
 from core.services import audit
 from core.services.lane_entry import receivable_subject
+from core.services.stays import paid_toward
 from core.staff import StaffIdentity, covers
 from core.store.activity import StayRow
-from core.store.lots import LotStayRow
 from core.store.unit_of_work import UnitOfWork
 
 
@@ -65,7 +65,7 @@ async def waive_fee(
     ):
         raise StayWaitingAtLaneError(detail=stay_ref)
     fee = stay.fee_fen
-    due = fee - await _paid(uow, stay, details)
+    due = fee - await paid_toward(uow, stay)
     if not 0 < amount_fen <= due:
         raise WaiverTooLargeError(
             f"减免金额须在 1 至 {max(due, 0)} 分之间", detail=f"{amount_fen} of {due} due"
@@ -97,11 +97,3 @@ async def _operator_in_scope(uow: UnitOfWork, staff: StaffIdentity, stay: StayRo
     if not covers(staff.scope, operator.code, district, lot_code):
         raise PermissionDeniedError(detail=f"{staff.actor} does not cover {stay.ref}")
     return operator.code
-
-
-async def _paid(uow: UnitOfWork, stay: StayRow, details: LotStayRow | None) -> int:
-    """What the stay already holds: every channel at a lot; on the street, its settling payment."""
-    if details is not None:
-        return details.paid_fen
-    holder = await uow.payments.settled_for_stay(stay.ref)
-    return holder.amount_fen - holder.refunded_fen if holder is not None else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select, text
+from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.arrears import (
@@ -19,16 +19,18 @@ from core.staff import Scope
 from core.store.activity import StayRow
 from core.store.arrears import ArrearsActionRow
 from core.store.city import BerthRow, DistrictRow, OperatorRow, ZoneRow
-from core.store.payments import PaymentRow
+from core.store.stay_payments import held_by_payments
 
 # The partial indexes' own predicate, literally: with bound values PostgreSQL cannot use them.
 _STREET_CHARGED = text("stays.status = 'closed' AND stays.lot_id IS NULL AND stays.fee_fen > 0")
 
+_HELD = held_by_payments(StayRow.ref)
 _ITEM_COLUMNS = (
     StayRow.id,
     StayRow.ref,
     StayRow.plate,
     StayRow.fee_fen,
+    StayRow.fee_fen - _HELD,
     StayRow.entered_at,
     StayRow.exited_at,
     BerthRow.code,
@@ -39,14 +41,13 @@ _ITEM_COLUMNS = (
 
 
 def _unpaid() -> Select[Any]:
-    settled = exists().where(PaymentRow.settled_stay_ref == StayRow.ref)
     return (
         select(*_ITEM_COLUMNS)
         .select_from(StayRow)
         .join(BerthRow, BerthRow.id == StayRow.berth_id)
         .join(ZoneRow, ZoneRow.id == StayRow.zone_id)
         .join(OperatorRow, OperatorRow.id == ZoneRow.operator_id)
-        .where(_STREET_CHARGED, StayRow.plate.is_not(None), ~settled)
+        .where(_STREET_CHARGED, StayRow.plate.is_not(None), StayRow.fee_fen > _HELD)
     )
 
 
@@ -91,8 +92,10 @@ def _ordered(query: Select[Any], wanted: ArrearsFilter) -> Select[Any]:
 
 
 def _item(row: Any) -> ArrearsItem:
-    stay_id, ref, plate, fee, entered, exited, berth, street, zone, operator = row
-    return ArrearsItem(stay_id, ref, plate, fee, entered, exited, berth, street, zone, operator)
+    stay_id, ref, plate, fee, due, entered, exited, berth, street, zone, operator = row
+    return ArrearsItem(
+        stay_id, ref, plate, int(due), entered, exited, berth, street, zone, operator, fee
+    )
 
 
 class ArrearsRepository:

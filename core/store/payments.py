@@ -35,6 +35,9 @@ from core.payments import (
 )
 from core.store.base import Base
 
+_SETTLED = sorted(s.value for s in SETTLED_STATUSES)
+_IN_FLIGHT = sorted(s.value for s in IN_FLIGHT_REFUNDS)
+
 
 def _one_of(
     column: str, values: type[PaymentStatus] | type[RefundStatus] | type[PaymentPurpose]
@@ -221,6 +224,24 @@ class PaymentRepository:
             select(PaymentRow).where(PaymentRow.settled_stay_ref == stay_ref)
         )
         return self._track(row)
+
+    async def held_for_stay(self, stay_ref: str, *, exclude: str | None = None) -> int:
+        """What a stay's settled payments hold, less refunds under way (`exclude`: one order)."""
+        held = PaymentRow.amount_fen - PaymentRow.refunded_fen
+        paid = select(func.coalesce(func.sum(held), 0)).where(
+            PaymentRow.stay_ref == stay_ref, PaymentRow.status.in_(_SETTLED)
+        )
+        leaving = (
+            select(func.coalesce(func.sum(RefundRow.amount_fen), 0))
+            .join(PaymentRow, PaymentRow.out_trade_no == RefundRow.out_trade_no)
+            .where(PaymentRow.stay_ref == stay_ref, RefundRow.status.in_(_IN_FLIGHT))
+        )
+        if exclude is not None:
+            paid = paid.where(PaymentRow.out_trade_no != exclude)
+            leaving = leaving.where(PaymentRow.out_trade_no != exclude)
+        return int(await self._session.scalar(paid) or 0) - int(
+            await self._session.scalar(leaving) or 0
+        )
 
     async def for_stay(self, stay_ref: str) -> list[Payment]:
         """Every payment of a stay, oldest first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ledger import JournalEntry
@@ -19,7 +19,7 @@ from core.store.city import (
     ZoneRow,
 )
 from core.store.lots import LotStayRow
-from core.store.payments import PaymentRow
+from core.store.stay_payments import held_by_payments
 from core.store.write_batch import insert_with_children
 
 
@@ -142,9 +142,11 @@ class StayRepository:
         """Start tracking a new stay."""
         self._session.add(stay)
 
-    async def by_ref(self, ref: str) -> StayRow | None:
-        """The stay with this public reference."""
+    async def by_ref(self, ref: str, *, for_update: bool = False) -> StayRow | None:
+        """The stay with this public reference (locked until the unit ends, if asked)."""
         query = select(StayRow).where(StayRow.ref == ref)
+        if for_update:
+            query = query.with_for_update()
         return (await self._session.execute(query)).scalar_one_or_none()
 
     async def open_at_berth(self, berth_id: int) -> StayRow | None:
@@ -194,19 +196,16 @@ class StayRepository:
 
     async def unpaid_for_plate(self, plate: str, *, limit: int = 50) -> list[tuple[StayRow, int]]:
         """A plate's closed stays with money still due, oldest first, each with what is due."""
-        paid_at_lot = func.coalesce(LotStayRow.paid_fen, 0)
-        settled = exists().where(PaymentRow.settled_stay_ref == StayRow.ref)
+        # A lot stay holds what the lot noted from every channel (cash, card, payment code,
+        # WeChat); a street stay what its settled payments hold.
+        paid = case(
+            (StayRow.lot_id.is_not(None), func.coalesce(LotStayRow.paid_fen, 0)),
+            else_=held_by_payments(StayRow.ref),
+        )
         query = (
-            select(StayRow, StayRow.fee_fen - paid_at_lot)
+            select(StayRow, StayRow.fee_fen - paid)
             .outerjoin(LotStayRow, LotStayRow.stay_id == StayRow.id)
-            .where(
-                StayRow.plate == plate,
-                StayRow.status == "closed",
-                StayRow.fee_fen > paid_at_lot,
-                # A street stay is paid by its settling payment; a lot stay by what the lot
-                # noted from every channel (cash, card, payment code, WeChat).
-                or_(StayRow.lot_id.is_not(None), ~settled),
-            )
+            .where(StayRow.plate == plate, StayRow.status == "closed", StayRow.fee_fen > paid)
             .order_by(StayRow.exited_at, StayRow.id)
             .limit(limit)
         )

@@ -51,7 +51,7 @@ def test_nothing_follows_an_escalation() -> None:
 
 @given(st.integers(min_value=1, max_value=10**9), st.integers(min_value=1, max_value=10**9))
 def test_cursors_name_the_row_they_came_from(fee: int, stay_id: int) -> None:
-    item = ArrearsItem(stay_id, "r", "浙B12345", fee, T0, T0, "HS1-001", None, "HS1", "OP")
+    item = ArrearsItem(stay_id, "r", "浙B12345", fee, T0, T0, "HS1-001", None, "HS1", "OP", fee)
     for order in ArrearsOrder:
         value, found_id = read_cursor(item.cursor(order), order)
         assert found_id == stay_id

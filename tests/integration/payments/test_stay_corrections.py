@@ -1,4 +1,5 @@
-"""A paid street stay that late sensor events shorten or dissolve gives the difference back."""
+"""A paid street stay that late sensor events change: shorter or void gives the difference back,
+longer takes a top-up of the rest."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from core.payments import PaymentStatus, RefundStatus
 from core.services.payment_sweep import sweep
 from core.store.database import Database
 from core.store.unit_of_work import UnitOfWork
+from tests.e2e.test_walking_skeleton import staff_token
 from tests.integration.payments.test_refunds_and_close import complete_refund, status_of
 from tests.integration.test_berth_timeline import berth_event, t
 from tests.wechat_sandbox import PLATE, balance, confirm, log_in, services, start_payment
@@ -94,3 +96,41 @@ async def test_a_paid_stay_found_to_be_a_flicker_is_refunded_in_full(
         assert stay is not None and (stay.status, stay.fee_fen) == ("void", None)
     system = "system:stay_corrections"
     assert await _refunds(uow_factory, out_trade_no) == [(800, RefundStatus.REQUESTED, system)]
+
+
+async def test_a_paid_stay_that_late_events_lengthen_takes_a_top_up_of_the_rest(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+    uow_factory: Uows,
+) -> None:
+    clock.set(datetime.fromisoformat(t("12:00")))
+    await _sensor(paying_client, berth_event("l-1", BERTH, "occupied", t("09:00"), PLATE))
+    early = await _sensor(paying_client, berth_event("l-2", BERTH, "vacated", t("10:00")))
+    assert early["fee_fen"] == 500
+    driver = await log_in(paying_client, wechat_sandbox, "li-lei")
+    first = await start_payment(paying_client, driver, early["stay_ref"], key="first-pay-01")
+    await confirm(paying_client, wechat_sandbox, first, driver)
+    # The car's real arrival at 08:00 arrives late (the 09:00 reading was the sensor again).
+    await _sensor(paying_client, berth_event("l-0", BERTH, "occupied", t("08:00"), PLATE))
+    owed = await (await paying_client.get(f"/mp/plates/{PLATE}/stays")).json()
+    assert owed["stays"] == [{"ref": early["stay_ref"], "plate": PLATE, "due_fen": 300}]
+    admin = await staff_token(paying_client, "demo-admin")
+    listed = await paying_client.get("/ops/arrears", headers={"Authorization": f"Bearer {admin}"})
+    [(due, fee)] = [(a["due_fen"], a["ref"]) for a in (await listed.json())["arrears"]]
+    assert (due, fee) == (300, early["stay_ref"])
+
+    top_up = await start_payment(paying_client, driver, early["stay_ref"], key="top-up-0001")
+    assert top_up["payment"]["amount_fen"] == 300
+    await confirm(paying_client, wechat_sandbox, top_up, driver)
+    assert await _refunds(uow_factory, top_up["payment"]["out_trade_no"]) == []  # it counts
+    assert await balance(database, f"driver_receivable:{PLATE}") == 0
+    owed = await (await paying_client.get(f"/mp/plates/{PLATE}/stays")).json()
+    assert owed["stays"] == []
+    again = await paying_client.post(
+        f"/mp/stays/{early['stay_ref']}/payments",
+        json={"idempotency_key": "third-pay-01"},
+        headers=driver.headers,
+    )
+    assert (again.status, (await again.json())["code"]) == (409, "stay_already_paid")

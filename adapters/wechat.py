@@ -16,7 +16,7 @@ from core.drivers import (
     WeChatLoginError,
     WeChatUnavailableError,
 )
-from core.notices import STAY_FEE, STAY_OPENED
+from core.notices import ARREARS_REMINDER, STAY_FEE, STAY_OPENED
 from core.services.refunds import DUPLICATE_REFUNDED
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,12 @@ TEMPLATE_KEYWORDS: dict[str, dict[str, str]] = {
     },
     STAY_OPENED: {"plate": "car_number1", "place": "thing2", "entered_at": "time3"},
     STAY_FEE: {"plate": "car_number1", "place": "thing2", "exited_at": "time3", "fee": "amount4"},
+    ARREARS_REMINDER: {
+        "plate": "car_number1",
+        "place": "thing2",
+        "exited_at": "time3",
+        "fee": "amount4",
+    },
 }
 
 

@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     # Arrears (docs/arrears.md): a notice served gives the driver this many days before the
     # stay may be handed to the traffic police.
     arrears_escalate_after_days: int = Field(15, ge=0, le=365)
+    # Reminders to a bound plate's verified drivers of an unpaid street stay: the first this many
+    # days after it ended, then every so many days, at most so many; scanned every so often
+    # (0 turns the reminders off). Template ids as for the other notices.
+    arrears_reminder_after_days: int = Field(3, ge=0, le=365)
+    arrears_reminder_every_days: int = Field(7, ge=1, le=365)
+    arrears_reminder_most: int = Field(3, ge=0, le=50)
+    arrears_reminder_seconds: float = Field(3600.0, ge=0)
+    arrears_template_id: str | None = None
+    arrears_sms_template: str | None = None
     sql_echo: bool = False
     # PostgreSQL pool of each worker. A pre-ping costs a round trip on every checkout; without
     # it the requests that meet a dropped connection fail, and the pool is then renewed.

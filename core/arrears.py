@@ -141,3 +141,26 @@ def read_cursor(cursor: str, order: ArrearsOrder) -> tuple[datetime | int, int]:
         raise ArrearsCursorError(cursor)
     return found
 
+
+@dataclass(frozen=True, slots=True)
+class ReminderPolicy:
+    """When a bound plate's drivers are reminded of an unpaid stay: first, again, how often."""
+
+    after: timedelta = timedelta(days=3)
+    every: timedelta = timedelta(days=7)
+    most: int = 3
+
+
+def reminder_due(exited_at: datetime, now: datetime, policy: ReminderPolicy) -> int | None:
+    """The number of the reminder due by now (1 for the first), or None before the first.
+
+    Only the latest is due: reminders missed while nothing ran are not sent in a burst.
+    """
+    if policy.most < 1 or now < exited_at + policy.after:
+        return None
+    return min(policy.most, 1 + (now - exited_at - policy.after) // policy.every)
+
+
+def reminders_end(now: datetime, policy: ReminderPolicy) -> datetime:
+    """Stays that left before this have had their last reminder: the scan need not go further."""
+    return now - policy.after - policy.every * policy.most

@@ -11,6 +11,7 @@ from core.money import format_yuan
 
 STAY_OPENED = "stay_opened"
 STAY_FEE = "stay_fee"
+ARREARS_REMINDER = "arrears_reminder"  # the same fields as STAY_FEE, with what is still due
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -53,6 +54,6 @@ def stay_fee_fields(body: dict[str, Any]) -> dict[str, str]:
 
 def notice_fields(kind: str, body: dict[str, Any]) -> dict[str, str]:
     """The message fields of an outbox notice of any kind the sender knows."""
-    if kind == STAY_FEE:
+    if kind in (STAY_FEE, ARREARS_REMINDER):
         return stay_fee_fields(body)
     return stay_opened_fields(body)

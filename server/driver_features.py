@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -14,7 +15,9 @@ from aiohttp import web
 from adapters.geo_redis import RedisPlaceIndex
 from adapters.no_provider import NoLicenceRegister, NoSms
 from config.settings import Settings
-from core.notices import STAY_FEE, STAY_OPENED, SmsSender
+from core.arrears import ReminderPolicy
+from core.notices import ARREARS_REMINDER, STAY_FEE, STAY_OPENED, SmsSender
+from core.services.arrears import queue_reminders
 from core.services.nearby import PlaceIndex, SqlPlaceIndex, TariffBriefs
 from core.services.notices import NoticeSetup, deliver_notices
 from core.store.unit_of_work import UnitOfWork
@@ -23,6 +26,7 @@ from sandbox.driver_services import SandboxRegister, SandboxSms
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 from server.wechat import (
     SANDBOX_APPID,
+    SANDBOX_ARREARS_TEMPLATE,
     SANDBOX_ENTRY_TEMPLATE,
     SANDBOX_FEE_TEMPLATE,
     WECHAT_SERVICES_KEY,
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SANDBOX_ENTRY_SMS = "SMS_ENTRY_0001"
 SANDBOX_FEE_SMS = "SMS_FEE_0001"
+SANDBOX_ARREARS_SMS = "SMS_ARREARS_0001"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ def notice_setup(settings: Settings) -> NoticeSetup:
     chosen = {
         STAY_OPENED: settings.entry_template_id or (SANDBOX_ENTRY_TEMPLATE if sandbox else None),
         STAY_FEE: settings.fee_template_id or (SANDBOX_FEE_TEMPLATE if sandbox else None),
+        ARREARS_REMINDER: settings.arrears_template_id
+        or (SANDBOX_ARREARS_TEMPLATE if sandbox else None),
     }
     return NoticeSetup(
         appid=settings.miniprogram_appid or SANDBOX_APPID,
@@ -84,6 +91,7 @@ def _sms_templates(settings: Settings) -> dict[str, str]:
     return {
         STAY_OPENED: settings.entry_sms_template or SANDBOX_ENTRY_SMS,
         STAY_FEE: settings.fee_sms_template or SANDBOX_FEE_SMS,
+        ARREARS_REMINDER: settings.arrears_sms_template or SANDBOX_ARREARS_SMS,
     }
 
 
@@ -116,6 +124,9 @@ async def driver_features_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings.notices_send_seconds > 0:
         every = settings.notices_send_seconds
         tasks.append(_forever(every, lambda: send_notices(app), "notice sending"))
+    if settings.arrears_reminder_seconds > 0 and settings.arrears_reminder_most > 0:
+        every = settings.arrears_reminder_seconds
+        tasks.append(_forever(every, lambda: remind_arrears(app), "arrears reminders"))
     running = [asyncio.create_task(task) for task in tasks]
     try:
         yield
@@ -145,6 +156,21 @@ async def send_notices(app: web.Application) -> int:
         lambda: UnitOfWork(database.sessions), app[CLOCK_KEY], notifier, ports.sms, ports.notices
     )
     return len(done)
+
+
+def reminder_policy(settings: Settings) -> ReminderPolicy:
+    """The arrears reminder schedule from settings."""
+    return ReminderPolicy(
+        after=timedelta(days=settings.arrears_reminder_after_days),
+        every=timedelta(days=settings.arrears_reminder_every_days),
+        most=settings.arrears_reminder_most,
+    )
+
+
+async def remind_arrears(app: web.Application) -> int:
+    """Queue the arrears reminders now due; the notice sender delivers them."""
+    async with UnitOfWork(app[DATABASE_KEY].sessions) as uow:
+        return await queue_reminders(uow, app[CLOCK_KEY], reminder_policy(app[SETTINGS_KEY]))
 
 
 async def _forever(every: float, step: Callable[[], Awaitable[object]], what: str) -> None:

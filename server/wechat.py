@@ -40,6 +40,7 @@ SANDBOX_SECRET = "5a0db0c0e0f1a2b3sandbox0secret00"
 SANDBOX_REFUND_TEMPLATE = "sandbox-refund-template"
 SANDBOX_ENTRY_TEMPLATE = "sandbox-entry-template"
 SANDBOX_FEE_TEMPLATE = "sandbox-fee-template"
+SANDBOX_ARREARS_TEMPLATE = "sandbox-arrears-template"
 _PAYMENT_SETTINGS = (
     "wechatpay_sp_mchid",
     "wechatpay_api_v3_key",
@@ -218,6 +219,7 @@ async def _start_sandbox(
             "refund_template_id": settings.refund_template_id or SANDBOX_REFUND_TEMPLATE,
             "entry_template_id": settings.entry_template_id or SANDBOX_ENTRY_TEMPLATE,
             "fee_template_id": settings.fee_template_id or SANDBOX_FEE_TEMPLATE,
+            "arrears_template_id": settings.arrears_template_id or SANDBOX_ARREARS_TEMPLATE,
         }
     )
     return running, effective

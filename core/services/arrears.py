@@ -11,14 +11,19 @@ from core.arrears import (
     ArrearsItem,
     ArrearsStage,
     ArrearsStep,
+    ReminderPolicy,
     check_step,
+    reminder_due,
+    reminders_end,
     stage_of,
 )
 from core.clock import Clock
 from core.errors import NotFoundError
+from core.notices import ARREARS_REMINDER
 from core.plates import Plate
 from core.services import audit
 from core.staff import StaffIdentity
+from core.store.devices import NotificationRow
 from core.store.unit_of_work import UnitOfWork
 
 
@@ -91,10 +96,11 @@ async def take_step(
     escalate_after: timedelta,
 ) -> ArrearsEntry:
     """Record a notice served or an escalation on an unpaid stay, audited; commits."""
+    # Locked first, then read: a payment committed meanwhile takes the stay off the list.
+    await uow.stays.by_ref(stay_ref, for_update=True)
     item = await uow.arrears.item(stay_ref, staff.scope)
     if item is None:
         raise ArrearsNotFoundError(detail=stay_ref)
-    await uow.arrears.lock_stay(item.stay_id)
     earlier = (await uow.arrears.actions([item.stay_id]))[item.stay_id]
     now = clock.now()
     check_step(step, earlier, now, escalate_after)
@@ -104,3 +110,41 @@ async def take_step(
     await audit.record(uow, clock, staff, f"arrears.{step.value}", stay_ref, note, details)
     await uow.commit()
     return ArrearsEntry(item, [*earlier, action])
+
+
+async def queue_reminders(uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -> int:
+    """Queue the reminder now due of each unpaid stay to its plate's verified drivers; commits.
+
+    Each reminder has its number in its outbox reference, so a second run queues nothing twice.
+    """
+    now = clock.now()
+    found = await uow.arrears.to_remind(reminders_end(now, policy), now - policy.after)
+    queued = 0
+    for start in range(0, len(found), _CHUNK):
+        chunk = [
+            (item, driver, f"{item.ref}#{reminder_due(item.exited_at, now, policy)}")
+            for item, driver in found[start : start + _CHUNK]
+        ]
+        known = await uow.vehicles.queued_references(ARREARS_REMINDER, [r for _, _, r in chunk])
+        for item, driver, reference in chunk:
+            if (driver, reference) not in known:
+                uow.onstreet.add_notification(_reminder(item, driver, reference, now))
+                queued += 1
+    await uow.commit()
+    return queued
+
+
+_CHUNK = 500
+
+
+def _reminder(item: ArrearsItem, driver_id: int, reference: str, now: datetime) -> NotificationRow:
+    body = {
+        "stay_ref": item.ref,
+        "plate": item.plate,
+        "berth": item.berth,
+        "exited_at": item.exited_at.isoformat(),
+        "fee_fen": item.due_fen,
+    }
+    return NotificationRow(
+        driver_id=driver_id, kind=ARREARS_REMINDER, reference=reference, body=body, created_at=now
+    )

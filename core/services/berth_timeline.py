@@ -14,6 +14,7 @@ from core.clock import Clock
 from core.ledger import stay_charge_reversed, stay_charged
 from core.services.pricing import price_street_stay
 from core.services.refunds import refund_overpayment
+from core.services.stay_adjustments import adjusted_fen, kept_adjustments
 from core.store.activity import DeviceEventRow, StayRow
 from core.store.city import BerthRow
 from core.store.devices import BerthObservationRow, NotificationRow
@@ -193,23 +194,28 @@ class BerthTimeline:
         stay.status = "void"
 
     async def _refund_overpaid(self) -> None:
-        """A paid stay that ended lower or void gets back what was paid beyond its new fee.
+        """A once-priced stay that ended lower or void gets back what was paid beyond its fee.
 
-        One reopened or sent to review keeps its payment until it is priced again.
+        One reopened or sent to review keeps its payment until it is priced or voided again,
+        in this unit or a later one (its quote keeps the `taken_back` mark until then).
         """
         taken_back, self._taken_back = self._taken_back, []
-        for stay in taken_back:
+        for stay in {id(s): s for s in taken_back}.values():
             if stay.status in ("closed", "void"):
                 fee = stay.fee_fen or 0 if stay.status == "closed" else 0
                 await refund_overpayment(self._uow, self._clock, stay.ref, fee)
 
     async def _take_back(self, stay: StayRow) -> None:
+        kept = kept_adjustments(stay.quote)
         if stay.status == "closed" and stay.fee_fen and stay.plate is not None:
-            self._taken_back.append(stay)
+            kept["taken_back"] = True
             operator = await self._uow.city.operator(stay.operator_id)
             entry = stay_charge_reversed(stay.ref, stay.plate, operator.code, stay.fee_fen)
             await self._uow.ledger.post(entry, self._clock.now())
-        stay.fee_fen, stay.quote, stay.tariff_code, stay.tariff_version = None, None, None, None
+        if kept.get("taken_back"):
+            self._taken_back.append(stay)
+        stay.fee_fen, stay.tariff_code, stay.tariff_version = None, None, None
+        stay.quote = kept or None
 
     async def _price(self, stay: StayRow) -> None:
         assert stay.exited_at is not None and stay.plate is not None
@@ -219,13 +225,17 @@ class BerthTimeline:
         except CalendarUnknownError:
             stay.status = "review"
             return
+        kept = kept_adjustments(stay.quote)
         stay.tariff_code, stay.tariff_version = priced.tariff_code, priced.tariff_version
-        stay.quote = priced.quote.to_dict()
+        stay.quote = {**priced.quote.to_dict(), **kept}
         if priced.quote.needs_review:
             stay.status = "review"
             return
         stay.status = "closed"
-        stay.fee_fen = priced.quote.total_fen
+        # Waivers and refund corrections made on an earlier price still hold on this one.
+        stay.fee_fen = max(priced.quote.total_fen - adjusted_fen(kept), 0)
+        if kept.get("taken_back"):
+            self._taken_back.append(stay)
         now = self._clock.now()
         if stay.fee_fen > 0:
             operator = await self._uow.city.operator(stay.operator_id)

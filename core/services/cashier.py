@@ -110,8 +110,12 @@ async def current_shift(uow: UnitOfWork, staff: StaffIdentity) -> CashierShiftRo
 async def amount_due(
     uow: UnitOfWork, shift: CashierShiftRow, stay_ref: str
 ) -> tuple[StayRow, LotStayRow, int]:
-    """A closed stay of the shift's lot and what it still owes (NothingDueError: nothing)."""
-    stay = await uow.stays.by_ref(stay_ref)
+    """A closed stay of the shift's lot and what it still owes (NothingDueError: nothing).
+
+    The stay is locked until the unit ends, so a WeChat payment settling at the same moment
+    sees this one's taking (and is refunded), or this sees it paid.
+    """
+    stay = await uow.stays.by_ref(stay_ref, for_update=True)
     details = await uow.lots.lot_stay(stay.id) if stay is not None else None
     if stay is None or details is None or stay.lot_id != shift.lot_id:
         raise StayNotFoundError(detail=f"{stay_ref} is not a stay of the shift's lot")

@@ -285,8 +285,9 @@ async def _paid_meanwhile(uow: UnitOfWork, payment: Payment) -> bool:
     """Whether the lot already got the fee by any channel (cash, card, WeChat) meanwhile.
 
     A payment after the settling one counts while money is due (the fee grew), as at the lane.
+    The stay is locked, so payments of one stay settle one after another.
     """
-    stay = await uow.stays.by_ref(_stay_of(payment))
+    stay = await uow.stays.by_ref(_stay_of(payment), for_update=True)
     details = await uow.lots.lot_stay(stay.id) if stay is not None else None
     if stay is None or details is None:
         return False

@@ -153,6 +153,16 @@ async def _apply(uows: Uows, clock: Clock, report: RefundReport) -> Refund:
         elif transition.state.status not in payments.IN_FLIGHT_REFUNDS:
             payment = await _payment(uow, refund.out_trade_no)
             await pass_sales.release_refund(uow, payment, refund.amount_fen)
+            if refund.requested_by in (DUPLICATE_ACTOR, OVERPAID_ACTOR):
+                # The money stays with the operator while it is the driver's: finance pays it
+                # out by hand (WeChat Pay's console or a transfer); the log is where they see it.
+                log.error(
+                    "automatic refund %s of %s ended %s: %s fen to pay back by hand",
+                    refund.out_refund_no,
+                    refund.out_trade_no,
+                    transition.state.status.value,
+                    refund.amount_fen,
+                )
         await uow.commit()
         return transition.state
 
@@ -177,9 +187,12 @@ async def _correct_stay(uow: UnitOfWork, clock: Clock, payment: Payment, refund:
     """Money back from a payment of a stay: what the stay held beyond its fee goes first; the
     rest says the fee was too high, and the fee comes down by it.
 
-    A second payment of a lot stay never counted there, so its automatic refund changes nothing.
+    Automatic refunds (of a second payment, of an overpayment) only give back what the stay
+    held beyond its fee, so they correct nothing.
     """
-    stay = await uow.stays.by_ref(payment.stay_ref or "")
+    if refund.requested_by in (DUPLICATE_ACTOR, OVERPAID_ACTOR):
+        return  # it gives back what the stay held beyond its fee: nothing to correct
+    stay = await uow.stays.by_ref(payment.stay_ref or "", for_update=True)
     if stay is None:
         return
     details = None
@@ -187,7 +200,7 @@ async def _correct_stay(uow: UnitOfWork, clock: Clock, payment: Payment, refund:
         paid = await uow.payments.held_for_stay(stay.ref) + refund.amount_fen
     else:
         details = await uow.lots.lot_stay(stay.id)
-        if details is None or refund.requested_by == DUPLICATE_ACTOR:
+        if details is None:
             return
         paid = details.paid_fen
         details.paid_fen -= refund.amount_fen
@@ -211,7 +224,7 @@ async def refund_overpayment(uow: UnitOfWork, clock: Clock, stay_ref: str, fee_f
     """A paid stay re-priced lower, voided, waived or paid twice over: record refunds of what its
     payments hold beyond the fee, newest payment first, for the payment sweep to send (device
     paths never call the provider)."""
-    excess = await uow.payments.held_for_stay(stay_ref) - fee_fen
+    excess = await uow.payments.held_for_stay(stay_ref, less_leaving=True) - fee_fen
     if excess <= 0:
         return
     now = clock.now()

@@ -51,7 +51,7 @@ async def payable_stays(uow: UnitOfWork, plate: Plate) -> list[PayableStay]:
 
 async def paid_toward(uow: UnitOfWork, stay: StayRow) -> int:
     """What a stay holds toward its fee: every channel at a lot; its settled payments on the
-    street (less refunds under way)."""
+    street (a refund under way counts once it is done, as at the lot)."""
     if stay.lot_id is not None:
         details = await uow.lots.lot_stay(stay.id)
         return details.paid_fen if details is not None else 0
@@ -76,8 +76,8 @@ async def _view(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayR
         entered_at=row.entered_at,
         exited_at=row.exited_at,
         fee_fen=row.fee_fen if row.status != "open" else _total(quote),
-        explanation=str(quote["explanation_zh"]) if quote else None,
-        lines=list(quote["lines"]) if quote else [],
+        explanation=str(quote["explanation_zh"]) if quote and "explanation_zh" in quote else None,
+        lines=list(quote.get("lines", [])) if quote else [],
     )
 
 
@@ -93,4 +93,4 @@ async def _quote_so_far(
 
 
 def _total(quote: dict[str, Any] | None) -> int | None:
-    return int(quote["total_fen"]) if quote else None
+    return int(quote["total_fen"]) if quote and "total_fen" in quote else None

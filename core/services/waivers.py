@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from core.ledger import fee_waived
+from core.payments import OPEN_STATUSES
 from core.services import audit
 from core.services.lane_entry import receivable_subject
 from core.services.stays import paid_toward
@@ -27,6 +28,13 @@ class StayWaitingAtLaneError(ConflictError):
 
     code = "stay_waiting_at_lane"
     message_zh = "车辆正在出口等待缴费，请由收费员或云坐席处理"
+
+
+class PaymentInProgressError(ConflictError):
+    """A WeChat order for the lot stay is open; waiving now would refund the whole payment."""
+
+    code = "payment_in_progress"
+    message_zh = "该停车记录有支付正在进行，请稍后再试"
 
 
 class WaiverTooLargeError(ValidationFailedError):
@@ -55,7 +63,8 @@ async def waive_fee(
     reason: str,
 ) -> Waiver:
     """Lower a closed stay's fee by `amount_fen` of what is unpaid, post it, audit it; commits."""
-    stay = await uow.stays.by_ref(stay_ref)
+    # Locked: a payment settling meanwhile sees the lower fee after, or this sees it paid.
+    stay = await uow.stays.by_ref(stay_ref, for_update=True)
     if stay is None or stay.status != "closed" or not stay.fee_fen:
         raise WaivableStayNotFoundError(detail=stay_ref)
     details = await uow.lots.lot_stay(stay.id) if stay.lot_id is not None else None
@@ -64,6 +73,10 @@ async def waive_fee(
         p.status == "awaiting_payment" for p in await uow.lots.waiting_passages(stay.id)
     ):
         raise StayWaitingAtLaneError(detail=stay_ref)
+    if details is not None and any(
+        p.status in OPEN_STATUSES for p in await uow.payments.for_stay(stay.ref)
+    ):  # at a lot a payment of more than is due is refunded whole: let it finish first
+        raise PaymentInProgressError(detail=stay_ref)
     fee = stay.fee_fen
     due = fee - await paid_toward(uow, stay)
     if not 0 < amount_fen <= due:

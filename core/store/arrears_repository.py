@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select, text
@@ -19,6 +20,7 @@ from core.staff import Scope
 from core.store.activity import StayRow
 from core.store.arrears import ArrearsActionRow
 from core.store.city import BerthRow, DistrictRow, OperatorRow, ZoneRow
+from core.store.people import VehicleBindingRow, VehicleRow
 from core.store.stay_payments import held_by_payments
 
 # The partial indexes' own predicate, literally: with bound values PostgreSQL cannot use them.
@@ -121,11 +123,27 @@ class ArrearsRepository:
         row = (await self._session.execute(query)).first()
         return _item(row) if row is not None else None
 
-    async def lock_stay(self, stay_id: int) -> None:
-        """Hold the stay's row so two officers' steps on it are taken one after the other."""
-        await self._session.execute(
-            select(StayRow.id).where(StayRow.id == stay_id).with_for_update()
+    async def to_remind(
+        self, left_after: datetime, left_before: datetime
+    ) -> list[tuple[ArrearsItem, int]]:
+        """Arrears of plates with a verified driver that left in a window, each with the driver.
+
+        Only verified bindings: a reminder says where and when the car was.
+        """
+        query = (
+            _unpaid()
+            .add_columns(VehicleBindingRow.driver_id)
+            .join(VehicleRow, VehicleRow.plate == StayRow.plate)
+            .join(VehicleBindingRow, VehicleBindingRow.vehicle_id == VehicleRow.id)
+            .where(
+                VehicleBindingRow.verified_at.is_not(None),
+                StayRow.exited_at > left_after,
+                StayRow.exited_at <= left_before,
+            )
+            .order_by(StayRow.exited_at, StayRow.id, VehicleBindingRow.driver_id)
         )
+        rows = (await self._session.execute(query)).all()
+        return [(_item(row[:-1]), int(row[-1])) for row in rows]
 
     async def actions(self, stay_ids: list[int]) -> dict[int, list[ArrearsAction]]:
         """The steps taken on these stays, each stay's in time order."""

@@ -262,6 +262,10 @@ class OnStreetRepository:
         """Record an illegal-parking capture."""
         self._session.add(row)
 
+    def add_notification(self, row: NotificationRow) -> None:
+        """Put a notification in the outbox; the caller checked it is not there yet."""
+        self._session.add(row)
+
     async def queue_notification(self, row: NotificationRow) -> None:
         """Put a notification in the outbox once per driver, kind and reference."""
         query = select(NotificationRow.id).where(

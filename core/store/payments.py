@@ -225,10 +225,13 @@ class PaymentRepository:
         )
         return self._track(row)
 
-    async def held_for_stay(self, stay_ref: str, *, exclude: str | None = None) -> int:
-        """What a stay's settled payments hold, less refunds under way (`exclude`: one order)."""
-        held = PaymentRow.amount_fen - PaymentRow.refunded_fen
-        paid = select(func.coalesce(func.sum(held), 0)).where(
+    async def held_for_stay(
+        self, stay_ref: str, *, exclude: str | None = None, less_leaving: bool = False
+    ) -> int:
+        """What a stay's settled payments hold (`exclude`: but one order); with `less_leaving`,
+        less the refunds asked for and not done yet (what may still be given back)."""
+        net = PaymentRow.amount_fen - PaymentRow.refunded_fen
+        paid = select(func.coalesce(func.sum(net), 0)).where(
             PaymentRow.stay_ref == stay_ref, PaymentRow.status.in_(_SETTLED)
         )
         leaving = (
@@ -239,9 +242,10 @@ class PaymentRepository:
         if exclude is not None:
             paid = paid.where(PaymentRow.out_trade_no != exclude)
             leaving = leaving.where(PaymentRow.out_trade_no != exclude)
-        return int(await self._session.scalar(paid) or 0) - int(
-            await self._session.scalar(leaving) or 0
-        )
+        held = int(await self._session.scalar(paid) or 0)
+        if not less_leaving:
+            return held
+        return held - int(await self._session.scalar(leaving) or 0)
 
     async def for_stay(self, stay_ref: str) -> list[Payment]:
         """Every payment of a stay, oldest first."""

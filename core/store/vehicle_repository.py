@@ -157,6 +157,13 @@ class VehicleRepository:
         )
         return list(await self._session.scalars(query))
 
+    async def queued_references(self, kind: str, references: Sequence[str]) -> set[tuple[int, str]]:
+        """Which of these outbox references of a kind are queued already, as (driver, reference)."""
+        query = select(NotificationRow.driver_id, NotificationRow.reference).where(
+            NotificationRow.kind == kind, NotificationRow.reference.in_(list(references))
+        )
+        return {(driver, reference) for driver, reference in await self._session.execute(query)}
+
     async def notice(self, notice_id: int, *, for_update: bool = False) -> NotificationRow | None:
         """One outbox notice, locked when asked so two senders cannot both send it."""
         query = select(NotificationRow).where(NotificationRow.id == notice_id)

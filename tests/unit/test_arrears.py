@@ -16,9 +16,12 @@ from core.arrears import (
     ArrearsStage,
     ArrearsStep,
     ArrearsStepError,
+    ReminderPolicy,
     age_days,
     check_step,
     read_cursor,
+    reminder_due,
+    reminders_end,
     stage_of,
 )
 
@@ -68,3 +71,14 @@ def test_foreign_cursors_are_refused(cursor: str) -> None:
 def test_age_is_whole_days_and_never_negative() -> None:
     assert age_days(T0, T0 + timedelta(days=2, hours=23)) == 2
     assert age_days(T0, T0 - timedelta(hours=1)) == 0
+
+
+def test_reminders_are_due_on_schedule_and_stop() -> None:
+    policy = ReminderPolicy(after=timedelta(days=3), every=timedelta(days=7), most=3)
+    assert reminder_due(T0, T0 + timedelta(days=2, hours=23), policy) is None
+    assert reminder_due(T0, T0 + timedelta(days=3), policy) == 1
+    assert reminder_due(T0, T0 + timedelta(days=9, hours=23), policy) == 1
+    assert reminder_due(T0, T0 + timedelta(days=10), policy) == 2
+    assert reminder_due(T0, T0 + timedelta(days=300), policy) == 3  # never a fourth
+    assert reminders_end(T0 + timedelta(days=24), policy) == T0
+    assert reminder_due(T0, T0 + timedelta(days=9), ReminderPolicy(most=0)) is None

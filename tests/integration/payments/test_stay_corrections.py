@@ -134,3 +134,24 @@ async def test_a_paid_stay_that_late_events_lengthen_takes_a_top_up_of_the_rest(
         headers=driver.headers,
     )
     assert (again.status, (await again.json())["code"]) == (409, "stay_already_paid")
+
+
+async def test_a_waiver_outlives_a_re_price_by_late_events(
+    paying_client: TestClient[Any, Any], database: Database, clock: FrozenClock
+) -> None:
+    clock.set(datetime.fromisoformat(t("12:00")))
+    await _sensor(paying_client, berth_event("w-1", BERTH, "occupied", t("09:00"), PLATE))
+    closed = await _sensor(paying_client, berth_event("w-3", BERTH, "vacated", t("11:00")))
+    ref = closed["stay_ref"]
+    support = await staff_token(paying_client, "demo-support")
+    waived = await paying_client.post(
+        f"/ops/stays/{ref}/waivers",
+        json={"amount_fen": 300, "reason": "首次停车优惠"},
+        headers={"Authorization": f"Bearer {support}"},
+    )
+    assert waived.status == 200, await waived.text()
+    # The real departure at 10:00 arrives late: 500 by the tariff, less the 300 waived.
+    await _sensor(paying_client, berth_event("w-2", BERTH, "vacated", t("10:00")))
+    owed = await (await paying_client.get(f"/mp/plates/{PLATE}/stays")).json()
+    assert owed["stays"] == [{"ref": ref, "plate": PLATE, "due_fen": 200}]
+    assert await balance(database, f"driver_receivable:{PLATE}") == 200

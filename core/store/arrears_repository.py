@@ -65,8 +65,10 @@ def _narrowed(query: Select[Any], wanted: ArrearsFilter, scope: Scope) -> Select
         query = query.join(DistrictRow, DistrictRow.id == ZoneRow.district_id)
     if wanted.district:
         query = query.where(DistrictRow.code == wanted.district)
-    if wanted.min_fen > 1:
-        query = query.where(StayRow.fee_fen >= wanted.min_fen)
+    if wanted.min_fen > 1:  # on what is due; the fee is at least that, so the index still helps
+        query = query.where(
+            StayRow.fee_fen >= wanted.min_fen, StayRow.fee_fen - _HELD >= wanted.min_fen
+        )
     if wanted.left_before is not None:
         query = query.where(StayRow.exited_at <= wanted.left_before)
     if not scope.city_wide:  # a scope of lots only covers no street

@@ -120,6 +120,10 @@ async def test_a_paid_stay_that_late_events_lengthen_takes_a_top_up_of_the_rest(
     listed = await paying_client.get("/ops/arrears", headers={"Authorization": f"Bearer {admin}"})
     [(due, fee)] = [(a["due_fen"], a["ref"]) for a in (await listed.json())["arrears"]]
     assert (due, fee) == (300, early["stay_ref"])
+    at_least = await paying_client.get(
+        "/ops/arrears", params={"min_fen": 500}, headers={"Authorization": f"Bearer {admin}"}
+    )
+    assert (await at_least.json())["arrears"] == []  # 300 due, though the fee is 800
 
     top_up = await start_payment(paying_client, driver, early["stay_ref"], key="top-up-0001")
     assert top_up["payment"]["amount_fen"] == 300

@@ -272,27 +272,32 @@ async def _settle_once(uows: Uows, clock: Clock, report: TransactionReport) -> S
 async def _settle_stay(
     uow: UnitOfWork, clock: Clock, payment: Payment, settled: Payment
 ) -> Settlement:
-    """A stay paid: once per stay; a second payment of it is kept and refunded in full."""
+    """A stay paid: it counts while money is due; a payment of a stay already paid is refunded."""
     stay_ref = payment.stay_ref or ""  # never empty: Payment checks a stay's payment has one
     # Payments of one stay settle one after another, so two top-ups cannot both count.
-    await uow.stays.by_ref(stay_ref, for_update=True)
+    stay = await uow.stays.by_ref(stay_ref, for_update=True)
     holder = await uow.payments.settled_for_stay(stay_ref)
     first = holder is None or holder.out_trade_no == payment.out_trade_no
-    # After the settling payment, another counts as a top-up only while money is still due.
-    duplicate = await _covered_at_the_lot(uow, stay_ref, payment.amount_fen) or (
-        not first and await _nothing_due(uow, stay_ref, payment.out_trade_no)
-    )
+    duplicate = await _already_paid(uow, stay, payment, first=first)
     await uow.payments.save(settled, settles_stay=first and not duplicate)
     entry = payment_settled(
         payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
     )
     await uow.ledger.post(entry, clock.now())
     await vehicles.verify_payer(uow, clock.now(), payment.out_trade_no, payment.plate)
-    if not duplicate:
-        commands = await _open_waiting_lanes(uow, clock, stay_ref, settled)
-        await _refund_beyond_fee(uow, clock, stay_ref)
-        return Settlement(settled, True, None, tuple(commands))
-    return Settlement(settled, True, await refund_duplicate(uow, clock, payment))
+    if duplicate:
+        return Settlement(settled, True, await refund_duplicate(uow, clock, payment))
+    commands: list[LaneCommand] = []
+    if stay is not None and stay.lot_id is not None:  # a paid lot stay opens its exit lane
+        commands = await lanes.settle_exit_payment(
+            uow, clock, stay_ref, settled.amount_fen, "wechat", paid_at=settled.paid_at
+        )
+    elif stay is not None and stay.status in ("closed", "void"):
+        # The fee came down while the order was open (a waiver, late sensor events): what the
+        # payments hold beyond it goes back (sent by the payment sweep).
+        fee = stay.fee_fen or 0 if stay.status == "closed" else 0
+        await refunds.refund_overpayment(uow, clock, stay_ref, fee)
+    return Settlement(settled, True, None, tuple(commands))
 
 
 async def refund_duplicate(uow: UnitOfWork, clock: Clock, payment: Payment) -> Refund:
@@ -310,49 +315,22 @@ async def refund_duplicate(uow: UnitOfWork, clock: Clock, payment: Payment) -> R
     return refund
 
 
-async def _nothing_due(uow: UnitOfWork, stay_ref: str, out_trade_no: str) -> bool:
-    """Whether a street stay's other payments already hold its whole fee."""
-    stay = await uow.stays.by_ref(stay_ref)
-    if stay is None or stay.lot_id is not None:
-        return False  # a lot stay: _covered_at_the_lot answers
-    held = await uow.payments.held_for_stay(stay_ref, exclude=out_trade_no)
-    return held >= (stay.fee_fen or 0)
+async def _already_paid(
+    uow: UnitOfWork, stay: StayRow | None, payment: Payment, *, first: bool
+) -> bool:
+    """Whether the stay holds its fee without this payment, which is then a second payment.
 
-
-async def _refund_beyond_fee(uow: UnitOfWork, clock: Clock, stay_ref: str) -> None:
-    """A street stay's fee came down while its order was open (a waiver, late sensor events):
-    what the payment holds beyond it goes back (sent by the payment sweep)."""
-    stay = await uow.stays.by_ref(stay_ref)
-    if stay is None or stay.lot_id is not None or stay.status not in ("closed", "void"):
-        return
-    fee = stay.fee_fen or 0 if stay.status == "closed" else 0
-    await refunds.refund_overpayment(uow, clock, stay_ref, fee)
-
-
-async def _paid_at_the_lot(uow: UnitOfWork, stay: StayRow) -> int:
-    """What a lot stay already got by any channel (cash, payment code, card, WeChat)."""
-    details = await uow.lots.lot_stay(stay.id) if stay.lot_id is not None else None
-    return details.paid_fen if details is not None else 0
-
-
-async def _covered_at_the_lot(uow: UnitOfWork, stay_ref: str, amount_fen: int) -> bool:
-    """Whether a cashier or a card paid the stay while this WeChat order was open."""
-    stay = await uow.stays.by_ref(stay_ref)
-    if stay is None or stay.lot_id is None:
+    At a lot: a cashier, a card or WeChat paid while this order was open. On the street: after
+    the settling payment another counts as a top-up only while money is still due.
+    """
+    if stay is None:
         return False
-    return await _paid_at_the_lot(uow, stay) + amount_fen > (stay.fee_fen or 0)
-
-
-async def _open_waiting_lanes(
-    uow: UnitOfWork, clock: Clock, stay_ref: str, paid: Payment
-) -> list[LaneCommand]:
-    """A paid lot stay opens the exit lane where its car waits; street stays have no gate."""
-    stay = await uow.stays.by_ref(stay_ref)
-    if stay is None or stay.lot_id is None:
-        return []
-    return await lanes.settle_exit_payment(
-        uow, clock, stay_ref, paid.amount_fen, "wechat", paid_at=paid.paid_at
-    )
+    if stay.lot_id is not None:
+        return await paid_toward(uow, stay) + payment.amount_fen > (stay.fee_fen or 0)
+    if first:
+        return False
+    held = await uow.payments.held_for_stay(stay.ref, exclude=payment.out_trade_no)
+    return held >= (stay.fee_fen or 0)
 
 
 async def refresh_payment(

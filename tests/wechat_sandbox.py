@@ -18,6 +18,7 @@ from core.clock import FrozenClock
 from core.ledger import stay_charged
 from core.store.activity import StayRow
 from core.store.database import Database
+from core.store.people import DriverRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox import server as sandbox_server
 from sandbox.wechatpay.keys import MERCHANT_KEY_FILE, SandboxKeys, generate_keys
@@ -268,3 +269,23 @@ async def log_in_driver(
     assert login.status == 200, await login.text()
     token = (await login.json())["token"]
     return {"Authorization": f"Bearer {token}"}, str(issued["openid"])
+
+
+async def bind_plate(uow: UnitOfWork, clock: FrozenClock, plate: str) -> tuple[int, int]:
+    """Two drivers of a plate: one whose binding is verified, one who only typed it; commits."""
+    owner = DriverRow(unionid=f"u-owner-{plate}", created_at=clock.now())
+    typist = DriverRow(unionid=f"u-typist-{plate}", created_at=clock.now())
+    vehicle = VehicleRow(plate=plate, plate_colour="BLUE")
+    uow.session.add_all([owner, typist, vehicle])
+    await uow.session.flush()
+    verified = VehicleBindingRow(
+        driver_id=owner.id,
+        vehicle_id=vehicle.id,
+        created_at=clock.now(),
+        verified_at=clock.now(),
+        verified_by="licence",
+    )
+    typed = VehicleBindingRow(driver_id=typist.id, vehicle_id=vehicle.id, created_at=clock.now())
+    uow.session.add_all([verified, typed])
+    await uow.commit()
+    return owner.id, typist.id

@@ -16,6 +16,7 @@ from core.store.database import Database
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.keys import SandboxKeys
 from server.lane_publishing import LANE_PUBLISHER_KEY
+from tests.e2e.test_walking_skeleton import staff_token
 from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
 
 __all__ = ["sandbox_keys"]
@@ -162,10 +163,7 @@ async def test_a_refund_of_a_lot_payment_lowers_the_fee_and_owes_nothing(
     ) as response:
         assert response.status == 200
 
-    login = await client.post(
-        "/ops/login", json={"username": "demo-finance", "password": "demo-password-2026"}
-    )
-    finance = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    finance = {"Authorization": f"Bearer {await staff_token(client, 'demo-finance')}"}
     out_trade_no = order["payment"]["out_trade_no"]
     asked = await client.post(
         f"/ops/payments/{out_trade_no}/refunds",

@@ -13,10 +13,9 @@ from core.notices import ARREARS_REMINDER, notice_fields
 from core.services.arrears import queue_reminders
 from core.store.database import Database
 from core.store.devices import NotificationRow
-from core.store.people import DriverRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from tests.integration.test_arrears import _settle
-from tests.wechat_sandbox import street_stay
+from tests.wechat_sandbox import bind_plate, street_stay
 
 Uows = Callable[[], UnitOfWork]
 PLATE = "浙B12345"
@@ -25,27 +24,7 @@ POLICY = ReminderPolicy(after=timedelta(days=3), every=timedelta(days=7), most=2
 
 async def _drivers(uows: Uows, clock: FrozenClock) -> tuple[int, int]:
     async with uows() as uow:
-        owner = DriverRow(unionid="u-owner", created_at=clock.now())
-        typist = DriverRow(unionid="u-typist", created_at=clock.now())
-        vehicle = VehicleRow(plate=PLATE, plate_colour="BLUE")
-        uow.session.add_all([owner, typist, vehicle])
-        await uow.session.flush()
-        uow.session.add_all(
-            [
-                VehicleBindingRow(
-                    driver_id=owner.id,
-                    vehicle_id=vehicle.id,
-                    created_at=clock.now(),
-                    verified_at=clock.now(),
-                    verified_by="licence",
-                ),
-                VehicleBindingRow(
-                    driver_id=typist.id, vehicle_id=vehicle.id, created_at=clock.now()
-                ),
-            ]
-        )
-        await uow.commit()
-        return owner.id, typist.id
+        return await bind_plate(uow, clock, PLATE)
 
 
 async def _reminders(uows: Uows) -> list[tuple[int, str, int]]:

@@ -16,6 +16,7 @@ from core.services.lanes import settle_exit_payment
 from core.store.lots import AttendantTaskRow, LotPolicyRow, LotRightRow, PlateBlockRow
 from core.store.unit_of_work import UnitOfWork
 from tests.conftest import START
+from tests.wechat_sandbox import bind_plate
 
 Client = TestClient[Any, Any]
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "devices"
@@ -234,36 +235,15 @@ async def test_a_verified_binder_is_told_when_their_plate_enters_a_lot(
     client: Client, clock: FrozenClock, uow_factory: Callable[[], UnitOfWork]
 ) -> None:
     from core.store.devices import NotificationRow
-    from core.store.people import DriverRow, VehicleBindingRow, VehicleRow
 
     async with uow_factory() as uow:
-        owner, stranger = DriverRow(unionid="u-own"), DriverRow(unionid="u-str")
-        for driver in (owner, stranger):
-            driver.created_at = clock.now()
-        vehicle = VehicleRow(plate="浙B24680", plate_colour="BLUE")
-        uow.session.add_all([owner, stranger, vehicle])
-        await uow.session.flush()
-        uow.session.add_all(
-            [
-                VehicleBindingRow(
-                    driver_id=owner.id,
-                    vehicle_id=vehicle.id,
-                    created_at=clock.now(),
-                    verified_at=clock.now(),
-                    verified_by="licence",
-                ),
-                VehicleBindingRow(
-                    driver_id=stranger.id, vehicle_id=vehicle.id, created_at=clock.now()
-                ),
-            ]
-        )
-        await uow.commit()
+        owner_id, _ = await bind_plate(uow, clock, "浙B24680")
     entry = await read(client, clock, "LOT-TIANYI", "E1", "浙B24680")
     assert entry["action"] == "open"
     async with uow_factory() as uow:
         [notice] = await uow.session.scalars(select(NotificationRow))
         assert (notice.driver_id, notice.kind, notice.reference) == (
-            owner.id,
+            owner_id,
             "stay_opened",
             entry["stay_ref"],
         )

@@ -10,11 +10,18 @@ event or a different arrival order gives the same stays:
 - A stay shorter than `flicker_seconds` is a flicker: sensor noise, not a stay (kept as void).
 - A plate read names the stay that covers its time, give or take `plate_match_seconds`; the
   first plate by time wins, a different one later is noise; a read with no stay waits.
+
+`reconcile` then says which stored stay each derived stay continues, so references stay stable
+without ever moving a stay to another car: a stored stay is continued by the stay its own
+opening event still opens, or else by an overlapping stay of the same car (same plate, or one
+side without a plate yet). A stored stay that money was taken for is never dissolved or given
+to another car by a re-derivation: it and the stays that now overlap it are held for a human.
+`tail_step` is the same rule for the common case, decided from the berth's newest observation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -157,3 +164,86 @@ def too_far_ahead(device_time: datetime, now: datetime, rules: BerthRules) -> bo
 def awaiting_plate_too_long(entered_at: datetime, now: datetime, rules: BerthRules) -> bool:
     """Whether an open stay has waited longer for its plate than configured."""
     return now - entered_at > timedelta(minutes=rules.plate_wait_minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownStay:
+    """A stored stay of the berth as reconciliation sees it."""
+
+    id: int
+    opener_id: int | None  # the observation stored as its start, if one still is
+    plate: str | None
+    entered_at: datetime
+    exited_at: datetime | None
+    void: bool = False
+    paid: bool = False  # money was taken for it
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A derived stay and the stored stay it continues (None: a new one)."""
+
+    derived: DerivedStay
+    stay_id: int | None
+    held: str = ""  # why it waits for a human instead of being priced
+
+
+@dataclass(slots=True)
+class Reconciliation:
+    """Where each derived stay goes, the stored stays dissolved (voided) and those held."""
+
+    placements: list[Placement] = field(default_factory=list)
+    dissolved: list[int] = field(default_factory=list)
+    held: dict[int, str] = field(default_factory=dict)
+
+
+def reconcile(stays: Sequence[DerivedStay], known: Sequence[KnownStay]) -> Reconciliation:
+    """Match derived stays to stored ones without ever handing a stay to another car."""
+    unmatched = {k.id: k for k in known}
+    by_opener = {k.opener_id: k for k in known if k.opener_id is not None}
+    result = Reconciliation()
+    chosen: list[tuple[DerivedStay, KnownStay | None]] = []
+    for stay in stays:
+        match = by_opener.get(stay.start_id)
+        if match is None or match.id not in unmatched:
+            match = _same_car_overlapping(unmatched.values(), stay)
+        if match is not None:
+            del unmatched[match.id]
+        chosen.append((stay, match))
+    for k in unmatched.values():
+        if k.void:
+            continue
+        if k.paid:
+            result.held[k.id] = "paid stay no longer matches the berth's events"
+        else:
+            result.dissolved.append(k.id)
+    held = [unmatched[i] for i in result.held]
+    for stay, match in chosen:
+        clash = next((k for k in held if _overlaps(k.entered_at, k.exited_at, stay)), None)
+        note = f"overlaps a paid stay held for review ({clash.plate})" if clash else ""
+        result.placements.append(Placement(stay, match.id if match else None, note))
+    return result
+
+
+def _same_car_overlapping(stays: Iterable[KnownStay], derived: DerivedStay) -> KnownStay | None:
+    """An overlapping stored stay of the same car: same plate first, then one without a plate."""
+    candidates = [
+        k
+        for k in stays
+        if _overlaps(k.entered_at, k.exited_at, derived)
+        and (k.plate is None or k.plate == derived.plate)
+    ]
+    same = [k for k in candidates if k.plate is not None]
+    return (same or candidates or [None])[0]
+
+
+def _overlaps(entered_at: datetime, exited_at: datetime | None, derived: DerivedStay) -> bool:
+    starts_before_end = derived.exited_at is None or entered_at < derived.exited_at
+    return starts_before_end and (exited_at is None or exited_at > derived.entered_at)
+
+
+def opener_ids(roles: Mapping[int, tuple[str, int | None]]) -> dict[int, int]:
+    """Stored stay id -> the observation stored as its start, from stored roles."""
+    return {
+        stay_id: obs_id for obs_id, (role, stay_id) in roles.items() if role == "start" and stay_id
+    }

@@ -3,12 +3,21 @@ fill plates, void flickers and take back charges that late events proved wrong."
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.berth_rules import BerthRules, DerivedStay, Observation, Role, derive
+from core.berth_rules import (
+    BerthRules,
+    DerivedStay,
+    KnownStay,
+    Observation,
+    Role,
+    derive,
+    opener_ids,
+    reconcile,
+)
 from core.billing import CalendarUnknownError, DayCalendar
 from core.clock import Clock
 from core.ledger import stay_charge_reversed, stay_charged
@@ -19,6 +28,8 @@ from core.store.activity import DeviceEventRow, StayRow
 from core.store.city import BerthRow
 from core.store.devices import BerthObservationRow, NotificationRow
 from core.store.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 PLACED = {Role.START.value, Role.END.value, Role.PLATE.value}
 
@@ -98,22 +109,24 @@ class BerthTimeline:
         derivation = derive(
             (Observation(o.id, o.kind, o.device_time, o.plate) for o in observations), self._rules
         )
-        by_id = {o.id: o for o in observations}
+        plan = reconcile(derivation.stays, await self._known(observations, existing))
         stays_by_id = {s.id: s for s in existing}
-        unmatched = dict(stays_by_id)
+        by_id = {o.id: o for o in observations}
         self.stays_by_start = {}
-        for derived in derivation.stays:
-            opener = by_id[derived.start_id]
-            stay = stays_by_id.get(opener.stay_id or 0) if opener.role == "start" else None
-            if stay is None or stay.id not in unmatched:
-                stay = _overlapping(unmatched.values(), derived) or await self._create(derived)
-            unmatched.pop(stay.id, None)
+        for placement in plan.placements:
+            derived = placement.derived
+            known = stays_by_id.get(placement.stay_id or 0)
+            stay = known or await self._create(derived)
             self.stays_by_start[derived.start_id] = stay
+            opener = by_id[derived.start_id]
             device = by_id[derived.end_id].device_code if derived.end_id else opener.device_code
-            await self._settle(stay, derived, device)
-        for stay in unmatched.values():
-            if stay.status != "void":
-                await self._void(stay)
+            await self._settle(stay, derived, device, placement.held)
+        clean = [p.stay_id for p in plan.placements if p.stay_id and not p.held]
+        await self._uow.onstreet.unflag_stays(clean, "events_conflict")
+        for stay_id in plan.dissolved:
+            await self._void(stays_by_id[stay_id])
+        for stay_id, reason in plan.held.items():
+            await self._hold(stays_by_id[stay_id], reason)
         await self._refund_overpaid()
         for observation in observations:
             role, start_id, note = derivation.roles[observation.id]
@@ -121,6 +134,31 @@ class BerthTimeline:
             await self._record_role(observation, role, stay, note, observation is fresh)
         last = derivation.stays[-1] if derivation.stays else None
         return last is not None and last.exited_at is None
+
+    async def _known(
+        self, observations: list[BerthObservationRow], existing: list[StayRow]
+    ) -> list[KnownStay]:
+        """The stored stays as reconciliation sees them: opener, plate, times, paid or not."""
+        openers = opener_ids({o.id: (o.role, o.stay_id) for o in observations})
+        charged = [s.ref for s in existing if s.status == "closed" and s.fee_fen]
+        paid = await self._uow.payments.paid_refs(charged)
+        return [
+            KnownStay(
+                s.id,
+                openers.get(s.id),
+                s.plate,
+                s.entered_at,
+                s.exited_at,
+                s.status == "void",
+                s.ref in paid,
+            )
+            for s in existing
+        ]
+
+    async def _hold(self, stay: StayRow, reason: str) -> None:
+        """A paid stay the events no longer bear out: kept as it is, flagged for a human."""
+        log.warning("berth %s: stay %s held for review: %s", self.berth.code, stay.ref, reason)
+        await self._uow.onstreet.flag_stay(stay, "events_conflict", reason, self._clock.now())
 
     async def _record_role(
         self,
@@ -166,11 +204,20 @@ class BerthTimeline:
             await self._uow.onstreet.flag_stay(stay, "berth_closed", reason, self._clock.now())
         return stay
 
-    async def _settle(self, stay: StayRow, derived: DerivedStay, device_code: str) -> None:
+    async def _settle(
+        self, stay: StayRow, derived: DerivedStay, device_code: str, held: str = ""
+    ) -> None:
         moved = (stay.entered_at, stay.exited_at) != (derived.entered_at, derived.exited_at)
         plate_found = stay.plate is None and derived.plate is not None
         was_void = stay.status == "void"
-        if not (moved or plate_found or was_void != derived.flicker):
+        if held:
+            await self._take_back(stay)
+            stay.plate = stay.plate or derived.plate
+            stay.entered_at, stay.exited_at = derived.entered_at, derived.exited_at
+            stay.status = "review"
+            await self._uow.onstreet.flag_stay(stay, "events_conflict", held, self._clock.now())
+            return
+        if not (moved or plate_found or was_void != derived.flicker or _released(stay, derived)):
             return
         if moved or derived.flicker:
             await self._take_back(stay)
@@ -270,13 +317,13 @@ class BerthTimeline:
             )
 
 
-def _overlapping(stays: Iterable[StayRow], derived: DerivedStay) -> StayRow | None:
-    """An existing stay that covers the same time, reused so its reference stays stable."""
-    end = derived.exited_at
-    for stay in stays:
-        stay_end = stay.exited_at
-        starts_before_end = end is None or stay.entered_at < end
-        ends_after_start = stay_end is None or stay_end > derived.entered_at
-        if starts_before_end and ends_after_start:
-            return stay
-    return None
+def _released(stay: StayRow, derived: DerivedStay) -> bool:
+    """Whether a stay held for a clash with a paid stay is now clear of it and can be priced."""
+    return (
+        stay.status == "review"
+        and stay.fee_fen is None
+        and stay.plate is not None
+        and derived.exited_at is not None
+        and not derived.flicker
+        and "needs_review" not in (stay.quote or {})
+    )

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, Integer, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.store.activity import DeviceEventRow, StayRow
@@ -241,6 +252,15 @@ class OnStreetRepository:
         )
         if await self._session.scalar(query) is None:
             self._session.add(StayFlagRow(stay_id=stay.id, flag=flag, note=note, created_at=at))
+
+    async def unflag_stays(self, stay_ids: list[int], flag: str) -> None:
+        """Take a flag off stays that no longer need it (one statement)."""
+        if stay_ids:
+            await self._session.execute(
+                delete(StayFlagRow).where(
+                    StayFlagRow.stay_id.in_(stay_ids), StayFlagRow.flag == flag
+                )
+            )
 
     async def device(self, code: str) -> DeviceRow | None:
         """The registered device with this code (looked up once per unit of work)."""

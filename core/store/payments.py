@@ -247,6 +247,19 @@ class PaymentRepository:
             return held
         return held - int(await self._session.scalar(leaving) or 0)
 
+    async def paid_refs(self, stay_refs: list[str]) -> set[str]:
+        """Those of the stays that settled payments still hold money for, in one query."""
+        if not stay_refs:
+            return set()
+        net = PaymentRow.amount_fen - PaymentRow.refunded_fen
+        query = (
+            select(PaymentRow.stay_ref)
+            .where(PaymentRow.stay_ref.in_(stay_refs), PaymentRow.status.in_(_SETTLED))
+            .group_by(PaymentRow.stay_ref)
+            .having(func.sum(net) > 0)
+        )
+        return {ref for ref in await self._session.scalars(query) if ref is not None}
+
     async def for_stay(self, stay_ref: str) -> list[Payment]:
         """Every payment of a stay, oldest first."""
         rows = await self._session.scalars(

@@ -35,7 +35,7 @@ class BerthRules:
     max_clock_ahead_seconds: int = 300
     plate_match_seconds: int = 300
     plate_wait_minutes: int = 15
-    lookback_hours: int = 24
+    lookback_hours: int = 24  # also the most an event may arrive late and still be placed
 
 
 class Role(StrEnum):
@@ -151,9 +151,29 @@ def _covering(
     return best[1] if best else None
 
 
+def step_after(open_stay: Observation | None, event: Observation, rules: BerthRules) -> Role | None:
+    """What an event later than all the berth has does, given the stay it finds open (or none):
+    START or END as `derive` says; None for anything else, which the full derivation decides."""
+    result = derive([open_stay, event] if open_stay else [event], rules)
+    role, _, note = result.roles[event.id]
+    if role is Role.START or (role is Role.END and note != "flicker"):
+        return role
+    return None
+
+
 def is_flicker(entered_at: datetime, exited_at: datetime, rules: BerthRules) -> bool:
     """Whether a stay is too short to be a car parking: sensor noise, not a stay."""
     return exited_at - entered_at < timedelta(seconds=rules.flicker_seconds)
+
+
+def outside_clock_window(device_time: datetime, now: datetime, rules: BerthRules) -> str | None:
+    """Why an event's device time cannot be placed (ahead beyond the skew, or later than the
+    timeline looks back: a device with a lost clock), else None; such events wait for a human."""
+    if too_far_ahead(device_time, now, rules):
+        return "device clock ahead of the centre beyond the tolerated skew"
+    if now - device_time > timedelta(hours=rules.lookback_hours):
+        return f"device time more than {rules.lookback_hours} h in the past"
+    return None
 
 
 def too_far_ahead(device_time: datetime, now: datetime, rules: BerthRules) -> bool:
@@ -234,7 +254,7 @@ def _same_car_overlapping(stays: Iterable[KnownStay], derived: DerivedStay) -> K
         and (k.plate is None or k.plate == derived.plate)
     ]
     same = [k for k in candidates if k.plate is not None]
-    return (same or candidates or [None])[0]
+    return next(iter(same or candidates), None)
 
 
 def _overlaps(entered_at: datetime, exited_at: datetime | None, derived: DerivedStay) -> bool:

@@ -8,8 +8,10 @@ berth's tail (its newest observation and the stay that observation belongs to) a
 - a vacated after the start (or a plate) of a still-open stay, at least `flicker_seconds` later,
   ends it.
 
-Anything else (ties, late or out-of-order events, noise, flickers, closed berths, lot berths,
-clocks ahead) is left to the full derivation: `step` answers None. A differential test
+Which of the two an event does is decided by the one rule (`core/berth_rules.py`: `derive`, run on
+the tail's open stay and the event); this module only chooses that window. Anything else (ties,
+late or out-of-order events, noise, flickers, closed berths, lot berths, clocks ahead) is left
+to the full derivation: `step` answers None. A differential test
 (tests/integration/test_berth_batches.py) compares both ways on random event streams.
 """
 
@@ -20,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from core.berth_events import BerthEvent, BerthState
-from core.berth_rules import BerthRules, Role, is_flicker, too_far_ahead
+from core.berth_rules import BerthRules, Observation, Role, outside_clock_window, step_after
 
 
 class Step(StrEnum):
@@ -69,16 +71,18 @@ class BerthTail:
 
 
 def step(tail: BerthTail, event: BerthEvent, now: datetime, rules: BerthRules) -> Step | None:
-    """The common-case step of an event on this berth, or None when the full rules must decide."""
-    if not tail.on_street or too_far_ahead(event.device_time, now, rules):
+    """The common-case step of an event on this berth, or None when the full rules must decide.
+
+    Only the window is chosen here (an event after everything the berth has, which finds the
+    berth empty or one stay open); what the event does is `step_after`'s, i.e. `derive`'s.
+    """
+    if not tail.on_street or outside_clock_window(event.device_time, now, rules):
         return None
     if tail.last_time is not None and event.device_time <= tail.last_time:
         return None  # late, out of order or a tie: its place depends on more than the tail
-    if event.state is BerthState.OCCUPIED:
-        free = tail.last_time is None or (
-            tail.last_kind == "vacated" and tail.last_role == Role.END.value
-        )
-        return Step.OPEN if free else None
+    empty = tail.last_time is None or (
+        tail.last_kind == "vacated" and tail.last_role == Role.END.value
+    )
     stay = tail.stay
     taken = (
         stay is not None
@@ -86,9 +90,15 @@ def step(tail: BerthTail, event: BerthEvent, now: datetime, rules: BerthRules) -
         and stay.status == "open"
         and stay.exited_at is None
     )
-    if not taken or stay is None or is_flicker(stay.entered_at, event.device_time, rules):
+    if not (empty or taken):
         return None
-    return Step.CLOSE
+    opener = None
+    if taken and stay is not None:
+        opener = Observation(-1, BerthState.OCCUPIED.value, stay.entered_at, stay.plate)
+    plate = event.plate.number if event.plate else None
+    arrival = Observation(0, event.state.value, event.device_time, plate)
+    role = step_after(opener, arrival, rules)
+    return {Role.START: Step.OPEN, Role.END: Step.CLOSE}.get(role) if role else None
 
 
 def advance(tail: BerthTail, event: BerthEvent, taken: Step, stay: TailStay) -> None:

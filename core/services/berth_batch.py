@@ -28,12 +28,13 @@ from core.notices import STAY_OPENED
 from core.services.berth_events import DEFAULT_RULES, BerthEventResult, apply_berth_event
 from core.services.pricing import (
     PRIOR_WINDOW,
-    TariffMissingError,
     parsed_tariff,
     prior_stay,
     version_in_force,
 )
+from core.services.street_pricing import StreetPricer
 from core.store.city import TariffRow
+from core.store.devices import StayFlagRow
 from core.store.unit_of_work import UnitOfWork
 
 Outcome = BerthEventResult | DomainError
@@ -49,6 +50,7 @@ class _Planned:
     fee_fen: int | None = None
     quote: dict[str, Any] | None = None
     tariff: tuple[str, int] | None = None
+    missing_tariff: str | None = None
 
 
 @dataclass(slots=True)
@@ -137,6 +139,7 @@ class _Writer:
     ) -> None:
         self._uow, self._clock, self._calendar, self._rules = uow, clock, calendar, rules
         self._tariffs: dict[str, list[TariffRow]] = {}
+        self._pricer = StreetPricer(uow, clock, calendar)
 
     async def write(self, current: _Round, outcomes: list[Outcome | None]) -> None:
         """Write a round and set the outcome of each of its events."""
@@ -165,23 +168,40 @@ class _Writer:
         await repo.add_device_news(_device_news(current.planned))
         for p in current.planned:
             outcomes[p.index] = _outcome(p, versions.get(p.tail.berth_id))
+        # A stay that closed in order on its berth may still precede the plate's later stays.
+        await self._pricer.reprice_later()
+        await self._pricer.refund_overpaid()
 
     async def _close(self, closed: list[_Planned]) -> list[JournalEntry]:
         """Price the stays that end; their ledger entries."""
         plates = {p.stay.plate for p in closed if p.stay.plate is not None}
         since = min(p.stay.entered_at for p in closed) - PRIOR_WINDOW
-        until = max(p.stay.entered_at for p in closed)
+        # Up to a day past the last entry: the plate's later stays, to be re-priced after this.
+        until = max(p.stay.entered_at for p in closed) + PRIOR_WINDOW
         earlier = await self._uow.berth_batch.closed_stays_of(plates, since, until)
         await self._load_tariffs({p.tail.tariff_code for p in closed if p.tail.tariff_code})
         entries = []
         for p in closed:
-            self._price(p, earlier.get(p.stay.plate or "", []))
+            known = earlier.get(p.stay.plate or "", [])
+            self._price(p, known)
+            if p.stay.status == "closed" and any(row[2] > p.stay.entered_at for row in known):
+                assert p.stay.plate is not None
+                self._pricer.touch(p.stay.plate, p.stay.entered_at)
             if p.stay.status == "closed" and p.fee_fen:
                 assert p.stay.plate is not None and p.tail.operator_code is not None
                 entries.append(
                     stay_charged(p.stay.ref, p.stay.plate, p.tail.operator_code, p.fee_fen)
                 )
         await self._uow.berth_batch.close_stays([_closing_row(p) for p in closed])
+        for p in closed:
+            if p.missing_tariff is not None:
+                flag = StayFlagRow(
+                    stay_id=p.stay.id,
+                    flag="tariff_missing",
+                    note=p.missing_tariff,
+                    created_at=self._clock.now(),
+                )
+                self._uow.session.add(flag)
         return entries
 
     def _price(self, p: _Planned, earlier: list[tuple[Any, ...]]) -> None:
@@ -201,9 +221,10 @@ class _Writer:
         )
         assert p.tail.tariff_code is not None
         row = version_in_force(self._tariffs.get(p.tail.tariff_code, []), stay.entered_at)
-        if row is None:
-            detail = f"no version of {p.tail.tariff_code} at {stay.entered_at}"
-            raise TariffMissingError(detail=detail)
+        if row is None:  # held for a human like the timeline does; the batch goes on
+            stay.status = "review"
+            p.missing_tariff = f"no version of {p.tail.tariff_code} at {stay.entered_at}"
+            return
         try:
             quote = quote_stay(
                 parsed_tariff(row),

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.availability import OccupancyChange
 from core.berth_events import BerthEvent, EventOutcome
-from core.berth_rules import BerthRules, too_far_ahead
+from core.berth_rules import BerthRules, outside_clock_window
 from core.billing import DayCalendar
 from core.clock import Clock
 from core.errors import NotFoundError
@@ -81,9 +81,8 @@ async def apply_berth_event(
     )
     if berth.zone_id is None:
         row.outcome, row.note = "review", "berth belongs to a lot, not a zone"
-    elif too_far_ahead(event.device_time, now, rules):
-        row.outcome = "review"
-        row.note = "device clock ahead of the centre beyond the tolerated skew"
+    elif clock_note := outside_clock_window(event.device_time, now, rules):
+        row.outcome, row.note = "review", clock_note
     # Dedupe and store in one statement; the berth lock orders resends of the same event.
     if not await uow.onstreet.insert_event(row):
         return BerthEventResult(EventOutcome.DUPLICATE)

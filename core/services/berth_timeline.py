@@ -18,15 +18,12 @@ from core.berth_rules import (
     opener_ids,
     reconcile,
 )
-from core.billing import CalendarUnknownError, DayCalendar
+from core.billing import DayCalendar
 from core.clock import Clock
-from core.ledger import stay_charge_reversed, stay_charged
-from core.services.pricing import price_street_stay
-from core.services.refunds import refund_overpayment
-from core.services.stay_adjustments import adjusted_fen, kept_adjustments
+from core.services.street_pricing import StreetPricer
 from core.store.activity import DeviceEventRow, StayRow
 from core.store.city import BerthRow
-from core.store.devices import BerthObservationRow, NotificationRow
+from core.store.devices import BerthObservationRow
 from core.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -62,7 +59,7 @@ class BerthTimeline:
         self._closures = closures  # False when the berth is known to have no closure at all
         self.occupied = False  # whether the berth is taken, after the last rederive
         self.stays_by_start: dict[int, StayRow] = {}
-        self._taken_back: list[StayRow] = []  # priced stays that late events changed
+        self._pricer = StreetPricer(uow, clock, calendar)
 
     async def add(
         self,
@@ -127,11 +124,12 @@ class BerthTimeline:
             await self._void(stays_by_id[stay_id])
         for stay_id, reason in plan.held.items():
             await self._hold(stays_by_id[stay_id], reason)
-        await self._refund_overpaid()
+        await self._pricer.reprice_later()
+        await self._pricer.refund_overpaid()
         for observation in observations:
             role, start_id, note = derivation.roles[observation.id]
-            stay = self.stays_by_start.get(start_id) if start_id is not None else None
-            await self._record_role(observation, role, stay, note, observation is fresh)
+            placed = self.stays_by_start.get(start_id) if start_id is not None else None
+            await self._record_role(observation, role, placed, note, observation is fresh)
         last = derivation.stays[-1] if derivation.stays else None
         return last is not None and last.exited_at is None
 
@@ -211,7 +209,7 @@ class BerthTimeline:
         plate_found = stay.plate is None and derived.plate is not None
         was_void = stay.status == "void"
         if held:
-            await self._take_back(stay)
+            await self._pricer.take_back(stay)
             stay.plate = stay.plate or derived.plate
             stay.entered_at, stay.exited_at = derived.entered_at, derived.exited_at
             stay.status = "review"
@@ -220,7 +218,7 @@ class BerthTimeline:
         if not (moved or plate_found or was_void != derived.flicker or _released(stay, derived)):
             return
         if moved or derived.flicker:
-            await self._take_back(stay)
+            await self._pricer.take_back(stay)
         if plate_found:
             stay.plate = derived.plate
         stay.entered_at, stay.exited_at = derived.entered_at, derived.exited_at
@@ -233,88 +231,16 @@ class BerthTimeline:
         elif stay.plate is None:
             stay.status = "review"
         elif moved or stay.status != "closed":
-            await self._price(stay)
+            await self._pricer.price(stay)
 
     async def _void(self, stay: StayRow) -> None:
         """A stay that late events dissolved: its charge is taken back, the row kept as void."""
-        await self._take_back(stay)
+        await self._pricer.take_back(stay)
         stay.status = "void"
-
-    async def _refund_overpaid(self) -> None:
-        """A once-priced stay that ended lower or void gets back what was paid beyond its fee.
-
-        One reopened or sent to review keeps its payment until it is priced or voided again,
-        in this unit or a later one (its quote keeps the `taken_back` mark until then).
-        """
-        taken_back, self._taken_back = self._taken_back, []
-        for stay in {id(s): s for s in taken_back}.values():
-            if stay.status in ("closed", "void"):
-                fee = stay.fee_fen or 0 if stay.status == "closed" else 0
-                await refund_overpayment(self._uow, self._clock, stay.ref, fee)
-
-    async def _take_back(self, stay: StayRow) -> None:
-        kept = kept_adjustments(stay.quote)
-        if stay.status == "closed" and stay.fee_fen and stay.plate is not None:
-            kept["taken_back"] = True
-            operator = await self._uow.city.operator(stay.operator_id)
-            entry = stay_charge_reversed(stay.ref, stay.plate, operator.code, stay.fee_fen)
-            await self._uow.ledger.post(entry, self._clock.now())
-        if kept.get("taken_back"):
-            self._taken_back.append(stay)
-        stay.fee_fen, stay.tariff_code, stay.tariff_version = None, None, None
-        stay.quote = kept or None
-
-    async def _price(self, stay: StayRow) -> None:
-        assert stay.exited_at is not None and stay.plate is not None
-        await self._uow.session.flush()  # the plate's earlier stays are read by id
-        try:
-            priced = await price_street_stay(self._uow, stay, stay.exited_at, self._calendar)
-        except CalendarUnknownError:
-            stay.status = "review"
-            return
-        kept = kept_adjustments(stay.quote)
-        stay.tariff_code, stay.tariff_version = priced.tariff_code, priced.tariff_version
-        stay.quote = {**priced.quote.to_dict(), **kept}
-        if priced.quote.needs_review:
-            stay.status = "review"
-            return
-        stay.status = "closed"
-        # Waivers and refund corrections made on an earlier price still hold on this one.
-        stay.fee_fen = max(priced.quote.total_fen - adjusted_fen(kept), 0)
-        if kept.get("taken_back"):
-            self._taken_back.append(stay)
-        now = self._clock.now()
-        if stay.fee_fen > 0:
-            operator = await self._uow.city.operator(stay.operator_id)
-            entry = stay_charged(stay.ref, stay.plate, operator.code, stay.fee_fen)
-            await self._uow.ledger.post(entry, now)
-        await self._tell_drivers(stay, now)
 
     async def _count(self, device_code: str, *, occupied: int = 0, flicker: int = 0) -> None:
         # Saved in one statement with the event's time, before the commit (commit_once).
         self._uow.onstreet.note_device(device_code, occupied=occupied, flicker=flicker)
-
-    async def _tell_drivers(self, stay: StayRow, now: datetime) -> None:
-        assert stay.plate is not None and stay.exited_at is not None
-        body = {
-            "stay_ref": stay.ref,
-            "plate": stay.plate,
-            "berth": self.berth.code,
-            "entered_at": stay.entered_at.isoformat(),
-            "exited_at": stay.exited_at.isoformat(),
-            "fee_fen": stay.fee_fen,
-        }
-        # Only verified bindings: a fee notice says where and when the car was (PRODUCT.md).
-        for driver_id in await self._uow.vehicles.verified_drivers(stay.plate):
-            await self._uow.onstreet.queue_notification(
-                NotificationRow(
-                    driver_id=driver_id,
-                    kind="stay_fee",
-                    reference=stay.ref,
-                    body=body,
-                    created_at=now,
-                )
-            )
 
 
 def _released(stay: StayRow, derived: DerivedStay) -> bool:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.availability import OccupancyChange
 from core.berth_events import EventOutcome
-from core.berth_rules import BerthRules, too_far_ahead
+from core.berth_rules import BerthRules, outside_clock_window
 from core.billing import DayCalendar
 from core.clock import Clock
 from core.device_events import DeviceFault, Heartbeat, PlateRead
@@ -64,8 +64,8 @@ async def record_plate_read(
     now = clock.now()
     row = _event_row(read.dedupe_key, read.vendor, read.device_code, "plate_read", read, now)
     uow.events.add(row)
-    if too_far_ahead(read.device_time, now, rules):
-        row.outcome, row.note = "review", "device clock ahead of the centre beyond the skew"
+    if clock_note := outside_clock_window(read.device_time, now, rules):
+        row.outcome, row.note = "review", clock_note
         await commit_once(uow, read.dedupe_key, BerthEventResult(EventOutcome.REVIEW))
         return PlateReadResult(EventOutcome.REVIEW, note=row.note)
     violation = await _violation(uow, read, berth, now)
@@ -127,8 +127,8 @@ async def record_heartbeat(
     now = clock.now()
     row = _event_row(beat.dedupe_key, beat.vendor, beat.device_code, "heartbeat", beat, now)
     uow.events.add(row)
-    if too_far_ahead(beat.device_time, now, rules):
-        row.outcome, row.note = "review", "device clock ahead of the centre beyond the skew"
+    if clock_note := outside_clock_window(beat.device_time, now, rules):
+        row.outcome, row.note = "review", clock_note
     else:
         health = await uow.onstreet.health(device.id)
         # A late heartbeat proves the device was alive then, but says nothing about now.

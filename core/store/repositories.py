@@ -51,6 +51,10 @@ class CityRepository:
             return (await self._session.get_one(LotRow, lot_id)).name
         return ""
 
+    async def berth(self, berth_id: int) -> BerthRow:
+        """The berth with this id."""
+        return await self._session.get_one(BerthRow, berth_id)
+
     async def berth_street(self, berth_id: int) -> str | None:
         """The street a berth lies on."""
         berth = await self._session.get_one(BerthRow, berth_id)
@@ -171,10 +175,31 @@ class StayRepository:
                 StayRow.entered_at <= until,
             )
             .order_by(StayRow.entered_at)
+            .execution_options(populate_existing=True)  # batch writes bypass the ORM
         )
         if exclude_id is not None:
             query = query.where(StayRow.id != exclude_id)
         return [(row, street) for row, street in (await self._session.execute(query)).all()]
+
+    async def later_street_stays(
+        self, plate: str, since: datetime, until: datetime
+    ) -> list[StayRow]:
+        """A plate's priced on-street stays that began after `since`, up to `until`, oldest
+        first, locked: their prices follow from the plate's earlier stays of the day."""
+        query = (
+            select(StayRow)
+            .where(
+                StayRow.plate == plate,
+                StayRow.status == "closed",
+                StayRow.zone_id.is_not(None),
+                StayRow.entered_at > since,
+                StayRow.entered_at <= until,
+            )
+            .order_by(StayRow.entered_at, StayRow.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)  # batch writes bypass the ORM
+        )
+        return list(await self._session.scalars(query))
 
     async def closed_in_lot(
         self, plate: str, lot_id: int, since: datetime, until: datetime, exclude_id: int

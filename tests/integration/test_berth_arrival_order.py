@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import random
+import shutil
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from core.berth_events import BerthEvent
@@ -14,6 +21,7 @@ from core.billing import ChineseDayCalendar
 from core.clock import FrozenClock
 from core.services.berth_batch import record_berth_events
 from core.store.activity import LedgerPostingRow, StayRow
+from core.store.database import open_database
 from core.store.unit_of_work import UnitOfWork
 from device_bridge.formats import own_json
 from tests.conftest import SHANGHAI
@@ -100,3 +108,65 @@ async def test_every_order_of_two_cars_gives_each_its_own_stay(
             assert shape == zone_expected, (order, found)
         assert await balance(uow_factory, a) == found[0][4]
         assert await balance(uow_factory, c) == found[1][4]
+
+
+CARS = st.lists(
+    st.tuples(
+        st.integers(min_value=2, max_value=240),  # minutes the berth stays empty before
+        st.integers(min_value=0, max_value=300),  # minutes parked (under 1: a flicker)
+        st.sampled_from(["浙B10001", "浙B20002", None]),  # the same car may come back
+        st.sampled_from(["HS1-020", "HS1-019"]),  # a plate's day spans berths
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+Car = tuple[int, int, str | None, str]
+
+
+def _timeline(cars: list[Car], noise: int) -> list[BerthEvent]:
+    """Two berths' day: cars one after another, some events sent twice."""
+    moment = datetime(2026, 11, 25, 7, 0, tzinfo=SHANGHAI)
+    events: list[BerthEvent] = []
+    for n, (gap, parked, plate, berth) in enumerate(cars):
+        moment += timedelta(minutes=gap)
+        events.append(event(f"p-{n}-in", berth, "occupied", moment.isoformat(), plate))
+        moment += timedelta(minutes=parked, seconds=20)
+        events.append(event(f"p-{n}-out", berth, "vacated", moment.isoformat()))
+    return events + events[:noise]
+
+
+async def _day(template: Path, folder: Path, events: list[BerthEvent]) -> list[tuple[Any, ...]]:
+    path = folder / f"{uuid.uuid4().hex}.db"
+    shutil.copyfile(template, path)
+    database = open_database(f"sqlite+aiosqlite:///{path}")
+    clock = FrozenClock(datetime(2026, 11, 26, 6, 0, tzinfo=SHANGHAI))
+    try:
+        uows = lambda: UnitOfWork(database.sessions)  # noqa: E731
+        for item in events:
+            await send(uows, clock, item)
+        found = await stays_of(uows, "HS1-019") + await stays_of(uows, "HS1-020")
+        money = [await balance(uows, plate) for plate in ("浙B10001", "浙B20002")]
+        return [*found, tuple(money)]
+    finally:
+        await database.dispose()
+        path.unlink()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(CARS, st.integers(min_value=0, max_value=3), st.randoms(use_true_random=False))
+def test_any_arrival_order_gives_the_ordered_streams_stays_plates_and_fees(
+    sqlite_template: Path,
+    tmp_path: Path,
+    cars: list[Car],
+    noise: int,
+    rng: random.Random,
+) -> None:
+    """Property over random berth days and arrival orders, through the real service."""
+    events = _timeline(cars, noise)
+    shuffled = list(events)
+    rng.shuffle(shuffled)
+    ordered = asyncio.run(_day(sqlite_template, tmp_path, events))
+    arrived = asyncio.run(_day(sqlite_template, tmp_path, shuffled))
+    assert arrived == ordered

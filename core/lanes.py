@@ -35,6 +35,7 @@ class HoldReason(StrEnum):
     AMBIGUOUS = "ambiguous"
     IMPLAUSIBLE_FEE = "implausible_fee"
     STALE_STAY = "stale_stay"
+    CLOCK = "clock"  # the exit read is dated before the car's entry: a device clock is wrong
     ANTI_PASSBACK = "anti_passback"
     UNREADABLE = "unreadable"
     DEVICE_FAULT = "device_fault"
@@ -197,6 +198,10 @@ def decide_exit(policy: LotPolicy, facts: ExitFacts) -> Decision:
     if facts.match is MatchOutcome.AMBIGUOUS:
         return Decision(LaneAction.HOLD, "ambiguous", "请稍候，正在核对车牌", HoldReason.AMBIGUOUS)
     if facts.entered_at is not None and facts.read_at is not None:
+        if facts.read_at < facts.entered_at:
+            return Decision(
+                LaneAction.HOLD, "exit_before_entry", "请稍候，正在核对停车记录", HoldReason.CLOCK
+            )
         age_hours = (facts.read_at - facts.entered_at).total_seconds() / 3600
         if age_hours > policy.stale_after_hours:
             return Decision(

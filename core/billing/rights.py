@@ -141,8 +141,8 @@ def pass_cover(
     """The parts of [entry, exit) the pass covers at ``place`` (dates and windows in local time)."""
     _aware(entry, "entry")
     _aware(exit, "exit")
-    if right.scope and place not in right.scope:
-        return ()
+    if exit <= entry or (right.scope and place not in right.scope):
+        return ()  # an empty stay (an exit at its entry) has nothing to cover
     if isinstance(right, SpecialPass):
         spans = _clip([(right.valid_from, right.valid_until)], entry, exit)
         kind = RightKind.SPECIAL

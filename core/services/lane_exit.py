@@ -112,6 +112,10 @@ async def settle_at_exit(
     plausibility checks a human has just made; `hints` (from the candidate query, under the
     lot's lock) say which of the stay's rights, validations and waiting passages to look for.
     """
+    read_at = exit_at
+    # An exit dated before the entry (a wrong device clock) is held below when checked; one a
+    # human lets through is priced and closed as leaving at its entry, never before it.
+    exit_at = max(exit_at, stay.entered_at)
     priced = await price_lot_stay(
         uow, calendar, lot, stay, details, exit_at, lost_ticket=lost_ticket, hints=hints
     )
@@ -122,7 +126,7 @@ async def settle_at_exit(
         match=MatchOutcome.MATCHED,
         access=Access(details.access),
         entered_at=stay.entered_at if checked else None,
-        read_at=exit_at,
+        read_at=read_at,
         due_fen=priced.due_fen,
         settled_by=priced.settled_by,
         needs_review=priced.quote.needs_review and checked,

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(
         None, validation_alias=AliasChoices("MQTT_URL", "PARKING_MQTT_URL", "mqtt_url")
     )
+    # "production" (or a listen address other than loopback) demands a real secret and
+    # refuses the demo accounts' password (config/production.py).
+    env: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     secret_key: SecretStr = SecretStr(DEV_SECRET)

@@ -11,6 +11,9 @@ from enum import StrEnum
 
 from core.errors import PermissionDeniedError, ValidationFailedError
 
+# The documented password of the demo accounts: refused outside development.
+DEMO_PASSWORD = "demo-password-2026"
+
 
 class Role(StrEnum):
     """The one role a staff account has."""

@@ -81,8 +81,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from config.production import check_production_settings
     from server.workers import serve
 
+    try:
+        check_production_settings(settings)
+    except SettingsError as exc:
+        print(f"parking: {exc}", file=sys.stderr)
+        return 2
     if args.workers is not None:
         if not 1 <= args.workers <= 64:
             print("parking: --workers must be from 1 to 64", file=sys.stderr)

@@ -23,6 +23,7 @@ from core.errors import (
 from core.services import audit
 from core.services.audit import LOGIN_ACTOR
 from core.staff import (
+    DEMO_PASSWORD,
     AccountLockedError,
     LockoutPolicy,
     LoginState,
@@ -54,6 +55,7 @@ class LoginPolicy:
     secret: str
     token_minutes: int
     lockout: LockoutPolicy
+    refuse_demo_password: bool = False  # outside development (config/production.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,9 @@ async def log_in(
 ) -> LoginResult:
     """Check a password and issue a token; wrong passwords count towards a lock, committed."""
     now = clock.now()
+    if policy.refuse_demo_password and password == DEMO_PASSWORD:
+        log.warning("refused the demo password for %s outside development", username[:64])
+        raise AuthenticationError(BAD_CREDENTIALS, detail="demo password outside development")
     # The row lock (PostgreSQL) makes parallel guesses at one account count one by one.
     row = await uow.staff.by_username(username.strip().lower(), for_update=True)
     if row is None:

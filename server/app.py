@@ -26,6 +26,7 @@ from ops_api.auth import authorize
 from server.availability import availability_ctx
 from server.driver_features import driver_features_ctx
 from server.http import AUTHORIZER_KEY, error_middleware
+from server.log_masking import install_log_masking
 from server.openapi import ROUTES_KEY, build_openapi
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 from server.wechat import wechat_services
@@ -39,6 +40,7 @@ def create_app(
     settings: Settings, *, clock: Clock | None = None, calendar: DayCalendar | None = None
 ) -> web.Application:
     """Build the root application with its sub-apps under /mp/, /wechat/, /devices/, /ops/."""
+    install_log_masking()  # whoever serves the app, its log lines (access log too) are masked
     app = web.Application(middlewares=[error_middleware])
     app[SETTINGS_KEY] = settings
     app[CLOCK_KEY] = clock or SystemClock()

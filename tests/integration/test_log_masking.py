@@ -30,7 +30,7 @@ async def test_sandbox_and_app_access_lines_are_masked(
         settings.model_copy(update={"access_log": True}), clock, sandbox_keys, aiohttp_client
     )
     with caplog.at_level(logging.DEBUG):
-        headers, openid = await log_in_driver(client, sandbox, "access-log-person")
+        _, openid = await log_in_driver(client, sandbox, "access-log-person")
         async with client.session.get(
             f"{sandbox}/sandbox/wechat/messages", params={"openid": openid}
         ) as response:

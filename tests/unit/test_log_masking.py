@@ -15,8 +15,8 @@ OPENID = "oAbCdEfGhIjKlMnOpQrStUvWxYz12"
     ("line", "masked"),
     [
         (
-            '"GET /sns/jscode2session?appid=wx1&secret=s3cr3t&js_code=0a1b2c&grant_type=x HTTP/1.1"',
-            '"GET /sns/jscode2session?appid=wx1&secret=***&js_code=***&grant_type=x HTTP/1.1"',
+            "GET /sns/jscode2session?appid=wx1&secret=s3cr3t&js_code=0a1b2c&grant_type=x",
+            "GET /sns/jscode2session?appid=wx1&secret=***&js_code=***&grant_type=x",
         ),
         (
             '"POST /cgi-bin/message/subscribe/send?access_token=ACC-123 HTTP/1.1" 200',

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     staff_token_minutes: int = Field(30, ge=1, le=24 * 60)
     staff_max_failed_logins: int = Field(5, ge=1)
     staff_lockout_minutes: int = Field(15, ge=1)
+    # Wrong passwords lock one client address out of one account, the lock doubling with each
+    # further failure up to this; requests per minute per client address (docs/security.md).
+    staff_lockout_max_minutes: int = Field(24 * 60, ge=1)
+    login_rate_per_minute: int = Field(20, ge=1)
+    plate_lookup_rate_per_minute: int = Field(30, ge=1)
     wechat_appid: str | None = None
     wechat_secret: SecretStr | None = None
     wechat_token: str | None = None

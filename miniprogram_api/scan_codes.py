@@ -11,6 +11,7 @@ from core import scan_codes
 from core.services.scan_codes import resolve_code
 from core.services.stays import PayableStay, StayView
 from server.http import ApiRoutes, json_response
+from server.rate_limits import limit_plate_lookups
 from server.resources import CALENDAR_KEY, SETTINGS_KEY, clock, unit_of_work
 
 routes = ApiRoutes("miniprogram")
@@ -82,6 +83,7 @@ def _due(due: PayableStay) -> ScanStayOut:
 )
 async def scan(request: web.Request, body: ScanIn) -> web.Response:
     """Check the code's signature and say what the driver should see."""
+    await limit_plate_lookups(request)  # a plate's code answers what the plate owes
     settings = request.config_dict[SETTINGS_KEY]
     target = scan_codes.read(
         body.payload,

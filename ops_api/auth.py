@@ -25,6 +25,7 @@ def login_policy(settings: Settings) -> LoginPolicy:
         token_minutes=settings.staff_token_minutes,
         lockout=LockoutPolicy(settings.staff_max_failed_logins, settings.staff_lockout_minutes),
         refuse_demo_password=demo_passwords_refused(settings),
+        max_lock_minutes=settings.staff_lockout_max_minutes,
     )
 
 

@@ -37,12 +37,20 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(
         None, validation_alias=AliasChoices("MQTT_URL", "PARKING_MQTT_URL", "mqtt_url")
     )
+    # "production" (or a listen address other than loopback) demands a real secret and
+    # refuses the demo accounts' password (config/production.py).
+    env: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     staff_token_minutes: int = Field(30, ge=1, le=24 * 60)
     staff_max_failed_logins: int = Field(5, ge=1)
     staff_lockout_minutes: int = Field(15, ge=1)
+    # Wrong passwords lock one client address out of one account, the lock doubling with each
+    # further failure up to this; requests per minute per client address (docs/security.md).
+    staff_lockout_max_minutes: int = Field(24 * 60, ge=1)
+    login_rate_per_minute: int = Field(20, ge=1)
+    plate_lookup_rate_per_minute: int = Field(30, ge=1)
     wechat_appid: str | None = None
     wechat_secret: SecretStr | None = None
     wechat_token: str | None = None

@@ -11,6 +11,9 @@ from enum import StrEnum
 
 from core.errors import PermissionDeniedError, ValidationFailedError
 
+# The documented password of the demo accounts: refused outside development.
+DEMO_PASSWORD = "demo-password-2026"
+
 
 class Role(StrEnum):
     """The one role a staff account has."""
@@ -298,9 +301,10 @@ class AccountLockedError(PermissionDeniedError):
     code = "account_locked"
     message_zh = "账号已锁定，请稍后再试"
 
-    def __init__(self, minutes_left: int) -> None:
+    def __init__(self, minutes_left: int, *, retry_after_seconds: int | None = None) -> None:
         super().__init__(f"账号已锁定，请{minutes_left}分钟后再试", detail="account locked")
         self.minutes_left = minutes_left
+        self.retry_after_seconds = retry_after_seconds or minutes_left * 60
 
 
 @dataclass(frozen=True, slots=True)

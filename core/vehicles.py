@@ -30,7 +30,7 @@ class VerificationSource(StrEnum):
     """How a driver proved a plate is theirs."""
 
     LICENCE = "licence"  # 行驶证 checked
-    PAYMENT = "payment"  # paid one of the plate's stays
+    PAYMENT = "payment"  # scanned a stay's berth or lane and paid it: sees the stays it paid
 
 
 class PlateLimitReachedError(ConflictError):
@@ -51,7 +51,7 @@ class BindingNotVerifiedError(PermissionDeniedError):
     """Only a verified binding may see a plate's history, images and details."""
 
     code = "binding_not_verified"
-    message_zh = "请先认证车牌（上传行驶证或支付该车牌的一笔停车费）后查看"
+    message_zh = "请先认证车牌（核验行驶证）后查看"
 
 
 class LicenceRejectedError(ValidationFailedError):

@@ -10,7 +10,10 @@ from pydantic import BaseModel, Field
 from core import scan_codes
 from core.services.scan_codes import resolve_code
 from core.services.stays import PayableStay, StayView
+from core.services.vehicles import record_scans
+from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
+from server.rate_limits import limit_plate_lookups
 from server.resources import CALENDAR_KEY, SETTINGS_KEY, clock, unit_of_work
 
 routes = ApiRoutes("miniprogram")
@@ -82,14 +85,19 @@ def _due(due: PayableStay) -> ScanStayOut:
 )
 async def scan(request: web.Request, body: ScanIn) -> web.Response:
     """Check the code's signature and say what the driver should see."""
+    await limit_plate_lookups(request)  # a plate's code answers what the plate owes
     settings = request.config_dict[SETTINGS_KEY]
     target = scan_codes.read(
         body.payload,
         settings.secret_key.get_secret_value(),
         accepted_versions(settings.scan_code_key_version),
     )
+    # Signed in, the scan of a stay's berth or exit lane counts towards verifying by payment.
+    driver_id = current_driver(request) if "Authorization" in request.headers else None
     async with unit_of_work(request) as uow:
         result = await resolve_code(uow, clock(request), request.config_dict[CALENDAR_KEY], target)
+        if driver_id is not None and result.kind is not scan_codes.ScanCodeKind.PLATE:
+            await record_scans(uow, clock(request), driver_id, [v.ref for v in result.stays])
     show_plate = result.kind is scan_codes.ScanCodeKind.PLATE
     return json_response(
         CodeScanOut(

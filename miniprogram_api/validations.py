@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from core.plates import parse_plate
 from core.services import validations
 from server.http import ApiRoutes, json_response
+from server.rate_limits import limit_plate_lookups
 from server.resources import SETTINGS_KEY, clock, unit_of_work
 
 routes = ApiRoutes("mp")
@@ -35,6 +36,7 @@ class RedeemOut(BaseModel):
 )
 async def redeem(request: web.Request, body: RedeemIn) -> web.Response:
     """Attach the validation to the car's stay."""
+    await limit_plate_lookups(request)  # it says whether a plate is in the lot
     secret = request.config_dict[SETTINGS_KEY].secret_key.get_secret_value()
     async with unit_of_work(request) as uow:
         stay_ref = await validations.redeem(

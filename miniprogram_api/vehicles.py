@@ -39,8 +39,11 @@ class PlateOut(BaseModel):
     plate: str
     colour: PlateColour
     bound_at: datetime
-    verified: bool
+    verified: bool = Field(description="a 行驶证 check: every stay of the plate is shown")
     verified_by: str | None = Field(description="licence or payment")
+    paid_stays_only: bool = Field(
+        False, description="verified by paying after scanning the stay: only the stays it paid"
+    )
 
 
 class PlatesOut(BaseModel):
@@ -64,6 +67,7 @@ def _out(bound: vehicles.BoundPlate) -> PlateOut:
         bound_at=bound.bound_at,
         verified=bound.verified,
         verified_by=bound.verified_by,
+        paid_stays_only=bound.paid_stays_only,
     )
 
 

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from config.production import demo_passwords_refused
 from config.settings import Settings
 from core.errors import AuthenticationError, PermissionDeniedError
 from core.services.staff import LoginPolicy, authenticate
@@ -23,6 +24,8 @@ def login_policy(settings: Settings) -> LoginPolicy:
         secret=settings.secret_key.get_secret_value(),
         token_minutes=settings.staff_token_minutes,
         lockout=LockoutPolicy(settings.staff_max_failed_logins, settings.staff_lockout_minutes),
+        refuse_demo_password=demo_passwords_refused(settings),
+        max_lock_minutes=settings.staff_lockout_max_minutes,
     )
 
 

@@ -12,11 +12,11 @@ from core.clock import Clock, SystemClock
 from core.errors import DomainError
 from core.services.audit import CLI_ACTOR, SEED_ACTOR, check_chain
 from core.services.staff import add_staff, create_staff
-from core.staff import Role, parse_role, parse_scope
+from core.staff import DEMO_PASSWORD, Role, parse_role, parse_scope
 from core.store.database import open_database
 from core.store.unit_of_work import UnitOfWork
 
-DEMO_PASSWORD = "demo-password-2026"
+__all__ = ["DEMO_PASSWORD", "DEMO_STAFF", "seed_demo_staff"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from core.staff import (
 )
 from ops_api.auth import acting_staff, login_policy
 from server.http import ApiRoutes, json_response
+from server.rate_limits import client_address, limit_rate, login_attempts
 from server.resources import SETTINGS_KEY, clock, unit_of_work
 
 routes = ApiRoutes("ops")
@@ -199,10 +200,18 @@ def _link_out(link: AuditLink) -> AuditLinkOut:
 @routes.route("POST", "/login", "Log a staff member in", body=StaffLoginIn, response=StaffLoginOut)
 async def log_in(request: web.Request, body: StaffLoginIn) -> web.Response:
     """Exchange username and password for a short-lived bearer token."""
-    policy = login_policy(request.config_dict[SETTINGS_KEY])
+    settings = request.config_dict[SETTINGS_KEY]
+    await limit_rate(request, "login", settings.login_rate_per_minute)
+    policy = login_policy(settings)
     async with unit_of_work(request) as uow:
         result = await staff_service.log_in(
-            uow, clock(request), policy, body.username, body.password
+            uow,
+            clock(request),
+            policy,
+            body.username,
+            body.password,
+            client=client_address(request),
+            attempts=login_attempts(request),
         )
     return json_response(
         StaffLoginOut(

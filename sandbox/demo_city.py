@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from config.production import demo_passwords_refused
 from config.settings import Settings
 from core.billing import load_tariff_file
 from core.clock import Clock, SystemClock
@@ -91,7 +92,10 @@ async def seed_demo_city(settings: Settings, *, if_empty: bool, clock: Clock | N
                     return 0
                 log.error("the database already has data; seed-demo only fills an empty one")
                 return 1
-            await load_demo_city(uow, clock or SystemClock())
+            staff = not demo_passwords_refused(settings)
+            if not staff:
+                log.warning("outside development: the demo staff accounts are not seeded")
+            await load_demo_city(uow, clock or SystemClock(), with_staff=staff)
             await uow.commit()
     finally:
         await database.dispose()
@@ -99,7 +103,7 @@ async def seed_demo_city(settings: Settings, *, if_empty: bool, clock: Clock | N
     return 0
 
 
-async def load_demo_city(uow: UnitOfWork, clock: Clock) -> None:
+async def load_demo_city(uow: UnitOfWork, clock: Clock, *, with_staff: bool = True) -> None:
     """Add the demo city to an open unit of work, without committing."""
     session = uow.session
     city_op = OperatorRow(
@@ -145,7 +149,8 @@ async def load_demo_city(uow: UnitOfWork, clock: Clock) -> None:
     for lot in (hospital, mall):
         await _add_lanes(uow, lot)
     await load_demo_lots(uow, clock, [hospital, mall])
-    await seed_demo_staff(uow, clock)
+    if with_staff:  # their password is published: never outside development
+        await seed_demo_staff(uow, clock)
 
 
 def _add_tariffs(uow: UnitOfWork, clock: Clock) -> None:

@@ -11,6 +11,7 @@ from sandbox.wechat import app as wechat_app
 from sandbox.wechat.directory import Directory
 from sandbox.wechatpay import app as wechatpay_app
 from sandbox.wechatpay.keys import SandboxKeys
+from server.log_masking import ACCESS_LOG_FORMAT
 
 
 def create_app(
@@ -51,7 +52,8 @@ class RunningSandbox:
 
 async def serve(app: web.Application, host: str, port: int) -> RunningSandbox:
     """Serve the sandbox on host:port (0 picks a free port)."""
-    runner = web.AppRunner(app, handle_signals=False)
+    # Its request lines carry secret=, js_code= and access_token=: masked (server.log_masking).
+    runner = web.AppRunner(app, handle_signals=False, access_log_format=ACCESS_LOG_FORMAT)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -26,7 +26,9 @@ from ops_api.auth import authorize
 from server.availability import availability_ctx
 from server.driver_features import driver_features_ctx
 from server.http import AUTHORIZER_KEY, error_middleware
+from server.log_masking import install_log_masking
 from server.openapi import ROUTES_KEY, build_openapi
+from server.rate_limits import rate_limits_ctx
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 from server.wechat import wechat_services
 
@@ -39,6 +41,7 @@ def create_app(
     settings: Settings, *, clock: Clock | None = None, calendar: DayCalendar | None = None
 ) -> web.Application:
     """Build the root application with its sub-apps under /mp/, /wechat/, /devices/, /ops/."""
+    install_log_masking()  # whoever serves the app, its log lines (access log too) are masked
     app = web.Application(middlewares=[error_middleware])
     app[SETTINGS_KEY] = settings
     app[CLOCK_KEY] = clock or SystemClock()
@@ -52,6 +55,7 @@ def create_app(
     app.cleanup_ctx.append(mqtt_ctx)
     app.cleanup_ctx.append(wechat_services)
     app.cleanup_ctx.append(driver_features_ctx)
+    app.cleanup_ctx.append(rate_limits_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     mounts = {

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import Settings, SettingsError, load_settings
+from server.log_masking import install_log_masking
 from server.workers import LOG_FORMAT
 
 
@@ -27,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"parking: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
+    install_log_masking()
     return int(args.run(settings, args))
 
 
@@ -81,8 +83,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from config.production import check_production_settings
     from server.workers import serve
 
+    try:
+        check_production_settings(settings)
+    except SettingsError as exc:
+        print(f"parking: {exc}", file=sys.stderr)
+        return 2
     if args.workers is not None:
         if not 1 <= args.workers <= 64:
             print("parking: --workers must be from 1 to 64", file=sys.stderr)

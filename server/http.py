@@ -133,7 +133,11 @@ async def error_middleware(
     except DomainError as exc:
         if exc.status >= 500:
             log.error("domain error %s on %s: %s", exc.code, request.path, exc.detail)
-        return error_response(exc.code, exc.message_zh, exc.status)
+        response = error_response(exc.code, exc.message_zh, exc.status)
+        retry_after = getattr(exc, "retry_after_seconds", None)
+        if isinstance(retry_after, int):  # a 429 or a lock: when to try again
+            response.headers["Retry-After"] = str(retry_after)
+        return response
     except web.HTTPNotFound:
         return error_response("not_found", "接口不存在", 404)
     except web.HTTPMethodNotAllowed:

@@ -14,6 +14,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from config.settings import Settings
+from server.log_masking import ACCESS_LOG_FORMAT, install_log_masking
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
         shutdown_timeout=10,
         reuse_port=reuse_port or None,
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        access_log_format=ACCESS_LOG_FORMAT,
         loop=new_event_loop(),
         print=None if reuse_port else print,
     )
@@ -66,6 +68,7 @@ def serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
 
 def _worker(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
+    install_log_masking()
     serve_one(settings, reuse_port=True)
 
 

@@ -10,7 +10,7 @@ from core.clock import Clock
 from core.errors import NotFoundError
 from core.payments import Payment
 from core.services.stays import StayView, paid_toward, stay_view
-from core.services.vehicles import require_verified
+from core.services.vehicles import list_plates, require_verified
 from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -48,8 +48,7 @@ async def current_stays(
     uow: UnitOfWork, clock: Clock, calendar: DayCalendar, driver_id: int
 ) -> list[DriverStay]:
     """Open stays of the driver's verified plates, priced up to now."""
-    plates = await uow.vehicles.verified_plates(driver_id)
-    rows = await uow.vehicles.stays(plates, CURRENT, limit=50, before_id=None)
+    rows = await _visible(uow, driver_id, CURRENT, limit=50, before_id=None)
     return [DriverStay(await stay_view(uow, clock, calendar, row), False, None) for row in rows]
 
 
@@ -63,14 +62,17 @@ async def stay_history(
     before_ref: str | None,
 ) -> list[DriverStay]:
     """Ended stays of the driver's verified plates, newest first, paged by a stay reference."""
-    plates = await uow.vehicles.verified_plates(driver_id)
     before_id = None
     if before_ref is not None:
         cursor = await uow.stays.by_ref(before_ref)
-        if cursor is None or cursor.plate not in plates:
+        if cursor is None or cursor.plate is None:
             raise StayNotFoundError(detail=f"cursor {before_ref}")
+        try:
+            await require_verified(uow, driver_id, cursor.plate, cursor.ref)
+        except NotFoundError:
+            raise StayNotFoundError(detail=f"cursor {before_ref}") from None
         before_id = cursor.id
-    rows = await uow.vehicles.stays(plates, PAST, limit=limit, before_id=before_id)
+    rows = await _visible(uow, driver_id, PAST, limit=limit, before_id=before_id)
     found = []
     for row in rows:
         paid = await _paid_in_full(uow, row)
@@ -87,7 +89,7 @@ async def stay_detail(
     if row is None or row.plate is None or row.status == "void":
         raise StayNotFoundError(detail=ref)
     try:
-        await require_verified(uow, driver_id, row.plate)
+        await require_verified(uow, driver_id, row.plate, row.ref)
     except NotFoundError:
         raise StayNotFoundError(detail=ref) from None  # a stranger learns nothing
     paid = await _paid_in_full(uow, row)
@@ -99,6 +101,24 @@ async def stay_detail(
         tuple(await uow.payments.for_stay(row.ref)),
         images,
     )
+
+
+async def _visible(
+    uow: UnitOfWork,
+    driver_id: int,
+    statuses: tuple[str, ...],
+    *,
+    limit: int,
+    before_id: int | None,
+) -> list[StayRow]:
+    """Stays of the verified plates, and of plates verified by paying those the driver paid."""
+    plates = await uow.vehicles.verified_plates(driver_id)
+    rows = await uow.vehicles.stays(plates, statuses, limit=limit, before_id=before_id)
+    paying = [b.plate for b in await list_plates(uow, driver_id) if b.paid_stays_only]
+    rows += await uow.vehicles.paid_stays(
+        driver_id, paying, statuses, limit=limit, before_id=before_id
+    )
+    return sorted(rows, key=lambda row: row.id, reverse=True)[:limit]
 
 
 async def _paid_in_full(uow: UnitOfWork, row: StayRow) -> bool:

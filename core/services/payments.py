@@ -284,7 +284,7 @@ async def _settle_stay(
         payment.out_trade_no, payment.plate, payment.sub_mchid, payment.amount_fen
     )
     await uow.ledger.post(entry, clock.now())
-    await vehicles.verify_payer(uow, clock.now(), payment.out_trade_no, payment.plate)
+    await vehicles.verify_payer(uow, payment.out_trade_no, payment.plate, stay_ref)
     if duplicate:
         return Settlement(settled, True, await refund_duplicate(uow, clock, payment))
     commands: list[LaneCommand] = []

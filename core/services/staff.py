@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import NoReturn
 
 from core import passwords, staff_tokens
-from core.audit import canonical_time
 from core.clock import Clock
 from core.errors import (
     AuthenticationError,
@@ -20,17 +19,17 @@ from core.errors import (
     PermissionDeniedError,
     ValidationFailedError,
 )
+from core.rate_limits import BackOff, LoginAttempts, minutes_of
 from core.services import audit
 from core.services.audit import LOGIN_ACTOR
 from core.staff import (
+    DEMO_PASSWORD,
     AccountLockedError,
     LockoutPolicy,
     LoginState,
     Role,
     Scope,
     StaffIdentity,
-    after_failure,
-    after_success,
     check_merchant_binding,
     is_locked,
     minutes_left,
@@ -54,6 +53,8 @@ class LoginPolicy:
     secret: str
     token_minutes: int
     lockout: LockoutPolicy
+    refuse_demo_password: bool = False  # outside development (config/production.py)
+    max_lock_minutes: int = 24 * 60  # the back-off doubles a client's lock up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +90,38 @@ def _decoy_hash() -> str:
 
 
 async def log_in(
-    uow: UnitOfWork, clock: Clock, policy: LoginPolicy, username: str, password: str
+    uow: UnitOfWork,
+    clock: Clock,
+    policy: LoginPolicy,
+    username: str,
+    password: str,
+    *,
+    client: str,
+    attempts: LoginAttempts,
 ) -> LoginResult:
-    """Check a password and issue a token; wrong passwords count towards a lock, committed."""
+    """Check a password and issue a token; wrong ones lock this client out of this account."""
     now = clock.now()
-    # The row lock (PostgreSQL) makes parallel guesses at one account count one by one.
-    row = await uow.staff.by_username(username.strip().lower(), for_update=True)
+    name = username.strip().lower()
+    if policy.refuse_demo_password and password == DEMO_PASSWORD:
+        log.warning("refused the demo password for %s outside development", name[:64])
+        raise AuthenticationError(BAD_CREDENTIALS, detail="demo password outside development")
+    waiting = await attempts.locked_seconds(name, client, now)
+    if waiting:
+        # No password is checked while locked, so guessing during the lock learns nothing.
+        raise AccountLockedError(minutes_of(waiting), retry_after_seconds=waiting)
+    row = await uow.staff.by_username(name)
     if row is None:
         await asyncio.to_thread(passwords.verify, _decoy_hash(), password)
-        raise AuthenticationError(BAD_CREDENTIALS, detail="unknown username")
+        # Counted as for a real account, so locks do not tell which usernames exist.
+        await _count_failure(uow, clock, policy, attempts, name, client, None)
     state = LoginState(row.failed_logins, row.locked_until)
-    if is_locked(state, now):
-        # No password is checked while locked, so guessing during the lock learns nothing.
+    if is_locked(state, now):  # an account an administrator locked
         raise AccountLockedError(minutes_left(state, now))
     if not await asyncio.to_thread(passwords.verify, row.password_hash, password):
-        await _count_failure(uow, clock, row, state, policy.lockout)
+        await _count_failure(uow, clock, policy, attempts, name, client, row)
     if not row.active:
         raise AuthenticationError(INACTIVE, detail="inactive account")
-    fresh = after_success()
-    row.failed_logins, row.locked_until = fresh.failed_logins, fresh.locked_until
+    await attempts.succeeded(name, client)
     if passwords.needs_rehash(row.password_hash):
         row.password_hash = await asyncio.to_thread(passwords.hash, password)
     await uow.commit()
@@ -117,28 +131,34 @@ async def log_in(
 
 
 async def _count_failure(
-    uow: UnitOfWork, clock: Clock, row: StaffRow, state: LoginState, lockout: LockoutPolicy
+    uow: UnitOfWork,
+    clock: Clock,
+    policy: LoginPolicy,
+    attempts: LoginAttempts,
+    name: str,
+    client: str,
+    row: StaffRow | None,
 ) -> NoReturn:
-    """Store one more wrong password, commit it, and raise the error the caller sees."""
-    now = clock.now()
-    after = after_failure(state, now, lockout)
-    row.failed_logins, row.locked_until = after.failed_logins, after.locked_until
-    if after.locked_until is not None:
+    """Count one more wrong password of this client; audit a lock; raise what the caller sees."""
+    backoff = BackOff(
+        policy.lockout.max_failed, policy.lockout.lock_minutes, policy.max_lock_minutes
+    )
+    failures, minutes = await attempts.failed(name, client, clock.now(), backoff)
+    log.warning("failed staff login for %s from %s (%d)", name[:64], client, failures)
+    if not minutes:
+        raise AuthenticationError(BAD_CREDENTIALS, detail="wrong password")
+    if row is not None:
         await audit.record(
             uow,
             clock,
             LOGIN_ACTOR,
             "staff.lock",
             f"staff:{row.id}",
-            f"连续{after.failed_logins}次密码错误，自动锁定{lockout.lock_minutes}分钟",
-            {"username": row.username, "locked_until": canonical_time(after.locked_until)},
+            f"{client} 第{failures}次密码错误，该地址锁定{minutes}分钟",
+            {"username": row.username, "client": client, "minutes": minutes},
         )
-    # Committed although the login fails: otherwise every guess would be forgotten.
-    await uow.commit()
-    log.warning("failed staff login for %s (%d in a row)", row.username, after.failed_logins)
-    if is_locked(after, now):
-        raise AccountLockedError(minutes_left(after, now))
-    raise AuthenticationError(BAD_CREDENTIALS, detail="wrong password")
+        await uow.commit()
+    raise AccountLockedError(minutes)
 
 
 async def authenticate(uow: UnitOfWork, clock: Clock, secret: str, token: str) -> StaffIdentity:

@@ -39,6 +39,11 @@ class BoundPlate:
         """Whether the driver may see the plate's history."""
         return self.verified_at is not None
 
+    @property
+    def paid_stays_only(self) -> bool:
+        """Verified by paying (after the stay's own scan): sees the stays it paid, no others."""
+        return not self.verified and self.verified_by == VerificationSource.PAYMENT.value
+
 
 async def bind_plate(
     uow: UnitOfWork, clock: Clock, driver_id: int, plate: Plate, colour: PlateColour, limit: int
@@ -90,23 +95,47 @@ async def verify_by_licence(
     return _bound(binding, vehicle)
 
 
-async def verify_payer(uow: UnitOfWork, now: datetime, out_trade_no: str, plate: str) -> bool:
-    """Inside a settlement: paying a plate's stay verifies the payer's binding of that plate."""
+async def verify_payer(uow: UnitOfWork, out_trade_no: str, plate: str, stay_ref: str) -> bool:
+    """Inside a settlement: a payer who scanned the stay where it was sees the stays it paid.
+
+    Paying alone proves nothing (anyone may pay for any plate); the scan of the stay's own
+    berth or exit lane shows the payer stood by the car. Such a binding is not verified for
+    the plate's other stays, its notices or its images: only a 行驶证 check does that.
+    """
     driver_id = await uow.payments.driver_of(out_trade_no)
     found = await uow.vehicles.binding(driver_id, plate) if driver_id is not None else None
-    if found is None or found[0].verified_at is not None:
+    if driver_id is None or found is None or found[0].verified_by is not None:
         return False
-    found[0].verified_at, found[0].verified_by = now, VerificationSource.PAYMENT.value
+    if not await uow.vehicles.scanned(driver_id, stay_ref):
+        return False
+    found[0].verified_by = VerificationSource.PAYMENT.value  # verified_at stays for the licence
     return True
 
 
-async def require_verified(uow: UnitOfWork, driver_id: int, plate: str) -> None:
-    """Raise unless the driver's binding of the plate is verified."""
+async def record_scans(uow: UnitOfWork, clock: Clock, driver_id: int, stay_refs: list[str]) -> None:
+    """A signed-in driver scanned the berth or exit lane of these stays; commits."""
+    if stay_refs:
+        await uow.vehicles.record_scans(driver_id, stay_refs, clock.now())
+        await uow.commit()
+
+
+async def require_verified(
+    uow: UnitOfWork, driver_id: int, plate: str, stay_ref: str | None = None
+) -> None:
+    """Raise unless the binding is verified, or verified by paying and this stay it paid."""
     found = await uow.vehicles.binding(driver_id, plate)
     if found is None:
         raise PlateNotBoundError(detail=f"driver {driver_id}")
-    if found[0].verified_at is None:
-        raise BindingNotVerifiedError(detail=f"driver {driver_id}")
+    binding = found[0]
+    if binding.verified_at is not None:
+        return
+    if (
+        stay_ref is not None
+        and binding.verified_by == VerificationSource.PAYMENT.value
+        and await uow.vehicles.paid_by(driver_id, stay_ref)
+    ):
+        return
+    raise BindingNotVerifiedError(detail=f"driver {driver_id}")
 
 
 def _bound(binding: VehicleBindingRow, vehicle: VehicleRow) -> BoundPlate:

@@ -72,13 +72,15 @@ async def driver_connection(session: AsyncSession) -> Any | None:
     if session.get_bind().dialect.driver != "asyncpg":
         return None
     connection = await session.connection()
-    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
-    raw = getattr(adapted, "_connection", None)
+    pooled = await connection.get_raw_connection()
+    adapted: Any = pooled.dbapi_connection
+    raw: Any = pooled.driver_connection  # public: the asyncpg connection under the adapter
     if raw is None:
         return None
     if not raw.is_in_transaction():
         # SQLAlchemy's asyncpg adapter begins lazily, on its first statement, and commits or
         # rolls back only what it began: so it must be the one to begin (no extra statement).
+        # A private method: tests/integration/test_sqlalchemy_private_api.py guards it.
         await adapted._start_transaction()
     # Kept for this transaction only: after it the session may hold another connection.
     session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), raw)

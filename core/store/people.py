@@ -64,6 +64,18 @@ class VehicleBindingRow(Base):
     verified_by: Mapped[str | None] = mapped_column(String(32))
 
 
+class StayScanRow(Base):
+    """A driver scanned the code of the berth or exit lane a stay was at, while it was there."""
+
+    __tablename__ = "stay_scans"
+    __table_args__ = (UniqueConstraint("driver_id", "stay_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    driver_id: Mapped[int] = mapped_column(ForeignKey("drivers.id"), index=True)
+    stay_id: Mapped[int] = mapped_column(ForeignKey("stays.id"), index=True)
+    scanned_at: Mapped[datetime]
+
+
 class StaffRow(Base):
     """A staff account with one role; scopes limit where it acts."""
 

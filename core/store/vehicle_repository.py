@@ -8,11 +8,13 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.payments import SETTLED_STATUSES
 from core.store.activity import StayRow
 from core.store.devices import BerthObservationRow, NotificationRow
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
 from core.store.lots import LanePassageRow
-from core.store.people import DriverRow, VehicleBindingRow, VehicleRow
+from core.store.payments import PaymentRow
+from core.store.people import DriverRow, StayScanRow, VehicleBindingRow, VehicleRow
 
 
 class VehicleRepository:
@@ -112,6 +114,59 @@ class VehicleRepository:
             query = query.where(StayRow.id < before_id)
         query = query.order_by(StayRow.id.desc()).limit(limit)
         return list(await self._session.scalars(query))
+
+    async def paid_stays(
+        self,
+        driver_id: int,
+        plates: Sequence[str],
+        statuses: Sequence[str],
+        *,
+        limit: int,
+        before_id: int | None,
+    ) -> list[StayRow]:
+        """Stays of some plates the driver's own settled payments paid, newest first."""
+        if not plates:
+            return []
+        paid = select(PaymentRow.stay_ref).where(
+            PaymentRow.driver_id == driver_id,
+            PaymentRow.status.in_([s.value for s in SETTLED_STATUSES]),
+            PaymentRow.stay_ref.is_not(None),
+        )
+        query = select(StayRow).where(
+            StayRow.plate.in_(plates), StayRow.status.in_(statuses), StayRow.ref.in_(paid)
+        )
+        if before_id is not None:
+            query = query.where(StayRow.id < before_id)
+        query = query.order_by(StayRow.id.desc()).limit(limit)
+        return list(await self._session.scalars(query))
+
+    async def paid_by(self, driver_id: int, stay_ref: str) -> bool:
+        """Whether a settled payment of this driver went to the stay."""
+        query = select(PaymentRow.id).where(
+            PaymentRow.driver_id == driver_id,
+            PaymentRow.stay_ref == stay_ref,
+            PaymentRow.status.in_([s.value for s in SETTLED_STATUSES]),
+        )
+        return (await self._session.scalar(query.limit(1))) is not None
+
+    async def record_scans(self, driver_id: int, stay_refs: Sequence[str], at: datetime) -> None:
+        """Remember that the driver scanned where these stays were (once per stay)."""
+        if not stay_refs:
+            return
+        ids = select(StayRow.id).where(StayRow.ref.in_(stay_refs))
+        known = select(StayScanRow.stay_id).where(StayScanRow.driver_id == driver_id)
+        for stay_id in await self._session.scalars(ids.where(StayRow.id.not_in(known))):
+            self._session.add(StayScanRow(driver_id=driver_id, stay_id=stay_id, scanned_at=at))
+        await self._session.flush()
+
+    async def scanned(self, driver_id: int, stay_ref: str) -> bool:
+        """Whether the driver scanned the berth or exit lane of the stay while it was there."""
+        query = (
+            select(StayScanRow.id)
+            .join(StayRow, StayRow.id == StayScanRow.stay_id)
+            .where(StayScanRow.driver_id == driver_id, StayRow.ref == stay_ref)
+        )
+        return (await self._session.scalar(query.limit(1))) is not None
 
     async def stay_images(self, stay_id: int) -> list[tuple[datetime, str]]:
         """Camera images of a stay: berth observations and lane reads, in time order."""

@@ -250,7 +250,8 @@ class _Part:
             if results[0] != 1:  # it was loaded in this transaction, so it exists
                 raise LookupError(f"{self.table.name} {self.pk}: updated {results[0]} rows")
             # As after a flush: nothing pending, not even the "modified" flag that would make
-            # the commit's flush look at the row again. (SQLAlchemy's own step; tests pin it.)
+            # the commit's flush look at the row again. (SQLAlchemy's own private step, guarded
+            # by tests/integration/test_sqlalchemy_private_api.py.)
             state._commit_all(state.dict, session.identity_map)
             return
         values = dict(self.row_values)

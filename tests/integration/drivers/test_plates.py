@@ -87,7 +87,7 @@ async def test_a_family_binds_one_plate_and_each_verifies_alone(
     assert theirs["plates"][0]["verified"] is False
 
 
-async def test_unverified_drivers_pay_but_do_not_look_and_paying_verifies(
+async def test_unverified_drivers_pay_but_do_not_look_and_paying_alone_verifies_nothing(
     paying_client: TestClient[Any, Any],
     wechat_sandbox: TestServer,
     database: Database,
@@ -107,17 +107,15 @@ async def test_unverified_drivers_pay_but_do_not_look_and_paying_verifies(
         paying_client, wechat_sandbox, await start_payment(paying_client, driver, ref), driver
     )
 
+    # Anyone may pay for any plate: paying without the stay's own scan verifies nothing.
     plates = await (await paying_client.get("/mp/me/plates", headers=driver.headers)).json()
-    assert (plates["plates"][0]["verified"], plates["plates"][0]["verified_by"]) == (
-        True,
-        "payment",
-    )
+    assert [(p["verified"], p["verified_by"], p["paid_stays_only"]) for p in plates["plates"]] == [
+        (False, None, False)
+    ]
     history = await (await paying_client.get("/mp/me/stays", headers=driver.headers)).json()
-    assert [(s["ref"], s["paid"]) for s in history["stays"]] == [(ref, True)]
+    assert history["stays"] == []
     detail = await paying_client.get(f"/mp/me/stays/{ref}", headers=driver.headers)
-    assert detail.status == 200, await detail.text()
-    body = await detail.json()
-    assert [(p["amount_fen"], p["status"]) for p in body["payments"]] == [(800, "paid")]
+    assert (detail.status, (await detail.json())["code"]) == (403, "binding_not_verified")
     after = await (await paying_client.get(f"/mp/plates/{PLATE}/stays")).json()
     assert after["stays"] == []  # paid: history now, not shown to whoever types the plate
     stranger = await log_in(paying_client, wechat_sandbox, "stranger")

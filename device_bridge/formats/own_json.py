@@ -12,6 +12,7 @@ from core.device_events import DeviceFault, Heartbeat, PlateRead
 from core.errors import DomainError, ValidationFailedError
 from core.plates import parse_plate, parse_plate_colour
 from server.http import parse_model
+from server.input_limits import check_event_ids
 
 VENDOR = "own"
 MAX_BATCH = 500
@@ -176,4 +177,4 @@ def to_fault(body: FaultPayload) -> DeviceFault:
 
 
 def _key(body: _Common) -> str:
-    return f"{VENDOR}:{body.device}:{body.event_id}"
+    return check_event_ids(f"{VENDOR}:{body.device}:{body.event_id}", body.device)

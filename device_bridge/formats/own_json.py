@@ -19,6 +19,8 @@ MAX_BATCH = 500
 T = TypeVar("T")
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+# The health row keeps 32 characters of a fault code.
+FaultCode = Annotated[str, StringConstraints(min_length=1, max_length=32, strip_whitespace=True)]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
@@ -68,7 +70,7 @@ class HeartbeatPayload(_Common):
 class FaultPayload(_Common):
     """A device fault raised, or cleared with `cleared: true`."""
 
-    code: Code = Field(description="vendor fault code, e.g. MAG_DRIFT")
+    code: FaultCode = Field(description="vendor fault code, e.g. MAG_DRIFT")
     description: str = Field("", max_length=256)
     cleared: bool = False
 

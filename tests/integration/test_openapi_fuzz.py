@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,56 @@ def commit_watcher(db_url: str) -> Callable[[], object]:
     return lambda: watcher.execute("PRAGMA data_version").fetchone()
 
 
+@dataclass
+class FuzzRun:
+    """One engine's run: where to send, how to see commits, and what was found."""
+
+    base: str
+    session: requests.Session
+    probe: Callable[[], object]
+    failures: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)  # method and path of every request sent
+
+
+def fuzz_operation(run: FuzzRun, operation: Any, headers: dict[str, str]) -> None:
+    """Send one route positive and negative cases, with and without a token."""
+    cases = st.one_of(
+        operation.as_strategy(),
+        operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE),
+    )
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=cases, use_token=st.booleans())
+    def fuzz(case: Any, use_token: bool) -> None:
+        name = f"{case.method} {case.path}"
+        run.calls.append(name)
+        before = run.probe()
+        response = case.call(
+            base_url=run.base, session=run.session, headers=headers if use_token else {}
+        )
+        answer = f"{case.method} {case.formatted_path}: {response.status_code}"
+        if response.status_code >= 500:
+            run.failures.append(f"{answer} {response.text[:200]}")
+            return
+        refused = 400 <= response.status_code < 500 and name not in WRITES_WHEN_REFUSED
+        if refused and run.probe() != before:
+            run.failures.append(f"{answer} changed the database")
+        case.validate_response(
+            response,
+            checks=[response_schema_conformance, status_code_conformance, content_type_conformance],
+        )
+
+    try:
+        fuzz()
+    except (Exception, FailureGroup) as exc:  # collect every route's problem, then fail once
+        run.failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:600])
+
+
 def test_every_route_answers_within_its_schema(running_app: RunningApp, db_url: str) -> None:
     driver = {"Authorization": f"Bearer {driver_token(running_app)}"}
     staff = {"Authorization": f"Bearer {admin_token(running_app)}"}
@@ -152,51 +203,8 @@ def test_every_route_answers_within_its_schema(running_app: RunningApp, db_url: 
     prefixes = {op.path.split("/")[1] for op in operations}
     assert prefixes == {"mp", "devices", "ops"}, prefixes
     assert len(operations) >= 90, [op.path for op in operations]
-    session = requests.Session()
-    probe = commit_watcher(db_url)
-    failures: list[str] = []
-    calls: list[str] = []  # method and path of every request sent
-
+    run = FuzzRun(running_app.base, requests.Session(), commit_watcher(db_url))
     for operation in operations:
-        headers = staff if operation.path.startswith("/ops/") else driver
-        cases = st.one_of(
-            operation.as_strategy(),
-            operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE),
-        )
-
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=cases, use_token=st.booleans())
-        def fuzz(case: Any, use_token: bool, headers: dict[str, str] = headers) -> None:
-            name = f"{case.method} {case.path}"
-            calls.append(name)
-            before = probe()
-            response = case.call(
-                base_url=running_app.base, session=session, headers=headers if use_token else {}
-            )
-            refused = f"{case.method} {case.formatted_path}: {response.status_code}"
-            if response.status_code >= 500:
-                failures.append(f"{refused} {response.text[:200]}")
-                return
-            refused_only = 400 <= response.status_code < 500 and name not in WRITES_WHEN_REFUSED
-            if refused_only and probe() != before:
-                failures.append(f"{refused} changed the database")
-            case.validate_response(
-                response,
-                checks=[
-                    response_schema_conformance,
-                    status_code_conformance,
-                    content_type_conformance,
-                ],
-            )
-
-        try:
-            fuzz()
-        except (Exception, FailureGroup) as exc:  # collect every route's problem, then fail once
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:600])
-    assert not failures, "\n".join(failures)
-    assert len(set(calls)) == len(operations) and len(calls) >= 5 * len(operations)
+        fuzz_operation(run, operation, staff if operation.path.startswith("/ops/") else driver)
+    assert not run.failures, "\n".join(dict.fromkeys(run.failures))
+    assert len(set(run.calls)) == len(operations) and len(run.calls) >= 5 * len(operations)

@@ -154,7 +154,9 @@ async def show_payment(request: web.Request, _: None) -> web.Response:
     return json_response(payment_out(payment))
 
 
-@routes.route("POST", "/wechatpay/notify", "WeChat Pay notifications (signed, AES-GCM encrypted)")
+@routes.route(
+    "POST", "/wechatpay/notify", "WeChat Pay notifications (signed, AES-GCM encrypted)", status=204
+)
 async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
     """Verify, decrypt and apply a payment or refund notification exactly once."""
     services = wechat(request)

@@ -33,6 +33,7 @@ class RedeemOut(BaseModel):
     "Redeem a merchant validation for a car now in the merchant's lot",
     body=RedeemIn,
     response=RedeemOut,
+    status=201,
 )
 async def redeem(request: web.Request, body: RedeemIn) -> web.Response:
     """Attach the validation to the car's stay."""

@@ -150,6 +150,7 @@ async def _taking(request: web.Request, result: cashier.TakingResult) -> web.Res
     body=OpenShiftIn,
     response=ShiftOut,
     permission=Permission.CASHIER_SHIFT,
+    status=201,
 )
 async def open_shift(request: web.Request, body: OpenShiftIn) -> web.Response:
     """Start the shift."""

@@ -14,6 +14,7 @@ from core.services.lane_snapshot import lot_snapshot
 from core.staff import Permission
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
+from server.input_limits import INT32_MAX, parse_row_id
 from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
 
@@ -84,7 +85,7 @@ class LiftIn(BaseModel):
     """Why the barrier is lifted by hand, and the task it settles, if any."""
 
     reason: Reason
-    task_id: int | None = None
+    task_id: int | None = Field(None, ge=1, le=INT32_MAX)
 
 
 async def _answer(request: web.Request, result: attendant.ActionResult) -> web.Response:
@@ -122,10 +123,10 @@ async def show_queue(request: web.Request, _: None) -> web.Response:
 
 
 def _task_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["task_id"])
-    except ValueError:
-        raise attendant.TaskNotFoundError(detail=request.match_info["task_id"]) from None
+    task_id = parse_row_id(request.match_info["task_id"])
+    if task_id is None:
+        raise attendant.TaskNotFoundError(detail=request.match_info["task_id"])
+    return task_id
 
 
 @routes.route(

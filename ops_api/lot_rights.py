@@ -13,6 +13,7 @@ from core.services import lot_rights
 from core.staff import Permission
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
+from server.input_limits import INT32_MAX
 from server.resources import clock, unit_of_work
 
 routes = ApiRoutes("ops")
@@ -82,7 +83,7 @@ class RightsQuery(BaseModel):
     plate: PlateText | None = None
     kind: KindText | None = None
     status: Literal["active", "cancelled"] | None = None
-    after: int | None = Field(None, ge=0)
+    after: int | None = Field(None, ge=0, le=INT32_MAX)
     limit: int = Field(50, ge=1, le=200)
 
 
@@ -122,6 +123,7 @@ def _out(view: lot_rights.RightView) -> RightOut:
     body=RightCreateIn,
     response=RightOut,
     permission=Permission.RIGHTS_MANAGE,
+    status=201,
 )
 async def create_right(request: web.Request, body: RightCreateIn) -> web.Response:
     """Create a right."""

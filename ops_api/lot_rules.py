@@ -13,6 +13,7 @@ from core.services import lot_policies, plate_blocks
 from core.staff import Permission
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
+from server.input_limits import INT32_MAX, parse_row_id
 from server.resources import clock, unit_of_work
 
 routes = ApiRoutes("ops")
@@ -56,7 +57,7 @@ class BlocksQuery(BaseModel):
     lot: str | None = Field(None, max_length=32)
     plate: PlateText | None = None
     active: bool | None = None
-    after: int | None = Field(None, ge=0)
+    after: int | None = Field(None, ge=0, le=INT32_MAX)
     limit: int = Field(50, ge=1, le=200)
 
 
@@ -122,6 +123,7 @@ def _policy_out(view: lot_policies.PolicyView) -> PolicyOut:
     body=BlockIn,
     response=BlockOut,
     permission=Permission.BLOCKS_MANAGE,
+    status=201,
 )
 async def block_plate(request: web.Request, body: BlockIn) -> web.Response:
     """Add a block-list entry."""
@@ -166,11 +168,12 @@ async def list_blocks(request: web.Request, query: BlocksQuery) -> web.Response:
 async def lift_block(request: web.Request, body: BlockLiftIn) -> web.Response:
     """Lift a block."""
     text = request.match_info["block_id"]
-    if not text.isdigit() or len(text) > 12:
+    block_id = parse_row_id(text)
+    if block_id is None:
         raise plate_blocks.BlockNotFoundError(detail=text)
     async with unit_of_work(request) as uow:
         view = await plate_blocks.lift_block(
-            uow, clock(request), acting_staff(request), int(text), reason=body.reason
+            uow, clock(request), acting_staff(request), block_id, reason=body.reason
         )
     return json_response(_block_out(view))
 

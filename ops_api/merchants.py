@@ -74,6 +74,7 @@ def _secret(request: web.Request) -> str:
     body=IssueIn,
     response=IssueOut,
     permission=Permission.MERCHANT_VALIDATE,
+    status=201,
 )
 async def issue(request: web.Request, body: IssueIn) -> web.Response:
     """Sign a validation."""

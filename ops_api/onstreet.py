@@ -23,6 +23,7 @@ from core.store.devices import MaintenanceTicketRow
 from ops_api.auth import acting_staff
 from server.availability import AVAILABILITY_KEY
 from server.http import ApiRoutes, json_response
+from server.input_limits import parse_row_id
 from server.resources import SETTINGS_KEY, clock, unit_of_work
 
 routes = ApiRoutes("ops")
@@ -184,6 +185,7 @@ class TicketOut(BaseModel):
     body=TicketIn,
     response=TicketOut,
     permission=Permission.DEVICES_MANAGE,
+    status=201,
 )
 async def open_ticket(request: web.Request, body: TicketIn) -> web.Response:
     """Open a ticket."""
@@ -206,10 +208,9 @@ async def open_ticket(request: web.Request, body: TicketIn) -> web.Response:
 async def close_ticket(request: web.Request, body: TicketCloseIn) -> web.Response:
     """Close a ticket."""
     code = request.match_info["code"]
-    try:
-        ticket_id = int(request.match_info["ticket_id"])
-    except ValueError:
-        raise ValidationFailedError("工单编号有误") from None
+    ticket_id = parse_row_id(request.match_info["ticket_id"])
+    if ticket_id is None:
+        raise ValidationFailedError("工单编号有误")
     async with unit_of_work(request) as uow:
         row = await device_ops.close_ticket(
             uow, clock(request), acting_staff(request), ticket_id, body.resolution
@@ -257,6 +258,7 @@ class ClosureOut(BaseModel):
     body=ClosureIn,
     response=ClosureOut,
     permission=Permission.DEVICES_MANAGE,
+    status=201,
 )
 async def close_berth(request: web.Request, body: ClosureIn) -> web.Response:
     """Close a berth."""
@@ -294,10 +296,9 @@ class ReopenIn(BaseModel):
 )
 async def end_closure(request: web.Request, body: ReopenIn) -> web.Response:
     """Reopen a berth."""
-    try:
-        closure_id = int(request.match_info["closure_id"])
-    except ValueError:
-        raise ValidationFailedError("封闭记录编号有误") from None
+    closure_id = parse_row_id(request.match_info["closure_id"])
+    if closure_id is None:
+        raise ValidationFailedError("封闭记录编号有误")
     async with unit_of_work(request) as uow:
         row, code = await device_ops.end_closure(
             uow, clock(request), acting_staff(request), closure_id, body.reason

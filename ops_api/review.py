@@ -12,6 +12,7 @@ from core.services import device_ops
 from core.staff import Permission
 from device_bridge.intake import berth_rules
 from server.http import ApiRoutes, json_response
+from server.input_limits import INT32_MAX
 from server.resources import SETTINGS_KEY, clock, unit_of_work
 
 routes = ApiRoutes("ops")
@@ -129,7 +130,7 @@ class ViolationQuery(BaseModel):
     """Filter and page of the violation list (newest first)."""
 
     status: Literal["open", "served", "dismissed"] | None = None
-    before_id: int | None = Field(None, ge=1)
+    before_id: int | None = Field(None, ge=1, le=INT32_MAX)
     limit: int = Field(50, ge=1, le=200)
 
 

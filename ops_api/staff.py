@@ -23,7 +23,11 @@ from core.staff import (
 )
 from ops_api.auth import acting_staff, login_policy
 from server.http import ApiRoutes, json_response
+<<<<<<< HEAD
 from server.rate_limits import client_address, limit_rate, login_attempts
+=======
+from server.input_limits import INT32_MAX
+>>>>>>> input
 from server.resources import SETTINGS_KEY, clock, unit_of_work
 
 routes = ApiRoutes("ops")
@@ -97,7 +101,7 @@ class StaffOut(BaseModel):
 class StaffListQuery(BaseModel):
     """Keyset page: accounts with id greater than `after`."""
 
-    after: int | None = Field(None, ge=0)
+    after: int | None = Field(None, ge=0, le=INT32_MAX)
     limit: int = Field(50, ge=1, le=200)
 
 
@@ -125,7 +129,7 @@ class StaffCreateIn(BaseModel):
 class AuditQuery(BaseModel):
     """Keyset page, newest first: links with id below `before`; optional exact filters."""
 
-    before: int | None = Field(None, ge=1)
+    before: int | None = Field(None, ge=1, le=INT32_MAX)
     limit: int = Field(50, ge=1, le=200)
     actor: str | None = Field(None, max_length=64)
     action: str | None = Field(None, max_length=64)
@@ -271,6 +275,7 @@ async def list_staff(request: web.Request, query: StaffListQuery) -> web.Respons
     body=StaffCreateIn,
     response=StaffOut,
     permission=Permission.STAFF_MANAGE,
+    status=201,
 )
 async def create_staff(request: web.Request, body: StaffCreateIn) -> web.Response:
     """Create an account within the creator's own scope; the reason is audited."""

@@ -96,6 +96,7 @@ async def list_tariffs(request: web.Request, _: None) -> web.Response:
     body=TariffIn,
     response=TariffVersionOut,
     permission=Permission.TARIFFS_MANAGE,
+    status=201,
 )
 async def create_tariff_version(request: web.Request, body: TariffIn) -> web.Response:
     """Validate and store a tariff version."""

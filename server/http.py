@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from core.errors import DomainError, ValidationFailedError
+from server import input_limits
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,15 @@ class Endpoint:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     permission: str | None = None
+    status: int = 200
+
+
+class UnsupportedMediaTypeError(DomainError):
+    """A body that is not declared as JSON where only JSON is taken."""
+
+    code = "unsupported_media_type"
+    status = 415
+    message_zh = "请求内容须为 JSON（Content-Type: application/json）"
 
 
 class ApiRoutes:
@@ -54,12 +64,14 @@ class ApiRoutes:
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         permission: str | None = None,
+        status: int = 200,
     ) -> Callable[[Handler], Handler]:
-        """Declare a handler `(request, params)`; params is the validated body or query."""
+        """Declare a handler `(request, params)`; params is the validated body or query, and
+        `status` the success status the handler answers (documented in OpenAPI)."""
 
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
-                Endpoint(method, path, summary, handler, body, query, response, permission)
+                Endpoint(method, path, summary, handler, body, query, response, permission, status)
             )
             return handler
 
@@ -75,6 +87,8 @@ def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
     async def handle(request: web.Request) -> web.StreamResponse:
         if endpoint.permission is not None:
             await request.config_dict[AUTHORIZER_KEY](request, endpoint.permission)
+        for name, value in request.match_info.items():
+            input_limits.check_scalar(value, name)
         params: BaseModel | None = None
         if endpoint.body is not None:
             params = parse_model(endpoint.body, await read_json(request))
@@ -85,21 +99,29 @@ def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
     return handle
 
 
+def is_json(content_type: str) -> bool:
+    """Whether a media type (without parameters) declares JSON."""
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON, or a 400 naming the problem."""
-    try:
-        return await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailedError("请求内容不是有效的 JSON", detail=str(exc)) from None
+    """The request body as JSON within the input limits, or a 4xx naming the problem."""
+    if not is_json(request.content_type):
+        raise UnsupportedMediaTypeError(detail=request.content_type)
+    return input_limits.loads(await request.read())
 
 
 def parse_model(model: type[M], data: Any) -> M:
     """Validate data against a schema; errors name the fields in the message."""
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors())
         raise ValidationFailedError(f"请求参数有误：{fields}", detail=str(exc)) from None
+    input_limits.check_model(parsed)
+    return parsed
 
 
 def json_response(model: BaseModel, *, status: int = 200) -> web.Response:

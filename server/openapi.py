@@ -52,7 +52,7 @@ def _operation(tag: str, endpoint: Endpoint, schemas: dict[str, Any]) -> dict[st
         "summary": endpoint.summary,
         "operationId": f"{tag}_{endpoint.handler.__name__}",
         "responses": {
-            "200": _response(endpoint.response, schemas),
+            str(endpoint.status): _response(endpoint.response, schemas),
             "4XX": {"description": "error", "content": _json_ref("Error")},
             "5XX": {
                 "description": "server error; 503 when a dependency is away (resend later)",

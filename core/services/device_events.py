@@ -122,15 +122,15 @@ async def record_heartbeat(
     device = await uow.onstreet.device(beat.device_code)
     if device is None:
         raise UnknownDeviceError(detail=f"device {beat.device_code!r}")
-    if await uow.events.exists(beat.dedupe_key):
-        return EventOutcome.DUPLICATE
     now = clock.now()
     row = _event_row(beat.dedupe_key, beat.vendor, beat.device_code, "heartbeat", beat, now)
-    uow.events.add(row)
     if clock_note := outside_clock_window(beat.device_time, now, rules):
         row.outcome, row.note = "review", clock_note
-    else:
-        health = await uow.onstreet.health(device.id)
+    # One statement that waits for a concurrent twin: a resend sent at once is a duplicate.
+    if not await uow.onstreet.insert_event(row):
+        return EventOutcome.DUPLICATE
+    if row.outcome != "review":
+        health = await uow.onstreet.locked_health(device.id)
         # A late heartbeat proves the device was alive then, but says nothing about now.
         if health.last_heartbeat_at is None or health.last_heartbeat_at < beat.device_time:
             health.last_heartbeat_at = beat.device_time
@@ -147,13 +147,11 @@ async def record_fault(uow: UnitOfWork, clock: Clock, fault: DeviceFault) -> Eve
     device = await uow.onstreet.device(fault.device_code)
     if device is None:
         raise UnknownDeviceError(detail=f"device {fault.device_code!r}")
-    if await uow.events.exists(fault.dedupe_key):
-        return EventOutcome.DUPLICATE
     now = clock.now()
-    uow.events.add(
-        _event_row(fault.dedupe_key, fault.vendor, fault.device_code, "fault", fault, now)
-    )
-    health = await uow.onstreet.health(device.id)
+    row = _event_row(fault.dedupe_key, fault.vendor, fault.device_code, "fault", fault, now)
+    if not await uow.onstreet.insert_event(row):
+        return EventOutcome.DUPLICATE
+    health = await uow.onstreet.locked_health(device.id)
     if health.fault_at is None or health.fault_at <= fault.device_time:
         health.fault_at = fault.device_time
         health.fault_code = None if fault.cleared else fault.fault_code

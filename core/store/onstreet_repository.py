@@ -75,6 +75,10 @@ UPSERT_HEALTH = text(
     bindparam("occupied", type_=Integer()),
     bindparam("flicker", type_=Integer()),
 )
+_ADD_HEALTH = text(
+    "INSERT INTO device_health (device_id, occupied_count, flicker_count) "
+    "VALUES (:device_id, 0, 0) ON CONFLICT (device_id) DO NOTHING"
+)
 
 
 class OnStreetRepository:
@@ -275,6 +279,17 @@ class OnStreetRepository:
         if row is None:
             row = DeviceHealthRow(device_id=device_id, occupied_count=0, flicker_count=0)
             self._session.add(row)
+        self._health[device_id] = row
+        return row
+
+    async def locked_health(self, device_id: int) -> DeviceHealthRow:
+        """A device's health row, created if missing and locked until the transaction ends, so
+        concurrent reports of one device (the first ones too) apply one after the other."""
+        await self._session.execute(_ADD_HEALTH, {"device_id": device_id})
+        row = await self._session.get(
+            DeviceHealthRow, device_id, with_for_update=True, populate_existing=True
+        )
+        assert row is not None, "inserted just before"
         self._health[device_id] = row
         return row
 

@@ -13,7 +13,6 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +21,7 @@ from core.device_events import PlateRead
 from core.errors import ValidationFailedError
 from core.plates import InvalidPlateError, Plate, parse_plate
 from server.http import parse_model
+from server.input_limits import check_event_ids, epoch_time
 
 VENDOR = "huawei-vias"
 ABNORMAL_PARKING = 74240
@@ -84,15 +84,16 @@ def parse(payload: Any) -> ParsedPush:
         ref = "sha256:" + hashlib.sha256(image).hexdigest()
         images[ref] = image
         refs = (ref,)
-    moment = datetime.fromtimestamp(push.timestamp, UTC)
+    moment = epoch_time(push.timestamp, "timestamp")
     stored = push.model_dump(mode="json", exclude={"image_base64"})
     reads = []
     for vehicle in push.data.vehicles:
         roi = vehicle.polygon_name.strip()
         in_berth = roi.startswith(BERTH_ROI_PREFIX)
+        key = f"{VENDOR}:{push.stream_id}:{vehicle.detection_id}"
         reads.append(
             PlateRead(
-                dedupe_key=f"{VENDOR}:{push.stream_id}:{vehicle.detection_id}",
+                dedupe_key=check_event_ids(key, push.stream_id),
                 vendor=VENDOR,
                 device_code=push.stream_id,
                 device_time=moment,

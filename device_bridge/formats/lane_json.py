@@ -16,6 +16,7 @@ from core.lane_events import (
 )
 from core.plates import parse_plate, parse_plate_colour
 from server.http import parse_model
+from server.input_limits import INT32_MAX, check_event_ids
 
 VENDOR = "own"
 
@@ -40,7 +41,7 @@ class OfflineDecisionPayload(BaseModel):
     display: str | None = Field(None, max_length=128)
     access: str | None = Field(None, max_length=16)
     fee_fen: int | None = Field(None, ge=0, description="priced with tariff_version")
-    tariff_version: int | None = Field(None, ge=1)
+    tariff_version: int | None = Field(None, ge=1, le=INT32_MAX)
 
 
 class LaneReadPayload(_Common):
@@ -112,4 +113,4 @@ def to_intercom(body: IntercomPayload) -> IntercomCall:
 
 
 def _key(body: _Common) -> str:
-    return f"{VENDOR}:{body.device}:{body.event_id}"
+    return check_event_ids(f"{VENDOR}:{body.device}:{body.event_id}", body.device)

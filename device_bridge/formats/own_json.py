@@ -12,12 +12,15 @@ from core.device_events import DeviceFault, Heartbeat, PlateRead
 from core.errors import DomainError, ValidationFailedError
 from core.plates import parse_plate, parse_plate_colour
 from server.http import parse_model
+from server.input_limits import check_event_ids
 
 VENDOR = "own"
 MAX_BATCH = 500
 T = TypeVar("T")
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+# The health row keeps 32 characters of a fault code.
+FaultCode = Annotated[str, StringConstraints(min_length=1, max_length=32, strip_whitespace=True)]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
@@ -67,7 +70,7 @@ class HeartbeatPayload(_Common):
 class FaultPayload(_Common):
     """A device fault raised, or cleared with `cleared: true`."""
 
-    code: Code = Field(description="vendor fault code, e.g. MAG_DRIFT")
+    code: FaultCode = Field(description="vendor fault code, e.g. MAG_DRIFT")
     description: str = Field("", max_length=256)
     cleared: bool = False
 
@@ -176,4 +179,4 @@ def to_fault(body: FaultPayload) -> DeviceFault:
 
 
 def _key(body: _Common) -> str:
-    return f"{VENDOR}:{body.device}:{body.event_id}"
+    return check_event_ids(f"{VENDOR}:{body.device}:{body.event_id}", body.device)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.errors import ValidationFailedError
 from core.lane_events import LaneRead, VehicleColour, VehicleType
 from core.lanes import Decision
 from core.plates import InvalidPlateError, PlateColour, parse_plate
+from server.input_limits import check_event_ids, check_json, epoch_time
 
 VENDOR = "vzenith"
 NO_PLATE_TEXTS = frozenset({"", "_无_", "无牌车", "无车牌"})
@@ -75,6 +76,7 @@ def alarm_of(message: Any) -> dict[str, Any]:
 
 def parse(message: Any, *, device_code: str | None = None) -> LaneRead:
     """Turn an AlarmInfoPlate push into a LaneRead; the device defaults to the serial number."""
+    check_json(message)
     alarm = alarm_of(message)
     result = _object(_object(alarm.get("result"), "result").get("PlateResult"), "PlateResult")
     serial = str(alarm.get("serialno") or "")
@@ -91,10 +93,12 @@ def parse(message: Any, *, device_code: str | None = None) -> LaneRead:
         except InvalidPlateError:
             raise _fail(f"licence {text!r} is not a plate") from None
     confidence = result.get("confidence")
+    device = device_code or serial
+    dedupe_key = check_event_ids(f"{VENDOR}:{serial or device_code}:{event_id}", device)
     return LaneRead(
-        dedupe_key=f"{VENDOR}:{serial or device_code}:{event_id}",
+        dedupe_key=dedupe_key,
         vendor=VENDOR,
-        device_code=device_code or serial,
+        device_code=device,
         device_time=moment,
         plate=plate,
         plate_colour=PLATE_COLOURS.get(_int(result.get("colorType"))) if plate else None,
@@ -124,7 +128,7 @@ def _moment(result: dict[str, Any]) -> datetime:
     seconds = timeval.get("sec")
     if not isinstance(seconds, int) or seconds <= 0:
         raise _fail("no timeStamp.Timeval.sec")
-    return datetime.fromtimestamp(seconds, UTC)
+    return epoch_time(seconds, "timeStamp.Timeval.sec")
 
 
 def _image(result: dict[str, Any]) -> str | None:

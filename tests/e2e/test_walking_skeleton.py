@@ -119,8 +119,11 @@ async def test_bad_input_gets_a_chinese_4xx_and_changes_nothing(
         body = await response.json()
         assert (response.status, body["code"]) == (status, code), payload
         assert any("\u4e00" <= ch <= "\u9fff" for ch in body["message"]), body
-    not_json = await client.post("/devices/sensors/events", data=b"{not json")
+    json_type = {"Content-Type": "application/json"}
+    not_json = await client.post("/devices/sensors/events", data=b"{not json", headers=json_type)
     assert (not_json.status, (await not_json.json())["code"]) == (400, "invalid_request")
+    untyped = await client.post("/devices/sensors/events", data=b"{not json")
+    assert (untyped.status, (await untyped.json())["code"]) == (415, "unsupported_media_type")
     bad_plate_view = await client.get("/mp/plates/ABC/stays")
     assert bad_plate_view.status == 400
     assert await count(database, DeviceEventRow.id) == 0

@@ -23,11 +23,8 @@ from core.staff import (
 )
 from ops_api.auth import acting_staff, login_policy
 from server.http import ApiRoutes, json_response
-<<<<<<< HEAD
-from server.rate_limits import client_address, limit_rate, login_attempts
-=======
 from server.input_limits import INT32_MAX
->>>>>>> input
+from server.rate_limits import client_address, limit_rate, login_attempts
 from server.resources import SETTINGS_KEY, clock, unit_of_work
 
 routes = ApiRoutes("ops")

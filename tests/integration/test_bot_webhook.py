@@ -91,11 +91,11 @@ async def test_a_plate_gets_what_it_owes_and_other_text_gets_help(
     fee = (await left.json())["fee_fen"]
     assert fee > 0
     owed = await _ask(client, "浙B55555")
-    assert f"有 1 笔待缴停车费，合计 {format_yuan(fee)} 元" in owed and "HS2-004" not in owed
+    assert f"有 1 笔待缴停车费，合计{format_yuan(fee)}元" in owed and "HS2-004" not in owed
     help_reply = await client.post(
         "/wechat/", params=SIGNED, data=TEXT_MESSAGE.format(content="你好").encode()
     )
-    assert "发送车牌号" in await help_reply.text()
+    assert "找车位" in await help_reply.text()
 
 
 async def test_garbage_body_is_a_400(
@@ -161,15 +161,15 @@ async def test_a_safe_mode_message_is_decrypted_and_answered_encrypted(
     reply = await client.post("/wechat/", params=_signed_query(), data=SAMPLE_BODY.encode())
     assert reply.status == 200, await reply.text()
     body = await reply.text()
-    assert "<Encrypt>" in body and "发送车牌号" not in body  # nothing readable on the wire
+    assert "<Encrypt>" in body and "抱歉" not in body  # nothing readable on the wire
     fields = {child.tag: child.text or "" for child in ElementTree.fromstring(body)}
     crypto = WeChatCrypto(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID)
     answered = parse_message(
         crypto.decrypt_message(body, fields["MsgSignature"], fields["TimeStamp"], fields["Nonce"])
     )
-    # The sample says "abcdteT" from oyORnuP8q7ou2gfYjqLzSIWZf0rs: not a plate, so the help.
+    # The sample says "abcdteT" from oyORnuP8q7ou2gfYjqLzSIWZf0rs: not understood.
     assert answered.target == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
-    assert "发送车牌号" in answered.content
+    assert "没太明白" in answered.content
 
 
 async def test_a_safe_mode_message_with_a_forged_signature_or_no_key_is_refused(

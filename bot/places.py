@@ -136,7 +136,8 @@ async def passes(turn: Turn, place: LastPlace | None) -> str:
             continue
         first = first or spot.code
         offers = "；".join(
-            f"{p.name}{p.month_fen // 100}元/月" + ("" if p.online else "（管理处办理）")
+            f"{p.name}{p.month_fen // 100}元/月"
+            + ("" if p.online or "管理处" in p.name else "（管理处办理）")
             for p in products
         )
         lines.append(f"· {spot.name}：{offers}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from bot.gazetteer import Gazetteer
 from bot.intents import IntentBook, Recogniser
@@ -40,7 +41,9 @@ class BotSetup:
     def page(self, name: str, label: str, **values: Any) -> Link:
         """A link to a mini-program page named in the intents file."""
         path = self.book.pages.get(name, "pages/index/index")
-        return Link(label, path.format(**values) if values else path.split("?", 1)[0])
+        if not values:
+            return Link(label, path.split("?", 1)[0])
+        return Link(label, path.format(**{k: quote(str(v)) for k, v in values.items()}))
 
 
 @dataclass(slots=True)

@@ -63,7 +63,7 @@ async def answer(turn: Turn, recognition: Recognition, message: str = "") -> str
     """Answer a recognised intent (also what a menu click or a scan asks)."""
     intent = recognition.intent
     if intent is Intent.FIND_PARKING:
-        found = await places.named_place(turn, recognition)
+        found = await places.named_place(turn, recognition, last_by_default=True)
         if found is None and recognition.place_query and not recognition.here:
             turn.state = turn.state.with_changes(awaiting="find_parking")
             return f"没有找到“{recognition.place_query[:20]}”。{places.ASK_PLACE}"

@@ -7,21 +7,25 @@ from bot.intents import Recognition
 from bot.state import LastPlace
 from bot.texts import distance
 from bot.turn import Turn
-from core.nearby import GeoPoint, PlaceKind
+from core.nearby import GeoPoint, PlaceKind, distance_m
 from core.services.nearby import NearbyPlace, spaces_near
 from core.services.pass_orders import list_products
 
+LOT_AT_PLACE_M = 300.0  # a lot this close to a named landmark is "its" lot
 ASK_PLACE = "请发送您的位置（点“+”→“位置”），或告诉我地点，例如“天一广场附近停车”。"
 
 
-async def named_place(turn: Turn, recognition: Recognition) -> LastPlace | None:
-    """The place a sentence names (looked up in the gazetteer), or the last one for "这里"."""
+async def named_place(
+    turn: Turn, recognition: Recognition, *, last_by_default: bool = False
+) -> LastPlace | None:
+    """The place a sentence names (looked up in the gazetteer), or the last one for "这里"
+    (or, with last_by_default, when the sentence names none: "附近哪里有车位")."""
     if recognition.place_query:
         gazetteer = await turn.setup.gazetteer(turn.uow)
         found = gazetteer.lookup(recognition.place_query)
         if found is not None:
             return _remembered(found)
-    if recognition.here or not recognition.place_query:
+    if recognition.here or (last_by_default and not recognition.place_query):
         return turn.state.place
     return None
 
@@ -128,6 +132,10 @@ async def passes(turn: Turn, place: LastPlace | None) -> str:
     setup = turn.setup
     lots = [place.lot] if place is not None and place.lot else None
     spots = await turn.uow.places.lots(lots)
+    if place is not None and lots is None:  # a landmark or street: the lot right there, if any
+        here = GeoPoint(place.lat, place.lng)
+        close = [s for s in spots if distance_m(here, s.point) <= LOT_AT_PLACE_M]
+        spots = close or spots
     lines: list[str] = []
     first: str | None = None
     for spot in sorted(spots, key=lambda s: s.code):

@@ -71,8 +71,6 @@ class Pusher:
             f"<Encrypt><![CDATA[{sealed.findtext('Encrypt')}]]></Encrypt></xml>"
         )
         query |= {"encrypt_type": "aes", "msg_signature": sealed.findtext("MsgSignature") or ""}
-        openid = fromstring(xml).findtext("FromUserName") or ""
-        query["openid"] = openid
         return query, body.encode()
 
     def open(self, body: str) -> Any:

@@ -41,7 +41,7 @@ class OfficialAccountClient:
             raise WeChatUnavailableError(detail=f"wechat {exc.errcode} {exc.errmsg}") from exc
 
     async def user_info(self, openid: str) -> OfficialAccountUser:
-        """GET /cgi-bin/user/info: the follower's unionid (when the account is in an open platform)."""
+        """GET /cgi-bin/user/info: the follower's unionid (the account in an open platform)."""
         found = await self._run(self._api.user.get, openid)
         return OfficialAccountUser(
             openid=str(found.get("openid", openid)),

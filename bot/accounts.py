@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from bot.texts import duration, local_time, yuan
+from bot.turn import Turn
 from core.errors import DomainError
 from core.plates import Plate
 from core.services import driver_stays
 from core.services.stays import payable_stays
 from core.services.vehicles import BoundPlate, bind_plate, list_plates
-
-from bot.texts import duration, local_time, yuan
-from bot.turn import Turn
 
 ASK_PLATE = "请问是哪个车牌？直接发送车牌号即可，例如 浙B12345。"
 NOT_LINKED = "暂时无法识别您的微信身份，请稍后再试，或在小程序中操作。"
@@ -39,9 +38,8 @@ async def current_stay(turn: Turn) -> str:
             fee = await driver_stays.lot_fee_so_far(turn.uow, turn.clock, turn.calendar, view.ref)
         since = duration(turn.clock.now() - view.entered_at)
         priced = f"，目前费用{yuan(fee)}" if fee is not None else "，出场时计费"
-        lines.append(
-            f"· {view.plate} 停在{view.place}，{local_time(view.entered_at)}入场，已停{since}{priced}"
-        )
+        entered = local_time(view.entered_at)
+        lines.append(f"· {view.plate} 停在{view.place}，{entered}入场，已停{since}{priced}")
     unverified = [p.plate for p in plates if not p.verified]
     if not lines:
         lines.append("您认证的车牌目前没有在停记录。" if len(unverified) < len(plates) else "")
@@ -100,7 +98,12 @@ async def bind(turn: Turn, plates: tuple[Plate, ...]) -> str:
     for plate in plates:
         try:
             bound = await bind_plate(
-                turn.uow, turn.clock, turn.driver_id, plate, plate.default_colour(), setup.plate_limit
+                turn.uow,
+                turn.clock,
+                turn.driver_id,
+                plate,
+                plate.default_colour(),
+                setup.plate_limit,
             )
         except DomainError as exc:
             lines.append(f"{plate.number}：{exc.message_zh}")
@@ -108,7 +111,9 @@ async def bind(turn: Turn, plates: tuple[Plate, ...]) -> str:
         state = "已认证" if bound.verified else "未认证"
         lines.append(f"已绑定 {bound.plate}（{state}）。")
     if any("未认证" in line for line in lines):
-        lines.append("认证方式：在小程序上传行驶证，或缴纳该车牌的一笔停车费。认证前可缴费，不能查看停车记录。")
+        lines.append(
+            "认证方式：在小程序上传行驶证，或缴纳该车牌的一笔停车费。认证前可缴费，不能查看停车记录。"
+        )
     return setup.writer.reply(lines, setup.page("verify", "去认证", plate=plates[0].number))
 
 
@@ -120,8 +125,7 @@ async def invoice(turn: Turn) -> str:
         paid = await turn.uow.chat.paid_payments(turn.driver_id, limit=5)
         if paid:
             lines.append("可开票的缴费：")
-            lines += [
-                f"· {p.plate} {local_time(p.paid_at or p.created_at)} {yuan(p.amount_fen - p.refunded_fen)}"
-                for p in paid
-            ]
+            for p in paid:
+                at, kept = local_time(p.paid_at or p.created_at), p.amount_fen - p.refunded_fen
+                lines.append(f"· {p.plate} {at} {yuan(kept)}")
     return setup.writer.reply(lines, setup.page("invoice", "查看缴费记录"))

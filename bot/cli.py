@@ -34,7 +34,9 @@ def add_arguments(commands: Any) -> None:
     chat = commands.add_parser("chat", help="talk to the running bot as a WeChat user")
     chat.add_argument("--url", default=None, help="the server (default http://HOST:PORT)")
     chat.add_argument("--person", default="demo-driver", help="sandbox person to chat as")
-    chat.add_argument("--sandbox-url", default=None, help="default http://SANDBOX_HOST:SANDBOX_PORT")
+    chat.add_argument(
+        "--sandbox-url", default=None, help="default http://SANDBOX_HOST:SANDBOX_PORT"
+    )
     chat.set_defaults(run=run_chat)
     wechat = commands.add_parser("wechat", help="Official Account tools")
     wechat_commands = wechat.add_subparsers(dest="wechat_command", required=True)
@@ -97,7 +99,9 @@ def run_menu_push(settings: Settings, args: argparse.Namespace) -> int:
 class ChatSession:
     """One sandbox person chatting with the bot through the signed (and encrypted) webhook."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, account: AccountConfig, openid: str) -> None:
+    def __init__(
+        self, http: aiohttp.ClientSession, url: str, account: AccountConfig, openid: str
+    ) -> None:
         assert account.token and account.appid
         self._http = http
         self._url = url.rstrip("/") + "/wechat/"
@@ -120,19 +124,36 @@ class ChatSession:
         word, _, rest = line.partition(" ")
         if word == "/loc":
             lat, lng, *label = rest.split()
-            return await self.send(location_xml(self.openid, float(lat), float(lng), " ".join(label) or "我的位置", now, next(self._ids)))
+            return await self.send(
+                location_xml(
+                    self.openid,
+                    float(lat),
+                    float(lng),
+                    " ".join(label) or "我的位置",
+                    now,
+                    next(self._ids),
+                )
+            )
         if word == "/scan":
-            return await self.send(event_xml(self.openid, "SCAN", now, EventKey=rest.strip(), Ticket="cli"))
+            return await self.send(
+                event_xml(self.openid, "SCAN", now, EventKey=rest.strip(), Ticket="cli")
+            )
         if word == "/click":
-            return await self.send(event_xml(self.openid, "CLICK", now, EventKey=rest.strip().upper()))
+            return await self.send(
+                event_xml(self.openid, "CLICK", now, EventKey=rest.strip().upper())
+            )
         if word in ("/follow", "/unfollow"):
-            return await self.send(event_xml(self.openid, word[1:].replace("follow", "subscribe"), now))
+            return await self.send(
+                event_xml(self.openid, word[1:].replace("follow", "subscribe"), now)
+            )
         return await self.send(text_xml(self.openid, line, now, next(self._ids)))
 
 
 async def follow(http: aiohttp.ClientSession, sandbox: str, appid: str, person: str) -> str:
     """The sandbox person follows the account; their openid."""
-    async with http.post(f"{sandbox.rstrip('/')}/sandbox/wechat/follow", json={"appid": appid, "person": person}) as response:
+    async with http.post(
+        f"{sandbox.rstrip('/')}/sandbox/wechat/follow", json={"appid": appid, "person": person}
+    ) as response:
         response.raise_for_status()
         found: dict[str, str] = await response.json()
     return found["openid"]
@@ -175,7 +196,19 @@ def run_chat(settings: Settings, args: argparse.Namespace) -> int:
     """`parking chat`."""
     url = args.url or f"http://{settings.host}:{settings.port}"
     try:
-        return asyncio.run(chat(settings, url, _sandbox_url(settings, args.sandbox_url), args.person, _stdin_lines(), print))
+        return asyncio.run(
+            chat(
+                settings,
+                url,
+                _sandbox_url(settings, args.sandbox_url),
+                args.person,
+                _stdin_lines(),
+                print,
+            )
+        )
     except aiohttp.ClientError as exc:
-        print(f"parking: cannot reach the bot or its sandbox ({exc}); is `make run` serving?", file=sys.stderr)
+        print(
+            f"parking: cannot reach the bot or its sandbox ({exc}); is `make run` serving?",
+            file=sys.stderr,
+        )
         return 1

@@ -9,11 +9,11 @@ from bot.intents import Intent, Recognition
 from bot.state import LastPlace
 from bot.texts import duration, yuan
 from bot.turn import Turn
+from core.errors import DomainError
 from core.plates import Plate
 from core.scan_codes import ScanCodeKind, ScanTarget
 from core.services.chat import follow
 from core.services.scan_codes import resolve_code
-from core.errors import DomainError
 
 WELCOME = "欢迎关注城市停车！先离后缴、无感支付，一次扫码、全城通停。"
 # Events after which WeChat opens the 48-hour customer-service window (VIEW and LOCATION do not).
@@ -111,7 +111,9 @@ async def _lane(turn: Turn, lot_code: str, lane_code: str) -> str | None:
     lot = await turn.uow.city.lot_by_code(lot_code)
     if lot is None:
         return None
-    place = LastPlace(lot.name, float(lot.lat), float(lot.lng), lot=lot.code, tariff_code=lot.tariff_code)
+    place = LastPlace(
+        lot.name, float(lot.lat), float(lot.lng), lot=lot.code, tariff_code=lot.tariff_code
+    )
     turn.state = turn.state.with_changes(place=place)
     price = await places.summary_of(turn, lot.tariff_code) or "按停车场收费标准"
     lines = [f"{lot.name}收费：{price}"]

@@ -107,7 +107,9 @@ def from_spots(
     entries: list[tuple[NamedPlace, Iterable[str]]] = []
     for spot in spots:
         if spot.kind is PlaceKind.LOT:
-            place = NamedPlace(spot.name, spot.point, "lot", lot=spot.code, tariff_code=spot.tariff_code)
+            place = NamedPlace(
+                spot.name, spot.point, "lot", lot=spot.code, tariff_code=spot.tariff_code
+            )
             entries.append((place, [spot.code]))
         else:
             zone, street = spot.code.split("/", 1)
@@ -122,7 +124,9 @@ def from_spots(
             centre = GeoPoint(
                 sum(p.lat for p in points) / len(points), sum(p.lng for p in points) / len(points)
             )
-            entries.append((NamedPlace(name, centre, "zone", zone=code, tariff_code=tariff), [code]))
+            entries.append(
+                (NamedPlace(name, centre, "zone", zone=code, tariff_code=tariff), [code])
+            )
     for landmark in landmarks:
         entries.append((NamedPlace(landmark.name, landmark.point, "landmark"), landmark.aliases))
     return Gazetteer(entries)

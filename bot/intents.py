@@ -20,7 +20,9 @@ from core.plates import Plate, find_plates
 DEFAULT_INTENTS = Path(__file__).resolve().parents[1] / "config" / "bot_intents.toml"
 # Sounding the same is weaker evidence than being spelt the same.
 HOMOPHONE_WEIGHT = 0.9
-_DROPPED = re.compile(r"[\s,.!;:~'\"()\[\]{}<>@#$%^&*+=|\\/，。！；：、…～“”‘’（）【】《》「」·\-_]+")
+_DROPPED = re.compile(
+    r"[\s,.!;:~'\"()\[\]{}<>@#$%^&*+=|\\/，。！；：、…～“”‘’（）【】《》「」·\-_]+"
+)
 
 jieba.setLogLevel(60)  # jieba logs its dictionary loading at INFO; say nothing
 
@@ -134,7 +136,9 @@ def replace_synonyms(text: str, synonyms: Mapping[str, str]) -> str:
 
 @lru_cache(maxsize=4096)
 def syllables(text: str) -> tuple[str, ...]:
-    return tuple(lazy_pinyin(text, errors=lambda chars: list(chars)))
+    """The pinyin of each character without tones (other characters as they are)."""
+    keep: Any = list  # pypinyin keeps each non-Chinese character as its own syllable
+    return tuple(lazy_pinyin(text, errors=keep))
 
 
 def _contains_run(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:

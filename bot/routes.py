@@ -1,4 +1,4 @@
-"""Official Account webhook: WeChat's signature, safe mode, hostile XML refused, 5-second replies."""
+"""Official Account webhook: signature, safe mode, hostile XML refused, 5-second replies."""
 
 from __future__ import annotations
 
@@ -82,9 +82,12 @@ def _crypto(request: web.Request, account: AccountConfig) -> WeChatCrypto | None
 def safe_xml(body: str) -> Element:
     """The XML tree, refusing DTDs, entities and external references (bombs, XXE)."""
     try:
-        return fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        tree: Element = fromstring(
+            body, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
     except (DefusedXmlException, ParseError, ValueError) as exc:
         raise ValidationFailedError("消息格式不正确", detail=f"refused xml: {exc!r}") from None
+    return tree
 
 
 def _opened(request: web.Request, crypto: WeChatCrypto | None, body: str) -> str:
@@ -153,13 +156,18 @@ async def _within_budget(app: ChainMapProxy, services: BotServices, message: Any
     try:
         return await asyncio.wait_for(asyncio.shield(task), services.reply_seconds)
     except TimeoutError:
-        log.warning("bot reply over %.1f s; sending it as a customer-service message", services.reply_seconds)
+        log.warning(
+            "bot reply over %.1f s; sending it as a customer-service message",
+            services.reply_seconds,
+        )
         services.background.add(task)
         task.add_done_callback(lambda done: _send_late(app, services, message, done))
         return None
 
 
-def _send_late(app: ChainMapProxy, services: BotServices, message: Any, done: asyncio.Task[str | None]) -> None:
+def _send_late(
+    app: ChainMapProxy, services: BotServices, message: Any, done: asyncio.Task[str | None]
+) -> None:
     services.background.discard(done)
     if done.cancelled() or done.exception() is not None or not done.result():
         return
@@ -192,7 +200,9 @@ async def answer(app: ChainMapProxy, services: BotServices, message: Any) -> str
             wrote=opens_window(message),
         )
         key = f"{identity.appid}:{identity.openid}"
-        turn = Turn(uow, clock, app[CALENDAR_KEY], identity, await services.states.load(key), services.setup)
+        turn = Turn(
+            uow, clock, app[CALENDAR_KEY], identity, await services.states.load(key), services.setup
+        )
         try:
             text = await _dispatch(turn, message)
         except DomainError as exc:
@@ -219,7 +229,7 @@ async def _dispatch(turn: Turn, message: Any) -> str | None:
     return NOT_READ
 
 
-def install(app: ChainMapProxy) -> None:
+def install(app: web.Application) -> None:
     """Add the webhook routes."""
     app.router.add_get("/", confirm_server)
     app.router.add_post("/", receive_message)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -102,7 +103,7 @@ class BotServices:
     account: AccountConfig
     client: OfficialAccountClient | None
     reply_seconds: float
-    background: set[asyncio.Task[None]] = field(default_factory=set)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
 BOT_KEY = web.AppKey("bot_services", BotServices)

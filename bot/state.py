@@ -102,7 +102,9 @@ class MemoryStateStore:
 class RedisStateStore:
     """States in Redis under a prefix, expiring by themselves."""
 
-    def __init__(self, client: aioredis.Redis, ttl: timedelta, prefix: str = "parking:chat") -> None:
+    def __init__(
+        self, client: aioredis.Redis, ttl: timedelta, prefix: str = "parking:chat"
+    ) -> None:
         self._client = client
         self._ttl = max(int(ttl.total_seconds()), 1)
         self._prefix = prefix

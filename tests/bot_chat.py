@@ -174,7 +174,9 @@ async def mini_program_login(
     return {"Authorization": f"Bearer {(await login.json())['token']}"}
 
 
-async def sandbox_messages(client: TestClient[Any, Any], sandbox: TestServer, openid: str) -> list[Any]:
+async def sandbox_messages(
+    client: TestClient[Any, Any], sandbox: TestServer, openid: str
+) -> list[Any]:
     """Customer-service and subscribe messages the sandbox received for an openid."""
     async with client.session.get(
         f"{sandbox_url(sandbox)}/sandbox/wechat/messages", params={"openid": openid}
@@ -189,7 +191,8 @@ def database_of(client: TestClient[Any, Any]) -> Database:
 
     app = client.app
     assert app is not None
-    return app[DATABASE_KEY]
+    database: Database = app[DATABASE_KEY]
+    return database
 
 
 def sensor(event_id: str, berth: str, state: str, plate: str, at: str) -> dict[str, str]:

@@ -31,9 +31,7 @@ class ChatHandoffRow(Base):
     """A driver's request for a human in chat, waiting for a support agent (issue #16)."""
 
     __tablename__ = "chat_handoffs"
-    __table_args__ = (
-        CheckConstraint("status IN ('open', 'taken', 'closed')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('open', 'taken', 'closed')", name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appid: Mapped[str] = mapped_column(String(32))

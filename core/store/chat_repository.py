@@ -18,7 +18,9 @@ class ChatRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def user(self, appid: str, openid: str, *, for_update: bool = False) -> ChatUserRow | None:
+    async def user(
+        self, appid: str, openid: str, *, for_update: bool = False
+    ) -> ChatUserRow | None:
         """The chat user of an openid."""
         query = select(ChatUserRow).where(ChatUserRow.appid == appid, ChatUserRow.openid == openid)
         if for_update:

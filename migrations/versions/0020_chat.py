@@ -63,9 +63,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_handoffs")),
     )
     with op.batch_alter_table("chat_handoffs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_chat_handoffs_driver_id"), ["driver_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_chat_handoffs_driver_id"), ["driver_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_chat_handoffs_openid"), ["openid"], unique=False)
         batch_op.create_index(batch_op.f("ix_chat_handoffs_status"), ["status"], unique=False)
 

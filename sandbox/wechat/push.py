@@ -62,10 +62,16 @@ class Pusher:
         """The query string and the body WeChat would POST for this message."""
         nonce = str(secrets.randbelow(10**9))
         stamp = str(timestamp)
-        query = {"signature": _signature(self.token, stamp, nonce), "timestamp": stamp, "nonce": nonce}
+        query = {
+            "signature": _signature(self.token, stamp, nonce),
+            "timestamp": stamp,
+            "nonce": nonce,
+        }
         if self.aes_key is None:
             return query, xml.encode()
-        sealed = fromstring(WeChatCrypto(self.token, self.aes_key, self.appid).encrypt_message(xml, nonce, stamp))
+        sealed = fromstring(
+            WeChatCrypto(self.token, self.aes_key, self.appid).encrypt_message(xml, nonce, stamp)
+        )
         body = (
             f"<xml><ToUserName><![CDATA[{ACCOUNT_ID}]]></ToUserName>"
             f"<Encrypt><![CDATA[{sealed.findtext('Encrypt')}]]></Encrypt></xml>"

@@ -32,7 +32,9 @@ async def client() -> AsyncIterator[aioredis.Redis]:
 async def test_two_workers_share_a_state_until_it_expires(client: aioredis.Redis) -> None:
     one = RedisStateStore(client, timedelta(seconds=1), prefix="test-chat")
     other = RedisStateStore(aioredis.from_url(REDIS_URL), timedelta(seconds=1), prefix="test-chat")
-    state = ChatState(awaiting="arrears", misses=1, place=LastPlace("老外滩", 29.883, 121.56, zone="JB3"))
+    state = ChatState(
+        awaiting="arrears", misses=1, place=LastPlace("老外滩", 29.883, 121.56, zone="JB3")
+    )
     await one.save("wx:o-1", state)
     assert await other.load("wx:o-1") == state
     assert 0 < await client.ttl("test-chat:wx:o-1") <= 1

@@ -27,13 +27,22 @@ async def test_parking_chat_is_a_dialogue_through_the_signed_path(
 ) -> None:
     configured = bot_settings(settings, sandbox_keys, oa_sandbox, 1)
     said: list[str] = []
-    lines = ["你好", "/loc 29.86905 121.5547 天一广场", "包月多少钱", "/click HUMAN", "/quit", "不会发出"]
+    lines = [
+        "你好",
+        "/loc 29.86905 121.5547 天一广场",
+        "包月多少钱",
+        "/click HUMAN",
+        "/quit",
+        "不会发出",
+    ]
     code = await chat(
         configured, str(bot.make_url("")), sandbox_url(oa_sandbox), "cli-user", lines, said.append
     )
     assert code == 0 and len(said) == 5 and said[0].startswith("[chatting as cli-user")
     assert said[1] == f"机器人> {HELP}"
-    assert said[2].startswith("机器人> 天一广场附近有空位的停车点") and "天一广场地下停车场" in said[2]
+    assert (
+        said[2].startswith("机器人> 天一广场附近有空位的停车点") and "天一广场地下停车场" in said[2]
+    )
     assert "小型车月卡300元/月" in said[3] and "已为您转接人工客服" in said[4]
 
 
@@ -51,7 +60,9 @@ async def test_menu_push_creates_the_menu_whose_keys_the_bot_answers(
     mini = [s for b in buttons for s in b.get("sub_button", []) if s["type"] == "miniprogram"]
     assert mini[0]["appid"] == configured.miniprogram_appid
     alice = await follower(bot, oa_sandbox, clock, "alice")
-    keys = [s["key"] for b in buttons for s in [b, *b.get("sub_button", [])] if s.get("type") == "click"]
+    keys = [
+        s["key"] for b in buttons for s in [b, *b.get("sub_button", [])] if s.get("type") == "click"
+    ]
     assert len(keys) == 8
     for key in keys:
         assert await alice.event("CLICK", EventKey=key) not in (None, HELP), key

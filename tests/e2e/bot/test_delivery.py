@@ -32,7 +32,10 @@ XXE = (
     "<xml><ToUserName>gh</ToUserName><FromUserName>o-x</FromUserName><CreateTime>1</CreateTime>"
     "<MsgType>text</MsgType><Content>&xxe;</Content><MsgId>1</MsgId></xml>"
 )
-HALF = "<xml><ToUserName>gh</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>你好</Content></xml>"
+HALF = (
+    "<xml><ToUserName>gh</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
+    "<Content>你好</Content></xml>"
+)
 CUT = text_xml("o-x", "你好", 1, 1)[:80]
 UNKNOWN = (
     f"<xml><ToUserName>{ACCOUNT_ID}</ToUserName><FromUserName>o-x</FromUserName>"
@@ -57,7 +60,9 @@ async def test_hostile_or_broken_pushes_are_refused_not_failed(
         assert (await response.json())["code"] == "invalid_request"
 
 
-async def test_an_unknown_type_is_acknowledged_unread(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_an_unknown_type_is_acknowledged_unread(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     assert await alice.post(UNKNOWN) == (200, "success")
     image = UNKNOWN.replace("hologram", "image").replace("o-x", alice.openid)
@@ -65,13 +70,17 @@ async def test_an_unknown_type_is_acknowledged_unread(bot: Client, oa_sandbox: T
     assert hint == NOT_READ
 
 
-async def test_a_body_over_64_kb_is_413(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_a_body_over_64_kb_is_413(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     query, _ = Pusher(OA_TOKEN, OA_APPID).push("<xml/>", int(clock.now().timestamp()))
     response = await bot.post("/wechat/", params=query, data=b"<xml>" + b"x" * 70_000 + b"</xml>")
     assert response.status == 413
 
 
-async def test_a_long_answer_fits_2048_bytes(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_a_long_answer_fits_2048_bytes(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     plates = " ".join(f"浙B{n:05d}" for n in range(12000, 12018))
     answer = await alice.say(f"绑定 {plates}")  # Follower.say checks the 2048 bytes

@@ -43,7 +43,9 @@ async def test_subscribe_welcomes_with_the_menu_and_unsubscribe_is_kept(
 async def test_a_berth_qr_code_shows_its_price_and_the_stay(
     bot: Client, oa_sandbox: TestServer, clock: FrozenClock
 ) -> None:
-    await bot.post("/devices/sensors/events", json=sensor("q-1", "HS2-007", "occupied", "浙B31313", "09:00"))
+    await bot.post(
+        "/devices/sensors/events", json=sensor("q-1", "HS2-007", "occupied", "浙B31313", "09:00")
+    )
     clock.advance(timedelta(hours=1, minutes=30))
     alice = await follower(bot, oa_sandbox, clock, "alice")
     scanned = await alice.event("subscribe", EventKey="qrscene_berth:HS2-007", Ticket="t-1")
@@ -73,7 +75,9 @@ async def test_menu_clicks_name_intents_and_view_says_nothing(
 ) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     assert "请发送您的位置" in (await alice.event("CLICK", EventKey="FIND_PARKING") or "")
-    assert await alice.event("LOCATION", Latitude=29.86905, Longitude=121.55470, Precision=30) is None
+    assert (
+        await alice.event("LOCATION", Latitude=29.86905, Longitude=121.55470, Precision=30) is None
+    )
     near = await alice.event("CLICK", EventKey="FIND_PARKING")
     assert near is not None and near.startswith("您的位置附近") and "天一广场地下停车场" in near
     assert "小型车月卡300元/月" in (await alice.event("CLICK", EventKey="PASS") or "")
@@ -91,7 +95,9 @@ async def test_asked_for_a_plate_the_next_message_is_the_plate(
     assert "浙B40001 暂无待缴停车费" in await alice.say("欠了多少")
 
 
-async def test_the_question_times_out(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_the_question_times_out(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     bob = await follower(bot, oa_sandbox, clock, "bob")
     assert "哪个车牌" in await bob.say("我要绑定")
     clock.advance(timedelta(minutes=31))
@@ -115,7 +121,9 @@ async def test_a_place_after_the_question_and_here_is_the_last_place(
     assert "小型车月卡200元/月" in await alice.say("这里有月卡吗")
 
 
-async def test_chat_state_lives_per_user(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_chat_state_lives_per_user(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     bob = await follower(bot, oa_sandbox, clock, "bob")
     assert "哪个车牌" in await alice.say("绑定")

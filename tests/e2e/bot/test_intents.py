@@ -1,4 +1,4 @@
-"""Every intent, ten phrasings or more, posted encrypted as WeChat does; answers from the demo city."""
+"""Every intent in ten phrasings or more, posted as WeChat does; answers from the demo city."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ async def verify_all(client: Client) -> None:
     """Mark every binding verified (as a 行驶证 check would)."""
     async with UnitOfWork(database_of(client).sessions) as uow:
         await uow.session.execute(
-            update(VehicleBindingRow).values(verified_at=VehicleBindingRow.created_at, verified_by="licence")
+            update(VehicleBindingRow).values(
+                verified_at=VehicleBindingRow.created_at, verified_by="licence"
+            )
         )
         await uow.commit()
 
@@ -52,19 +54,25 @@ FIND = {
 }
 
 
-async def test_find_parking_by_place_name(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_find_parking_by_place_name(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     for phrase, (where, expected) in FIND.items():
         answer = await alice.say(phrase)
         assert where in answer and expected in answer, (phrase, answer)
-        assert "空位" in answer and "data-miniprogram-path=\"pages/nearby/index\"" in answer
+        assert "空位" in answer and 'data-miniprogram-path="pages/nearby/index"' in answer
 
 
 async def test_find_parking_counts_free_spaces_now(
     bot: Client, oa_sandbox: TestServer, clock: FrozenClock
 ) -> None:
-    await bot.post("/devices/sensors/events", json=sensor("f-1", "HS1-003", "occupied", "浙B20001", "09:00"))
-    await bot.post("/devices/sensors/events", json=sensor("f-2", "HS1-004", "occupied", "浙B20002", "09:00"))
+    await bot.post(
+        "/devices/sensors/events", json=sensor("f-1", "HS1-003", "occupied", "浙B20001", "09:00")
+    )
+    await bot.post(
+        "/devices/sensors/events", json=sensor("f-2", "HS1-004", "occupied", "浙B20002", "09:00")
+    )
     alice = await follower(bot, oa_sandbox, clock, "alice")
     answer = await alice.say("天一广场附近哪里有车位")
     assert "天一广场核心区·中山东路（路内）" in answer and "空位18/20" in answer
@@ -84,14 +92,25 @@ async def test_find_parking_without_a_place_asks_and_a_location_answers(
 
 
 async def _stay_now(client: Client, clock: FrozenClock, plate: str, berth: str) -> None:
-    reply = await client.post("/devices/sensors/events", json=sensor(f"s-{plate}", berth, "occupied", plate, "09:00"))
+    reply = await client.post(
+        "/devices/sensors/events", json=sensor(f"s-{plate}", berth, "occupied", plate, "09:00")
+    )
     assert reply.status in (200, 202), await reply.text()
     clock.advance(timedelta(hours=2, minutes=10))
 
 
 CURRENT = [
-    "我停了多久", "现在多少钱", "停了多长时间了", "我的车停了几个小时", "现在要交多少",
-    "目前费用多少", "停车时长", "我的车在哪", "到现在多少钱了", "停了多久啊？", "现在是多少钱",
+    "我停了多久",
+    "现在多少钱",
+    "停了多长时间了",
+    "我的车停了几个小时",
+    "现在要交多少",
+    "目前费用多少",
+    "停车时长",
+    "我的车在哪",
+    "到现在多少钱了",
+    "停了多久啊？",
+    "现在是多少钱",
 ]
 
 
@@ -117,17 +136,30 @@ async def test_current_stay_shows_the_fee_now_from_the_billing_engine(
 
 
 ARREARS = [
-    "欠了多少", "怎么补缴", "我还欠多少", "有没有欠费", "查欠费", "补交停车费", "待缴多少",
-    "还要交多少钱", "欠费多少？", "怎么交停车费", "俺没交的停车费",
+    "欠了多少",
+    "怎么补缴",
+    "我还欠多少",
+    "有没有欠费",
+    "查欠费",
+    "补交停车费",
+    "待缴多少",
+    "还要交多少钱",
+    "欠费多少？",
+    "怎么交停车费",
+    "俺没交的停车费",
 ]
 
 
 async def test_arrears_totals_for_any_binding_details_only_when_verified(
     bot: Client, oa_sandbox: TestServer, clock: FrozenClock
 ) -> None:
-    await bot.post("/devices/sensors/events", json=sensor("a-1", "HS1-005", "occupied", "浙B66601", "09:00"))
+    await bot.post(
+        "/devices/sensors/events", json=sensor("a-1", "HS1-005", "occupied", "浙B66601", "09:00")
+    )
     clock.advance(timedelta(hours=3))
-    left = await bot.post("/devices/sensors/events", json=sensor("a-2", "HS1-005", "vacated", "浙B66601", "12:00"))
+    left = await bot.post(
+        "/devices/sensors/events", json=sensor("a-2", "HS1-005", "vacated", "浙B66601", "12:00")
+    )
     fee = (await left.json())["fee_fen"]
     assert fee > 0
     amount = f"{fee // 100}.{fee % 100:02d}元"
@@ -136,7 +168,10 @@ async def test_arrears_totals_for_any_binding_details_only_when_verified(
     for phrase in ARREARS[:5]:
         answer = await typist.say(phrase)
         assert f"浙B66601 有 1 笔待缴停车费，合计{amount}" in answer, (phrase, answer)
-        assert "HS1-005" not in answer and "data-miniprogram-path=\"pages/arrears/index?plate=" in answer
+        assert (
+            "HS1-005" not in answer
+            and 'data-miniprogram-path="pages/arrears/index?plate=' in answer
+        )
     await verify_all(bot)
     for phrase in ARREARS[5:]:
         answer = await typist.say(phrase)
@@ -188,12 +223,23 @@ async def test_plates_bound_in_the_mini_program_are_the_bots(
 
 
 INVOICE = [
-    "开票", "要发票", "开发票", "发票怎么开", "我要报销", "电子发票", "能开收据吗",
-    "开个票", "发漂怎么开", "打印发票", "停车费的票据",
+    "开票",
+    "要发票",
+    "开发票",
+    "发票怎么开",
+    "我要报销",
+    "电子发票",
+    "能开收据吗",
+    "开个票",
+    "发漂怎么开",
+    "打印发票",
+    "停车费的票据",
 ]
 
 
-async def test_invoice_says_where_to_ask(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_invoice_says_where_to_ask(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     for phrase in INVOICE:
         answer = await alice.say(phrase)
@@ -216,7 +262,9 @@ TARIFF = {
 }
 
 
-async def test_tariff_is_the_tariffs_own_summary(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_tariff_is_the_tariffs_own_summary(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     for phrase, tariff in TARIFF.items():
         answer = await alice.say(phrase)
@@ -230,12 +278,23 @@ async def test_tariff_is_the_tariffs_own_summary(bot: Client, oa_sandbox: TestSe
 
 
 PASS = [
-    "包月多少钱", "月卡续费", "月卡怎么办", "办月卡", "月租价格", "有没有包月", "包越多少钱",
-    "我想买个月卡", "月票怎么买", "停车卡怎么办理", "长租车位多少钱",
+    "包月多少钱",
+    "月卡续费",
+    "月卡怎么办",
+    "办月卡",
+    "月租价格",
+    "有没有包月",
+    "包越多少钱",
+    "我想买个月卡",
+    "月票怎么买",
+    "停车卡怎么办理",
+    "长租车位多少钱",
 ]
 
 
-async def test_pass_lists_products_and_the_buy_link(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_pass_lists_products_and_the_buy_link(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     for phrase in PASS:
         answer = await alice.say(phrase)
@@ -248,37 +307,72 @@ async def test_pass_lists_products_and_the_buy_link(bot: Client, oa_sandbox: Tes
 
 
 HUMAN = {
-    "人工": "asked", "客服": "asked", "转人工": "asked", "我要投诉": "complaint",
-    "你们乱收费": "complaint", "多扣钱了": "complaint", "找客服": "asked",
-    "扣了两次钱": "complaint", "联系客服": "asked", "要求退款": "complaint", "真人 在吗": "asked",
+    "人工": "asked",
+    "客服": "asked",
+    "转人工": "asked",
+    "我要投诉": "complaint",
+    "你们乱收费": "complaint",
+    "多扣钱了": "complaint",
+    "找客服": "asked",
+    "扣了两次钱": "complaint",
+    "联系客服": "asked",
+    "要求退款": "complaint",
+    "真人 在吗": "asked",
 }
 
 
-async def test_human_records_the_request(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_human_records_the_request(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     for n, (phrase, reason) in enumerate(HUMAN.items()):
         driver = await follower(bot, oa_sandbox, clock, f"caller-{n}")
         answer = await driver.say(phrase)
         assert "已为您转接人工客服（编号" in answer, (phrase, answer)
         async with UnitOfWork(database_of(bot).sessions) as uow:
-            row = await uow.session.scalar(select(ChatHandoffRow).where(ChatHandoffRow.openid == driver.openid))
+            row = await uow.session.scalar(
+                select(ChatHandoffRow).where(ChatHandoffRow.openid == driver.openid)
+            )
         assert row is not None and (row.reason, row.status, row.message) == (reason, "open", phrase)
         assert row.driver_id is not None
         again = await driver.say("人工")
         assert f"编号{row.id}）已在排队" in again
 
 
-GREETING = ["你好", "您好！", "在吗", "在不在？", "hi", "Hello", "？", "?", "帮助", "菜单", "你能做什么", "泥嚎"]
+GREETING = [
+    "你好",
+    "您好！",
+    "在吗",
+    "在不在？",
+    "hi",
+    "Hello",
+    "？",
+    "?",
+    "帮助",
+    "菜单",
+    "你能做什么",
+    "泥嚎",
+]
 
 
-async def test_greeting_is_the_help_menu(bot: Client, oa_sandbox: TestServer, clock: FrozenClock) -> None:
+async def test_greeting_is_the_help_menu(
+    bot: Client, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     for phrase in GREETING:
         assert await alice.say(phrase) == HELP, phrase
 
 
 FALLBACK = [
-    "今天天气不错", "哈哈哈", "你吃饭了吗", "asdfgh", "讲个笑话", "12345", "明天会下雨吗",
-    "这是什么东西", "随便问问", "我想买手机",
+    "今天天气不错",
+    "哈哈哈",
+    "你吃饭了吗",
+    "asdfgh",
+    "讲个笑话",
+    "12345",
+    "明天会下雨吗",
+    "这是什么东西",
+    "随便问问",
+    "我想买手机",
 ]
 
 
@@ -293,7 +387,9 @@ async def test_fallback_then_a_second_miss_offers_a_person(
     taken = await lost.say("是的")
     assert "已为您转接人工客服" in taken
     async with UnitOfWork(database_of(bot).sessions) as uow:
-        row = await uow.session.scalar(select(ChatHandoffRow).where(ChatHandoffRow.openid == lost.openid))
+        row = await uow.session.scalar(
+            select(ChatHandoffRow).where(ChatHandoffRow.openid == lost.openid)
+        )
     assert row is not None and row.reason == "missed"
     # Understood again: the count starts over.
     assert await lost.say("你好") == HELP

@@ -156,4 +156,6 @@ async def passes(turn: Turn, place: LastPlace | None) -> str:
         lines.insert(0, "路内泊位没有月卡，附近停车场的月卡：")
     else:
         lines.insert(0, "月卡（按自然月计费，可续费）：")
-    return setup.writer.reply(lines, setup.page("passes", "购买或续费月卡", lot=first or ""))
+    several = len(lines) > 2  # the heading and more than one lot: the page lists them all
+    link = setup.page("passes", "购买或续费月卡", **({} if several else {"lot": first or ""}))
+    return setup.writer.reply(lines, link)

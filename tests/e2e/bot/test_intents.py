@@ -300,7 +300,7 @@ async def test_pass_lists_products_and_the_buy_link(
         answer = await alice.say(phrase)
         for lot, _, name, _, fen, _, _ in DEMO_PASS_PRODUCTS:
             assert f"{name}{fen // 100}元/月" in answer, (phrase, lot, answer)
-        assert "pages/passes/index?lot=" in answer
+        assert 'data-miniprogram-path="pages/passes/index"' in answer
     hospital = await alice.say("第一医院停车场月卡多少钱")
     assert "小型车月卡200元/月" in hospital and "300元/月" not in hospital
     assert "lot=LOT-HOSP" in hospital

@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import aiohttp
 
@@ -56,7 +57,8 @@ crypto = WeChatCrypto(SANDBOX_OA_TOKEN, SANDBOX_OA_AES_KEY, SANDBOX_OA_APPID)
 async def echo(request):
     q = request.query
     check_signature(SANDBOX_OA_TOKEN, q["signature"], q["timestamp"], q["nonce"])
-    xml = crypto.decrypt_message(await request.text(), q["msg_signature"], q["timestamp"], q["nonce"])
+    signed = (q["msg_signature"], q["timestamp"], q["nonce"])
+    xml = crypto.decrypt_message(await request.text(), *signed)
     message = parse_message(xml)
     reply = create_reply(getattr(message, "content", "ok") or "ok", message).render()
     return web.Response(body=crypto.encrypt_message(reply, q["nonce"], q["timestamp"]),
@@ -121,7 +123,9 @@ async def timed(send: Callable[[], Awaitable[object]], count: int) -> list[float
     return found
 
 
-async def measure(base: str, sandbox: str, echo: str, people: int, rounds: int) -> dict[str, list[float]]:
+async def measure(
+    base: str, sandbox: str, echo: str, people: int, rounds: int
+) -> dict[str, list[float]]:
     """Latencies per intent, and of the echo handler."""
     from bot.cli import ChatSession, follow
     from bot.services import account_config
@@ -147,7 +151,7 @@ async def measure(base: str, sandbox: str, echo: str, people: int, rounds: int) 
             for n, session in enumerate(sessions):
                 for name, phrase in PHRASES.items():
                     text = phrase.format(n=(round_ * people + n) % 100_000)
-                    results[name] += await timed(lambda s=session, t=text: s.line(t), 1)
+                    results[name] += await timed(partial(session.line, text), 1)
                 results["echo"] += await timed(lambda: echo_session.line("你好"), 1)
     return results
 
@@ -210,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                 process.wait(timeout=10)
             if not args.sqlite:
                 asyncio.run(drop_database(url))
-    print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}; machine speed probe after: {machine_speed():.0f} µs")
+    engine = "SQLite" if args.sqlite else "PostgreSQL"
+    print(f"database: {engine}; machine speed probe after: {machine_speed():.0f} µs")
     return 0 if report(results) else 1
 
 

@@ -146,13 +146,28 @@ def _contains_run(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
 
 
+@lru_cache(maxsize=1)
+def _base_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's dictionary, loaded once per process (about half a second)."""
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return dict(tokenizer.FREQ), int(tokenizer.total)
+
+
+def _fresh_tokenizer() -> Any:
+    """A segmenter of its own (words added to it stay its own) on the shared dictionary."""
+    freq, total = _base_dictionary()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ, tokenizer.total, tokenizer.initialized = dict(freq), total, True
+    return tokenizer
+
+
 class Recogniser:
     """Finds the intent of a sentence; jieba splits what is left into a place name."""
 
     def __init__(self, book: IntentBook, place_words: Iterable[str] = ()) -> None:
         self.book = book
-        self._tokenizer = jieba.Tokenizer()
-        self._tokenizer.initialize()  # loads the dictionary now, not on a driver's first message
+        self._tokenizer = _fresh_tokenizer()
         self._keywords = {k for rule in book.rules for k in rule.keywords}
         for word in [*self._keywords, *book.here_words, *place_words]:
             self._tokenizer.add_word(word, freq=50_000)

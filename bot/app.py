@@ -7,9 +7,11 @@ from aiohttp import web
 from bot import routes
 from config.settings import Settings
 
+MAX_BODY = routes.MAX_BODY
+
 
 def create_app(settings: Settings) -> web.Application:
-    """Build the /wechat/ sub-application."""
-    app = web.Application(client_max_size=64 * 1024)
+    """Build the /wechat/ sub-application (its parts come from bot.services.bot_ctx)."""
+    app = web.Application(client_max_size=MAX_BODY)
     routes.install(app)
     return app

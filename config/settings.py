@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     # How long a request waits for a free connection before it is answered 503 `busy`.
     db_pool_timeout_seconds: float = Field(10.0, gt=0)
     db_pool_recycle_seconds: int = Field(1800, ge=-1)
+    # The Official Account bot (docs/bot.md): memory per user, reply budget inside WeChat's
+    # 5 s (later answers go as customer-service messages), and a folder of its data files
+    # (bot_intents.toml, bot_places.toml, bot_menu.toml; unset: the packaged config/).
+    bot_state_minutes: int = Field(30, ge=1, le=24 * 60)
+    bot_reply_seconds: float = Field(4.0, gt=0, le=4.5)
+    bot_config_dir: str | None = None
     # Worker processes of `parking serve`, sharing the port (docs/architecture.md).
     workers: int = Field(1, ge=1, le=64)
 

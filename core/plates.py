@@ -101,3 +101,50 @@ def parse_plate_colour(text: str | None, plate: Plate) -> PlateColour:
         return PlateColour(text.upper())
     except ValueError:
         raise ValidationFailedError("车牌颜色不正确", detail=f"unknown colour {text!r}") from None
+
+
+# A driver typing in chat mixes the letters never issued (I, O) with the digits they look like.
+_SERIAL_FOLD = str.maketrans({"O": "0", "I": "1"})
+_CANDIDATE_LENGTHS = (8, 7)  # a new-energy plate first, so its eighth character is not lost
+
+
+@dataclass(frozen=True, slots=True)
+class PlateFinding:
+    """Plates found in a sentence and the normalised text around them."""
+
+    plates: tuple[Plate, ...]
+    rest: str
+
+
+def find_plates(text: str) -> PlateFinding:
+    """Every plate typed anywhere in a sentence (full-width, spaces, lower case, O for 0)."""
+    folded = normalise_plate_text(text)
+    plates: list[Plate] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(folded):
+        found = _plate_at(folded, i) if folded[i] in PROVINCES or folded[i] in "使W" else None
+        if found is None:
+            rest.append(folded[i])
+            i += 1
+            continue
+        if found not in plates:
+            plates.append(found)
+        i += len(found.number)
+    return PlateFinding(tuple(plates), "".join(rest))
+
+
+def _plate_at(text: str, start: int) -> Plate | None:
+    for length in _CANDIDATE_LENGTHS:
+        chunk = text[start : start + length]
+        if len(chunk) < length:
+            continue
+        candidate = chunk[:2] + chunk[2:].translate(_SERIAL_FOLD)
+        if is_valid_plate_number(candidate) and not _runs_on(text, start + length):
+            return Plate(candidate)
+    return None
+
+
+def _runs_on(text: str, end: int) -> bool:
+    """Whether more plate characters follow (then the chunk is part of a longer number)."""
+    return end < len(text) and text[end].isascii() and text[end].isalnum()

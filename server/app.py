@@ -14,6 +14,7 @@ import bot.app
 import device_bridge.app
 import miniprogram_api.app
 import ops_api.app
+from bot.services import bot_ctx
 from config.settings import Settings
 from core.billing import DayCalendar
 from core.clock import Clock, SystemClock
@@ -56,6 +57,7 @@ def create_app(
     app.cleanup_ctx.append(wechat_services)
     app.cleanup_ctx.append(driver_features_ctx)
     app.cleanup_ctx.append(rate_limits_ctx)
+    app.cleanup_ctx.append(bot_ctx)  # after the driver ports and the sandbox it uses
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     mounts = {

@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_simulate_arguments(simulate)
     simulate.set_defaults(run=_simulate)
+    from bot.cli import add_arguments as add_bot_arguments
+
+    add_bot_arguments(commands)  # chat, wechat menu push
     return parser
 
 

@@ -41,6 +41,11 @@ SANDBOX_REFUND_TEMPLATE = "sandbox-refund-template"
 SANDBOX_ENTRY_TEMPLATE = "sandbox-entry-template"
 SANDBOX_FEE_TEMPLATE = "sandbox-fee-template"
 SANDBOX_ARREARS_TEMPLATE = "sandbox-arrears-template"
+# The Official Account the sandbox plays (bot/account.py), when the settings name none.
+SANDBOX_OA_APPID = "wx0a1b2c3d4e5f6a7b"
+SANDBOX_OA_SECRET = "0a1b2c3d4e5f6a7bsandbox0oa0secret"
+SANDBOX_OA_TOKEN = "sandbox-oa-token"
+SANDBOX_OA_AES_KEY = "c2FuZGJveC1vZmZpY2lhbC1hY2NvdW50LWFlcy1rZXk"
 _PAYMENT_SETTINGS = (
     "wechatpay_sp_mchid",
     "wechatpay_api_v3_key",
@@ -198,8 +203,8 @@ async def _start_sandbox(
         else SANDBOX_SECRET
     )
     apps = {appid: secret}
-    if settings.wechat_appid and settings.wechat_secret:
-        apps[settings.wechat_appid] = settings.wechat_secret.get_secret_value()
+    oa_secret = settings.wechat_secret.get_secret_value() if settings.wechat_secret else None
+    apps[settings.wechat_appid or SANDBOX_OA_APPID] = oa_secret or SANDBOX_OA_SECRET
     sp_mchid = settings.wechatpay_sp_mchid or SANDBOX_SP_MCHID
     app = sandbox_server.create_app(
         keys, sp_mchid=sp_mchid, apps=apps, clock=clock, refund_delay=1.0

@@ -9,6 +9,7 @@ from core.billing import DayCalendar
 from core.clock import Clock
 from core.errors import NotFoundError
 from core.payments import Payment
+from core.services.lot_pricing import price_lot_stay
 from core.services.stays import StayView, paid_toward, stay_view
 from core.services.vehicles import list_plates, require_verified
 from core.store.activity import StayRow
@@ -128,3 +129,45 @@ async def _paid_in_full(uow: UnitOfWork, row: StayRow) -> bool:
 
 def _tariff(code: str | None, version: int | None) -> str | None:
     return f"{code} v{version}" if code else None
+
+
+@dataclass(frozen=True, slots=True)
+class UnpaidStay:
+    """A stay of a verified plate with money due: where, when and how much."""
+
+    ref: str
+    plate: str
+    place: str
+    entered_at: datetime
+    exited_at: datetime | None
+    due_fen: int
+
+
+async def unpaid_stays(uow: UnitOfWork, driver_id: int, plate: str) -> list[UnpaidStay]:
+    """A plate's stays with money due, with places and times: a verified binding only."""
+    await require_verified(uow, driver_id, plate)
+    return [
+        UnpaidStay(
+            row.ref,
+            plate,
+            await uow.city.place_name(row.berth_id, row.lot_id),
+            row.entered_at,
+            row.exited_at,
+            due,
+        )
+        for row, due in await uow.stays.unpaid_for_plate(plate)
+    ]
+
+
+async def lot_fee_so_far(
+    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, ref: str
+) -> int | None:
+    """What an open lot stay would be due if the car left now (None: not a lot stay)."""
+    row = await uow.stays.by_ref(ref)
+    if row is None or row.lot_id is None or row.status != "open":
+        return None
+    details = await uow.lots.lot_stay(row.id)
+    if details is None:
+        return None
+    lot = await uow.city.lot(row.lot_id)
+    return (await price_lot_stay(uow, calendar, lot, row, details, clock.now())).due_fen

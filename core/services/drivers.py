@@ -49,6 +49,13 @@ async def log_in(
     return DriverLogin(driver.id, token, created)
 
 
+async def find_or_create_driver(
+    uow: UnitOfWork, clock: Clock, appid: str, openid: str, unionid: str | None
+) -> tuple[DriverRow, bool]:
+    """The driver of an app's openid or of the unionid, created when new; does not commit."""
+    return await _find_or_create(uow, clock, appid, openid, unionid)
+
+
 async def _find_or_create(
     uow: UnitOfWork, clock: Clock, appid: str, openid: str, unionid: str | None
 ) -> tuple[DriverRow, bool]:

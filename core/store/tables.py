@@ -9,6 +9,7 @@ from core.store.activity import (
 )
 from core.store.arrears import ArrearsActionRow
 from core.store.base import Base
+from core.store.chat import ChatHandoffRow, ChatUserRow
 from core.store.city import (
     BerthRow,
     DeviceRow,
@@ -66,6 +67,8 @@ __all__ = [
     "BerthRow",
     "BerthStateRow",
     "CashierShiftRow",
+    "ChatHandoffRow",
+    "ChatUserRow",
     "DeviceEventRow",
     "DeviceHealthRow",
     "DeviceRow",

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.store.arrears_repository import ArrearsRepository
 from core.store.audit_repository import AuditRepository
 from core.store.berth_batch_repository import BerthBatchRepository
+from core.store.chat_repository import ChatRepository
 from core.store.conflicts import StoreConflictError
 from core.store.database import READ_ONLY_OPTION
 from core.store.device_ops_repository import DeviceOpsRepository
@@ -60,6 +61,7 @@ class UnitOfWork:
     lane_reads: LaneReadRepository
     vehicles: VehicleRepository
     places: PlaceRepository
+    chat: ChatRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -89,6 +91,7 @@ class UnitOfWork:
         self.lane_reads = LaneReadRepository(self.session)
         self.vehicles = VehicleRepository(self.session)
         self.places = PlaceRepository(self.session)
+        self.chat = ChatRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

@@ -1,4 +1,4 @@
-"""WeChat API stand-in: access_token, code2session, phone numbers, subscribe and CS messages."""
+"""WeChat API stand-in: access_token, code2session, phones, subscribe and CS messages, OA users."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class WeChatSandbox:
     clock: Clock
     tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # token -> appid, expiry
     messages: list[dict[str, Any]] = field(default_factory=list)
+    menus: dict[str, dict[str, Any]] = field(default_factory=dict)  # appid -> menu
+    unfollowed: set[str] = field(default_factory=set)  # openids
 
 
 WECHAT_KEY = web.AppKey("wechat_sandbox", WeChatSandbox)
@@ -48,6 +50,10 @@ def install(app: web.Application) -> None:
     app.router.add_post("/sandbox/wechat/phone-code", simulate_phone_code)
     app.router.add_post("/sandbox/wechat/subscriptions", simulate_subscription)
     app.router.add_get("/sandbox/wechat/messages", list_messages)
+    app.router.add_get("/cgi-bin/user/info", user_info)
+    app.router.add_post("/cgi-bin/menu/create", create_menu)
+    app.router.add_get("/cgi-bin/menu/get", get_menu)
+    app.router.add_post("/sandbox/wechat/follow", simulate_follow)
 
 
 def _error(errcode: int, errmsg: str) -> web.Response:
@@ -162,6 +168,8 @@ async def send_custom(request: web.Request) -> web.Response:
         return _error(40003, "invalid openid")
     if data.get("msgtype") not in ("text", "image", "link", "miniprogrampage"):
         return _error(40008, "invalid message type")
+    if user.openid in sandbox.unfollowed:
+        return _error(43004, "require subscribe")
     sandbox.messages.append({"kind": "custom", "appid": appid, **data})
     return web.json_response({"errcode": 0, "errmsg": "ok"})
 
@@ -209,3 +217,91 @@ async def list_messages(request: web.Request) -> web.Response:
     openid = request.query.get("openid")
     found = [m for m in sandbox.messages if openid is None or m.get("touser") == openid]
     return web.json_response(found)
+
+
+async def user_info(request: web.Request) -> web.Response:
+    """GET /cgi-bin/user/info: a follower of the Official Account, with the unionid."""
+    sandbox = request.app[WECHAT_KEY]
+    appid = _app_of_token(sandbox, request)
+    if isinstance(appid, web.Response):
+        return appid
+    user = sandbox.directory.known(request.query.get("openid", ""))
+    if user is None or user.appid != appid:
+        return _error(40003, "invalid openid")
+    if user.openid in sandbox.unfollowed:
+        return web.json_response({"subscribe": 0, "openid": user.openid, "unionid": user.unionid})
+    return web.json_response(
+        {
+            "subscribe": 1,
+            "openid": user.openid,
+            "language": "zh_CN",
+            "subscribe_time": int(sandbox.clock.now().timestamp()),
+            "unionid": user.unionid,
+            "remark": "",
+            "groupid": 0,
+            "tagid_list": [],
+            "subscribe_scene": "ADD_SCENE_QR_CODE",
+        }
+    )
+
+
+_MENU_TYPES = {"click", "view", "miniprogram", "scancode_push", "location_select"}
+
+
+def _menu_problem(menu: dict[str, Any]) -> str | None:
+    """Why WeChat would refuse this menu (three buttons, five sub-buttons, names, keys)."""
+    buttons = menu.get("button")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return "button size out of limit"
+    for button in buttons:
+        subs = button.get("sub_button")
+        if subs:
+            if len(subs) > 5:
+                return "sub button size out of limit"
+            if any(not isinstance(s, dict) or s.get("type") not in _MENU_TYPES for s in subs):
+                return "invalid button type"
+        elif button.get("type") not in _MENU_TYPES:
+            return "invalid button type"
+        if not button.get("name") or len(str(button["name"]).encode()) > 16:
+            return "invalid button name size"
+    return None
+
+
+async def create_menu(request: web.Request) -> web.Response:
+    """POST /cgi-bin/menu/create: keeps the Official Account's menu."""
+    sandbox = request.app[WECHAT_KEY]
+    appid = _app_of_token(sandbox, request)
+    if isinstance(appid, web.Response):
+        return appid
+    menu = await _body(request)
+    problem = _menu_problem(menu)
+    if problem is not None:
+        return _error(40017, problem)
+    sandbox.menus[appid] = menu
+    return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+
+async def get_menu(request: web.Request) -> web.Response:
+    """GET /cgi-bin/menu/get: the menu created last."""
+    sandbox = request.app[WECHAT_KEY]
+    appid = _app_of_token(sandbox, request)
+    if isinstance(appid, web.Response):
+        return appid
+    if appid not in sandbox.menus:
+        return _error(46003, "menu no exist")
+    return web.json_response({"menu": sandbox.menus[appid]})
+
+
+async def simulate_follow(request: web.Request) -> web.Response:
+    """Sandbox only: a person follows (or, with follow false, unfollows) an Official Account."""
+    sandbox = request.app[WECHAT_KEY]
+    data = await _body(request)
+    appid, person = str(data.get("appid", "")), str(data.get("person", ""))
+    if appid not in sandbox.directory.apps or not person:
+        raise web.HTTPBadRequest(text="appid of a registered app and person are required")
+    user = sandbox.directory.user(appid, person)
+    if data.get("follow", True):
+        sandbox.unfollowed.discard(user.openid)
+    else:
+        sandbox.unfollowed.add(user.openid)
+    return web.json_response({"openid": user.openid, "unionid": user.unionid})

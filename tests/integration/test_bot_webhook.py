@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree
 
@@ -30,6 +30,21 @@ TEXT_MESSAGE = """<xml><ToUserName><![CDATA[gh_parking]]></ToUserName>
 <MsgId>1234567890123456</MsgId></xml>"""
 
 
+def at_vector_time(clock: FrozenClock, timestamp: str) -> None:
+    """Put the centre's clock where a published vector was signed: replays are refused by age."""
+    clock.set(datetime.fromtimestamp(int(timestamp), UTC))
+
+
+def signed_now(clock: FrozenClock, token: str = "test") -> dict[str, str]:
+    """WeChat's URL signature for the clock's present moment."""
+    timestamp, nonce = str(int(clock.now().timestamp())), "n0nce"
+    return {
+        "signature": _url_signature(token, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
+
+
 async def bot_client(
     settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any], token: str | None
 ) -> TestClient[Any, Any]:
@@ -41,6 +56,7 @@ async def bot_client(
 async def test_url_check_answers_echostr_only_when_signed(
     settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any]
 ) -> None:
+    at_vector_time(clock, SIGNED["timestamp"])
     client = await bot_client(settings, clock, aiohttp_client, "test")
     good = await client.get("/wechat/", params={**SIGNED, "echostr": "hello-wechat"})
     assert (good.status, await good.text()) == (200, "hello-wechat")
@@ -68,9 +84,9 @@ def _sensor(event_id: str, state: str, at: str) -> dict[str, str]:
     }
 
 
-async def _ask(client: Any, content: str) -> str:
+async def _ask(client: Any, clock: FrozenClock, content: str) -> str:
     reply = await client.post(
-        "/wechat/", params=SIGNED, data=TEXT_MESSAGE.format(content=content).encode()
+        "/wechat/", params=signed_now(clock), data=TEXT_MESSAGE.format(content=content).encode()
     )
     assert reply.status == 200
     text: str = await reply.text()
@@ -84,23 +100,24 @@ async def test_a_plate_gets_what_it_owes_and_other_text_gets_help(
     client = await bot_client(settings, clock, aiohttp_client, "test")
     await client.post("/devices/sensors/events", json=_sensor("bot-1", "occupied", "09:00"))
     # Anyone can send a plate: a parked car's berth is not told.
-    parked = await _ask(client, "浙b 55555")
+    parked = await _ask(client, clock, "浙b 55555")
     assert "浙B55555 暂无待缴停车费" in parked and "HS2-004" not in parked
     clock.advance(timedelta(hours=2))
     left = await client.post("/devices/sensors/events", json=_sensor("bot-2", "vacated", "11:00"))
     fee = (await left.json())["fee_fen"]
     assert fee > 0
-    owed = await _ask(client, "浙B55555")
-    assert f"有 1 笔待缴停车费，合计 {format_yuan(fee)} 元" in owed and "HS2-004" not in owed
+    owed = await _ask(client, clock, "浙B55555")
+    assert f"有 1 笔待缴停车费，合计{format_yuan(fee)}元" in owed and "HS2-004" not in owed
     help_reply = await client.post(
-        "/wechat/", params=SIGNED, data=TEXT_MESSAGE.format(content="你好").encode()
+        "/wechat/", params=signed_now(clock), data=TEXT_MESSAGE.format(content="你好").encode()
     )
-    assert "发送车牌号" in await help_reply.text()
+    assert "找车位" in await help_reply.text()
 
 
 async def test_garbage_body_is_a_400(
     settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any]
 ) -> None:
+    at_vector_time(clock, SIGNED["timestamp"])
     client = await bot_client(settings, clock, aiohttp_client, "test")
     response = await client.post("/wechat/", params=SIGNED, data=b"<xml><oops")
     assert (response.status, (await response.json())["code"]) == (400, "invalid_request")
@@ -157,24 +174,26 @@ def _signed_query(**changes: str) -> dict[str, str]:
 async def test_a_safe_mode_message_is_decrypted_and_answered_encrypted(
     settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any]
 ) -> None:
+    at_vector_time(clock, SAMPLE_QUERY["timestamp"])
     client = await safe_mode_client(settings, clock, aiohttp_client, SAMPLE_AES_KEY)
     reply = await client.post("/wechat/", params=_signed_query(), data=SAMPLE_BODY.encode())
     assert reply.status == 200, await reply.text()
     body = await reply.text()
-    assert "<Encrypt>" in body and "发送车牌号" not in body  # nothing readable on the wire
+    assert "<Encrypt>" in body and "抱歉" not in body  # nothing readable on the wire
     fields = {child.tag: child.text or "" for child in ElementTree.fromstring(body)}
     crypto = WeChatCrypto(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID)
     answered = parse_message(
         crypto.decrypt_message(body, fields["MsgSignature"], fields["TimeStamp"], fields["Nonce"])
     )
-    # The sample says "abcdteT" from oyORnuP8q7ou2gfYjqLzSIWZf0rs: not a plate, so the help.
+    # The sample says "abcdteT" from oyORnuP8q7ou2gfYjqLzSIWZf0rs: not understood.
     assert answered.target == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
-    assert "发送车牌号" in answered.content
+    assert "没太明白" in answered.content
 
 
 async def test_a_safe_mode_message_with_a_forged_signature_or_no_key_is_refused(
     settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any]
 ) -> None:
+    at_vector_time(clock, SAMPLE_QUERY["timestamp"])
     client = await safe_mode_client(settings, clock, aiohttp_client, SAMPLE_AES_KEY)
     forged = _signed_query(msg_signature="0" * 40)
     refused = await client.post("/wechat/", params=forged, data=SAMPLE_BODY.encode())

@@ -48,11 +48,6 @@ async def test_a_fresh_signed_message_is_answered(
     assert response.status == 200, await response.text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/routes.py does not check the timestamp yet: the chatbot helper is to call "
-    "core.wechat_messages.check_message_time in _verify (issue 19); remove this mark then",
-)
 @pytest.mark.parametrize("shift", [-(MESSAGE_WINDOW_SECONDS + 60), MESSAGE_WINDOW_SECONDS + 60])
 async def test_a_signed_message_outside_the_window_is_refused(
     settings: Settings, clock: FrozenClock, aiohttp_client: Callable[..., Any], shift: int

@@ -25,6 +25,7 @@ from core.store.database import open_database
 from core.store.unit_of_work import UnitOfWork
 from device_bridge.formats import own_json
 from tests.conftest import SHANGHAI
+from tests.integration.test_berth_timeline import berth_event
 
 CALENDAR = ChineseDayCalendar()
 Uows = Callable[[], UnitOfWork]
@@ -36,16 +37,7 @@ def at(day: int, hhmm: str) -> str:
 
 
 def event(key: str, berth: str, state: str, time: str, plate: str | None = None) -> BerthEvent:
-    body: dict[str, Any] = {
-        "event_id": key,
-        "device": f"MAG-{berth}",
-        "berth": berth,
-        "state": state,
-        "device_time": time,
-    }
-    if plate:
-        body["plate"] = plate
-    return own_json.parse(body)
+    return own_json.parse(berth_event(key, berth, state, time, plate))
 
 
 async def send(uows: Uows, clock: FrozenClock, item: BerthEvent) -> None:

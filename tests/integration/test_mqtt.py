@@ -172,7 +172,7 @@ async def test_a_message_is_acknowledged_only_after_its_commit(
     await asyncio.wait_for(failing.connected.wait(), 10)
     topic = "parking/v1/sensors/MAG-HS1-001/events"
     await publish(broker.port, topic, sensor("a1", "occupied", "08:00"))
-    await eventually(lambda: asyncio.sleep(0, ATTEMPTS), ["own:MAG-HS1-001:a1"])
+    await eventually(lambda: asyncio.sleep(0, ATTEMPTS), ["own:berth:MAG-HS1-001:a1"])
     assert failing.handled == 0  # received, failed, not acknowledged
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

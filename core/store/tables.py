@@ -32,6 +32,7 @@ from core.store.devices import (
     ViolationRow,
 )
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
+from core.store.lane_outbox import LaneOutboxRow
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -73,6 +74,7 @@ __all__ = [
     "DriverOpenidRow",
     "DriverRow",
     "HolidayOverrideRow",
+    "LaneOutboxRow",
     "LanePassageRow",
     "LaneRow",
     "LedgerEntryRow",

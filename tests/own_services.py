@@ -1,4 +1,4 @@
-"""Private Redis servers for tests that kill and restart them (never the machine's shared one)."""
+"""Private Redis and Mosquitto servers for tests that kill and restart them (never the machine's shared one)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,6 +68,59 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class MosquittoServer:
+    """A Mosquitto of the test's own, configured as deploy/mosquitto.conf ships (persistent)."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        # Started as root, mosquitto drops to its own user: its folder must be reachable by it
+        # (pytest's tmp_path sits under a folder only root may enter).
+        folder = Path(tempfile.mkdtemp(prefix="parking-mosquitto-"))
+        folder.chmod(0o777)
+        self.folder = folder
+        self.config = folder / "mosquitto.conf"
+        shipped = (REPO / "deploy" / "mosquitto.conf").read_text(encoding="utf-8")
+        self.config.write_text(
+            shipped.replace("listener 1883 ", f"listener {self.port} ").replace(
+                "/var/lib/mosquitto/", f"{folder}/"
+            ),
+            encoding="utf-8",
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL the centre uses."""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start it (again, on the same port, with what it saved)."""
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = subprocess.Popen(
+            [binary, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait_listening(self.port, self.process, "mosquitto")
+
+    def kill(self) -> None:
+        """SIGKILL: no last save."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def remove(self) -> None:
+        """Kill it and delete its folder."""
+        self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def mosquitto_available() -> bool:
+    """Whether mosquitto is installed."""
+    return bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
 
 
 def redis_available() -> bool:

@@ -1,4 +1,4 @@
-"""Private Redis and Mosquitto servers for tests that kill and restart them (never the machine's shared one)."""
+"""Private Redis and Mosquitto servers for tests that kill them (never the shared ones)."""
 
 from __future__ import annotations
 

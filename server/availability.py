@@ -87,9 +87,10 @@ class InProcessAvailability:
                 queue.put_nowait(berth)
 
 
-# Sets a known berth's occupancy when the version is newer and publishes the berth as JSON.
+# Sets a known berth's occupancy when the version is newer and publishes the berth as JSON;
+# -1 for a berth Redis does not know (restarted empty: the change waits for a refill).
 _APPLY = """
-if redis.call('HEXISTS', KEYS[1], 'zone') == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'zone') == 0 then return -1 end
 local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
 if stored ~= nil and tonumber(ARGV[2]) <= stored then return 0 end
 redis.call('HSET', KEYS[1], 'occupied', ARGV[1], 'version', ARGV[2])
@@ -127,6 +128,7 @@ class RedisAvailability:
         self._prefix = prefix
         self._channel = f"{prefix}:changes"
         self._warm = f"{prefix}:warm"
+        self.unknown_berths = 0  # changes dropped for berths Redis did not know
         self._apply = client.register_script(_APPLY)
         self._load = client.register_script(_LOAD)
         self._close = client.register_script(_CLOSE)
@@ -162,7 +164,10 @@ class RedisAvailability:
     async def apply(self, change: OccupancyChange) -> bool:
         """Apply a change unless a newer one is stored."""
         keys = [self._key(change.code), self._channel]
-        return bool(await self._apply(keys=keys, args=[int(change.occupied), change.version]))
+        result = int(await self._apply(keys=keys, args=[int(change.occupied), change.version]))
+        if result < 0:
+            self.unknown_berths += 1
+        return result == 1
 
     async def set_closed(self, code: str, closed: bool) -> bool:
         """Mark a berth closed or reopened."""

@@ -29,6 +29,8 @@ class WarmStore(Protocol):
     async def set_closed(self, code: str, closed: bool) -> bool: ...
     async def berths(self, zone: str | None = None) -> list[BerthLive]: ...
     async def is_warm(self) -> bool: ...
+    @property
+    def unknown_berths(self) -> int: ...
     def changes(self) -> AsyncIterator[BerthLive | None]: ...
 
 
@@ -40,6 +42,7 @@ class FallbackAvailability:
         self._from_database = from_database
         self._cached: tuple[float, list[BerthLive]] | None = None
         self._rebuild: asyncio.Task[None] | None = None
+        self._again = False
         self.fallbacks = 0  # reads the database answered, for tests and health checks
 
     async def load(self, berths: Iterable[BerthLive]) -> None:
@@ -51,11 +54,15 @@ class FallbackAvailability:
 
     async def apply(self, change: OccupancyChange) -> bool:
         """Apply a change in Redis; a lost one is repaired by the rebuild that follows."""
+        unknown = self._store.unknown_berths
         try:
-            return await self._store.apply(change)
+            applied = await self._store.apply(change)
         except _FAILURES as exc:
             log.warning("berth %s occupancy not applied in Redis: %s", change.code, exc)
             return False
+        if self._store.unknown_berths != unknown:
+            self._refill_soon()  # Redis came back empty: this change is in the database only
+        return applied
 
     async def set_closed(self, code: str, closed: bool) -> bool:
         """Mark a berth closed or reopened in Redis."""
@@ -88,7 +95,21 @@ class FallbackAvailability:
             self._cached = (now, await self._from_database())
         return self._cached[1]
 
+    def _refill_soon(self) -> None:
+        """Refill Redis from the database; once more after a refill under way, which may have
+        read the database before the change that asked for it."""
+        if self._rebuild is not None and not self._rebuild.done():
+            self._again = True
+            return
+        self._rebuild = asyncio.create_task(self._refill())
+
     async def _refill(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            await self._refill_once()
+
+    async def _refill_once(self) -> None:
         try:
             await self._store.load(await self._from_database())
         except _FAILURES as exc:

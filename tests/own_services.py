@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -111,6 +112,97 @@ class MosquittoServer:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
+
+    def remove(self) -> None:
+        """Kill it and delete its folder."""
+        self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temp folder, run as `postgres` when
+    the test runs as root), so it can be SIGKILLed mid-traffic and recover on restart."""
+
+    def __init__(self) -> None:
+        binaries = _postgres_bin()
+        if binaries is None:
+            raise OSError("no PostgreSQL binaries under /usr/lib/postgresql")
+        self._bin = binaries
+        self.port = _free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="parking-pg-"))
+        # initdb and postgres refuse root; run as postgres (the test process stays their parent,
+        # so a killed postmaster is reaped and its pid file does not block the restart).
+        self._user = "postgres" if os.geteuid() == 0 else None
+        if self._user:
+            shutil.chown(self.folder, self._user, self._user)
+        self.data = self.folder / "data"
+        subprocess.run(
+            [
+                str(self._bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            user=self._user,
+            group=self._user,
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str) -> str:
+        """An asyncpg URL of a database on it."""
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        """Start it (again: after a kill it recovers from its WAL)."""
+        self.process = subprocess.Popen(
+            [
+                str(self._bin / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.folder}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=self._user,
+            group=self._user,
+            start_new_session=True,  # its own process group: a kill reaches every backend
+        )
+        ready = [str(self._bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        for _ in range(200):  # listening comes before accepting: it recovers first
+            if subprocess.run(ready, check=False).returncode == 0:
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise OSError(f"postgres did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every backend, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+            for _ in range(100):  # backends go with their group; the port frees once they do
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", self.port)) != 0:
+                        break
+                time.sleep(0.05)
 
     def remove(self) -> None:
         """Kill it and delete its folder."""

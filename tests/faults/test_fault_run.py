@@ -1,6 +1,6 @@
-"""A morning's device traffic while Redis and Mosquitto are killed and restarted, every event
-sent three times in shuffled orders: nothing lost, nothing charged twice, the ledger balanced,
-the same stays and fees as the ordered stream gives, availability answering throughout."""
+"""A morning's device traffic while Redis, Mosquitto and PostgreSQL are killed and restarted,
+every event sent three times in shuffled orders: nothing lost, nothing charged twice, the ledger
+balanced, the ordered stream's stays, availability answering throughout."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import contextlib
 import json
 import random
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,11 +35,33 @@ from device_bridge.mqtt import CONSUMER_KEY
 from server.availability import AVAILABILITY_KEY, stored_berths
 from server.availability_fallback import FallbackAvailability
 from server.resources import DATABASE_KEY
-from tests.conftest import START, service_missing
+from tests.conftest import START, _seed, run_blocking, service_missing
 from tests.faults.traffic import Event, morning
-from tests.own_services import MosquittoServer, RedisServer, mosquitto_available, redis_available
+from tests.own_services import (
+    MosquittoServer,
+    PrivatePostgres,
+    RedisServer,
+    mosquitto_available,
+    redis_available,
+)
 
 pytestmark = [pytest.mark.redis, pytest.mark.mqtt, pytest.mark.postgres]
+
+
+@pytest.fixture
+def postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL of this test's own holding the demo city."""
+    try:
+        server = PrivatePostgres()
+        server.start()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        service_missing("a private PostgreSQL (initdb, runuser)", exc)
+    try:
+        run_blocking(_seed(server.url("postgres")))
+        yield server
+    finally:
+        server.remove()
+
 
 SEED = 19
 CHUNK = 12  # messages in flight at once
@@ -266,9 +289,8 @@ async def eventually_stored(database: Database, expected: set[str], seconds: flo
     return keys
 
 
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-async def test_a_morning_survives_broker_and_cache_faults(
-    db_url: str,
+async def test_a_morning_survives_database_broker_and_cache_faults(
+    postgres: PrivatePostgres,
     sqlite_template: Path,
     tmp_path: Path,
     redis_server: RedisServer,
@@ -278,7 +300,7 @@ async def test_a_morning_survives_broker_and_cache_faults(
     from server.app import create_app
 
     settings = Settings(
-        database_url=db_url,
+        database_url=postgres.url("postgres"),
         redis_url=redis_server.url,
         mqtt_url=mosquitto.url,
         mqtt_client_id=f"centre-{uuid.uuid4().hex[:8]}",
@@ -315,7 +337,12 @@ async def test_a_morning_survives_broker_and_cache_faults(
             assert (await answer.json())["gate"] == "open"
             figures.lane_reads_while_broker_down += 1
         mosquitto.start()
-        await send_all(devices, first[4 * fifth :])
+        await send_all(devices, first[4 * fifth : 4 * fifth + fifth // 2])
+        postgres.kill()  # a crash: the app answers 5xx, the MQTT consumer retries
+        await send_all(devices, first[4 * fifth + fifth // 2 : 4 * fifth + fifth // 2 + CHUNK])
+        await asyncio.sleep(1)
+        postgres.start()  # recovers from its WAL
+        await send_all(devices, first[4 * fifth + fifth // 2 + CHUNK :])
         for seed in (SEED + 1, SEED + 2):  # every device sends everything again, twice
             again = events[:]
             random.Random(seed).shuffle(again)

@@ -109,6 +109,26 @@ async def test_sigterm_drains_and_ends_a_serving_process(env: dict[str, str]) ->
     assert took < 5
 
 
+async def test_sigterm_ends_a_process_serving_an_event_stream(env: dict[str, str]) -> None:
+    server = subprocess.Popen([*CLI, "serve"], env=env, stderr=subprocess.PIPE)  # noqa: ASYNC220
+    base = f"http://127.0.0.1:{env['PARKING_PORT']}"
+    try:
+        await _wait_healthy(base)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{base}/mp/availability/stream") as stream,
+        ):
+            assert stream.status == 200
+            assert (await stream.content.readline()).startswith(b"event: snapshot")
+            server.send_signal(signal.SIGTERM)
+            took, errors = await asyncio.to_thread(_finish, server, 30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, errors
+    assert took < 5
+
+
 async def test_sigterm_ends_a_process_still_starting(env: dict[str, str], tmp_path: Path) -> None:
     # A PostgreSQL that accepts the connection and never answers: the start waits on it.
     with socket.socket() as silent:

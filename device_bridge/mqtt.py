@@ -102,6 +102,7 @@ class MqttConsumer:
         self._order: dict[str, asyncio.Lock] = {}
         self.connected = asyncio.Event()
         self.handled = 0
+        self.redeliveries = 0  # sessions ended to have a failed message delivered again
         self.delays: deque[float] = deque(maxlen=32)  # the last reconnect waits, for health checks
 
     async def run(self) -> None:
@@ -180,8 +181,12 @@ class MqttConsumer:
                 client._client.ack(message.mid, message.qos)
             self.handled += 1
         except Exception:
-            # Not acknowledged: the broker redelivers it on the next session.
-            log.exception("MQTT message on %s failed; left unacknowledged", topic)
+            # Not acknowledged: the broker redelivers it on the next session, and only then
+            # (it holds the message in flight meanwhile; enough of them and it sends nothing
+            # more). So end this session: the consumer reconnects and gets it again.
+            log.exception("MQTT message on %s failed; left unacknowledged, reconnecting", topic)
+            self.redeliveries += 1
+            client._client.disconnect()
         finally:
             slots.release()
 

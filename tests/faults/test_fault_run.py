@@ -53,10 +53,10 @@ def postgres() -> Iterator[PrivatePostgres]:
     """A PostgreSQL of this test's own holding the demo city."""
     try:
         server = PrivatePostgres()
-        server.start()
     except (OSError, subprocess.CalledProcessError) as exc:
-        service_missing("a private PostgreSQL (initdb, runuser)", exc)
+        service_missing("a private PostgreSQL (initdb)", exc)
     try:
+        server.start()
         run_blocking(_seed(server.url("postgres")))
         yield server
     finally:

@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format migrate seed bench clean demo
+.PHONY: install run test faults lint format migrate seed bench clean demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -33,6 +33,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest -q
+
+# The fault suite alone (it is part of `make test` too), printing the run's figures.
+faults: install
+	$(BIN)/pytest -q -s -p no:randomly tests/faults
 
 lint: install
 	$(BIN)/ruff check .

@@ -134,7 +134,8 @@ async def _count(url: str, run: str) -> int:
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         found = await connection.fetchval(
-            "SELECT count(*) FROM device_events WHERE dedupe_key LIKE $1", f"own:MAG-BN-%:{run}-%"
+            "SELECT count(*) FROM device_events WHERE dedupe_key LIKE $1",
+            f"own:berth:MAG-BN-%:{run}-%",
         )
         return int(found)
     finally:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from core.berth_events import BerthEvent
 from core.plates import Plate, PlateColour
+
+# The stored keys' column width (device_events.dedupe_key).
+MAX_KEY_LENGTH = 128
+
+
+def event_key(vendor: str, scope: str, device: str, event_id: str) -> str:
+    """A dedupe key scoped by vendor, kind and device, so one kind never swallows another."""
+    key = f"{vendor}:{scope}:{device}:{event_id}"
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    # Long device codes and ids still fit the column, and a resend still hashes alike.
+    return f"{vendor}:{scope}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def _require_aware(moment: datetime) -> None:

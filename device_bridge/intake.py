@@ -145,7 +145,26 @@ class Intake:
         for outcome in outcomes:
             if not isinstance(outcome, DomainError):
                 await self._publish(outcome.change)
+        resent = {
+            e.berth_code
+            for e, o in zip(events, outcomes, strict=True)
+            if not isinstance(o, DomainError) and o.outcome is EventOutcome.DUPLICATE
+        }
+        if resent and self.availability is not None:
+            await self._republish(sorted(resent))
         return outcomes
+
+    async def _republish(self, codes: list[str]) -> None:
+        """A resend may follow a commit whose answer was lost (and its live update with it):
+        publish the berths' stored state again; versions keep a newer one in place."""
+        try:
+            async with UnitOfWork(self.database.sessions, read_only=True) as uow:
+                states = await uow.device_ops.occupancy_of(codes)
+        except Exception:  # live counts never fail an event; the refresh repairs them
+            log.exception("could not read berths %s to republish them", codes)
+            return
+        for code, occupied, version in states:
+            await self._publish(OccupancyChange(code, occupied, version))
 
     async def take_batch(self, items: Sequence[BerthEvent | DomainError]) -> BatchAck:
         """Apply the events of a batch together; items refused while parsing stay refused."""

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,8 @@ class MqttConsumer:
         self._order: dict[str, asyncio.Lock] = {}
         self.connected = asyncio.Event()
         self.handled = 0
+        self.redeliveries = 0  # sessions ended to have a failed message delivered again
+        self.delays: deque[float] = deque(maxlen=32)  # the last reconnect waits, for health checks
 
     async def run(self) -> None:
         """Consume until cancelled, reconnecting after any broker or network failure."""
@@ -109,9 +112,12 @@ class MqttConsumer:
             try:
                 await self._session()
             except aiomqtt.MqttError as exc:
+                if self.connected.is_set():
+                    attempt = 0  # that connection was good: the back-off starts over
                 self.connected.clear()
                 delay = RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)]
                 attempt += 1
+                self.delays.append(delay)
                 log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
             else:
@@ -175,8 +181,12 @@ class MqttConsumer:
                 client._client.ack(message.mid, message.qos)
             self.handled += 1
         except Exception:
-            # Not acknowledged: the broker redelivers it on the next session.
-            log.exception("MQTT message on %s failed; left unacknowledged", topic)
+            # Not acknowledged: the broker redelivers it on the next session, and only then
+            # (it holds the message in flight meanwhile; enough of them and it sends nothing
+            # more). So end this session: the consumer reconnects and gets it again.
+            log.exception("MQTT message on %s failed; left unacknowledged, reconnecting", topic)
+            self.redeliveries += 1
+            client._client.disconnect()
         finally:
             slots.release()
 

@@ -56,7 +56,13 @@ async def serve(app: web.Application, host: str, port: int) -> RunningSandbox:
     runner = web.AppRunner(app, handle_signals=False, access_log_format=ACCESS_LOG_FORMAT)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise OSError(
+            exc.errno, f"the WeChat sandbox cannot listen on {host}:{port}: {exc.strerror}"
+        ) from exc
     sockets = [s for s in runner.addresses if isinstance(s, tuple)]
     actual_port = sockets[0][1] if sockets else port
     return RunningSandbox(runner, f"http://{host}:{actual_port}")

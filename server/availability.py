@@ -16,6 +16,7 @@ from aiohttp import web
 
 from core.availability import AvailabilityStore, BerthLive, OccupancyChange
 from core.store.unit_of_work import UnitOfWork
+from server.availability_fallback import FallbackAvailability
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 AVAILABILITY_KEY: web.AppKey[AvailabilityStore] = web.AppKey("availability")
 
 _QUEUE_SIZE = 1000
+_REDIS_TIMEOUT = 2.0
 
 
 class InProcessAvailability:
@@ -85,9 +87,10 @@ class InProcessAvailability:
                 queue.put_nowait(berth)
 
 
-# Sets a known berth's occupancy when the version is newer and publishes the berth as JSON.
+# Sets a known berth's occupancy when the version is newer and publishes the berth as JSON;
+# -1 for a berth Redis does not know (restarted empty: the change waits for a refill).
 _APPLY = """
-if redis.call('HEXISTS', KEYS[1], 'zone') == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'zone') == 0 then return -1 end
 local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
 if stored ~= nil and tonumber(ARGV[2]) <= stored then return 0 end
 redis.call('HSET', KEYS[1], 'occupied', ARGV[1], 'version', ARGV[2])
@@ -124,6 +127,8 @@ class RedisAvailability:
         self._redis = client
         self._prefix = prefix
         self._channel = f"{prefix}:changes"
+        self._warm = f"{prefix}:warm"
+        self.unknown_berths = 0  # changes dropped for berths Redis did not know
         self._apply = client.register_script(_APPLY)
         self._load = client.register_script(_LOAD)
         self._close = client.register_script(_CLOSE)
@@ -149,12 +154,20 @@ class RedisAvailability:
                     client=pipe,
                 )
                 pipe.sadd(f"{self._prefix}:zones", b.zone)
+            pipe.set(self._warm, "1")  # filled: a restarted (empty) Redis lacks this key
             await pipe.execute()
+
+    async def is_warm(self) -> bool:
+        """Whether a full load filled this Redis (a restart without a dump empties it)."""
+        return bool(await self._redis.exists(self._warm))
 
     async def apply(self, change: OccupancyChange) -> bool:
         """Apply a change unless a newer one is stored."""
         keys = [self._key(change.code), self._channel]
-        return bool(await self._apply(keys=keys, args=[int(change.occupied), change.version]))
+        result = int(await self._apply(keys=keys, args=[int(change.occupied), change.version]))
+        if result < 0:
+            self.unknown_berths += 1
+        return result == 1
 
     async def set_closed(self, code: str, closed: bool) -> bool:
         """Mark a berth closed or reopened."""
@@ -206,13 +219,18 @@ def _berth(row: dict[str, Any]) -> BerthLive:
     )
 
 
-async def refresh(store: AvailabilityStore, uow: UnitOfWork, now: datetime) -> None:
-    """Load berth occupancy and closures from the database into the store."""
+async def stored_berths(uow: UnitOfWork, now: datetime) -> list[BerthLive]:
+    """Every on-street berth's occupancy and closure as the database has them."""
     closed = await uow.device_ops.closed_berth_codes(now)
-    berths = [
+    return [
         BerthLive(code, zone, street, occupied, code in closed, version)
         for code, zone, street, occupied, version in await uow.device_ops.street_berths()
     ]
+
+
+async def refresh(store: AvailabilityStore, uow: UnitOfWork, now: datetime) -> None:
+    """Load berth occupancy and closures from the database into the store."""
+    berths = await stored_berths(uow, now)
     await store.load(berths)
     for berth in berths:
         await store.set_closed(berth.code, berth.closed)
@@ -221,10 +239,18 @@ async def refresh(store: AvailabilityStore, uow: UnitOfWork, now: datetime) -> N
 async def availability_ctx(app: web.Application) -> AsyncIterator[None]:
     """Build the store, fill it from the database and keep closures current while serving."""
     settings = app[SETTINGS_KEY]
-    store: InProcessAvailability | RedisAvailability
+    store: InProcessAvailability | FallbackAvailability
+    redis_store = None
     if settings.redis_url:
-        client = aioredis.from_url(settings.redis_url, decode_responses=True)
-        store = RedisAvailability(client, settings.availability_redis_prefix)
+        # Short timeouts: while Redis is away the database answers, and should do so at once.
+        client = aioredis.from_url(
+            settings.redis_url,
+            decode_responses=True,
+            socket_timeout=_REDIS_TIMEOUT,
+            socket_connect_timeout=_REDIS_TIMEOUT,
+        )
+        redis_store = RedisAvailability(client, settings.availability_redis_prefix)
+        store = FallbackAvailability(redis_store, lambda: _read_database(app))
     else:
         store = InProcessAvailability()
     app[AVAILABILITY_KEY] = store
@@ -247,5 +273,12 @@ async def availability_ctx(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    if isinstance(store, RedisAvailability):
+    if isinstance(store, FallbackAvailability):
         await store.close()
+    if redis_store is not None:
+        await redis_store.close()
+
+
+async def _read_database(app: web.Application) -> list[BerthLive]:
+    async with UnitOfWork(app[DATABASE_KEY].sessions, read_only=True) as uow:
+        return await stored_berths(uow, app[CLOCK_KEY].now())

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import multiprocessing
+import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from multiprocessing.process import BaseProcess
 from types import FrameType
+
+from aiohttp import web
 
 from config.settings import Settings
 from server.log_masking import ACCESS_LOG_FORMAT, install_log_masking
@@ -38,10 +43,12 @@ async def _freeze_heap(_app: object) -> None:
     gc.freeze()
 
 
-def serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
-    """Run the app in this process until it is told to stop."""
-    from aiohttp import web
+class StartError(Exception):
+    """The server could not start (a port taken, a service refused): one line says why."""
 
+
+def serve_one(settings: Settings, *, reuse_port: bool = False) -> int:
+    """Run the app in this process until SIGTERM or SIGINT; 1 when it could not start."""
     from server.app import create_app
 
     # Every unit of work leaves some forty objects in reference cycles (SQLAlchemy's session,
@@ -52,31 +59,91 @@ def serve_one(settings: Settings, *, reuse_port: bool = False) -> None:
     gc.set_threshold(10_000, 50, 100)
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    code = 1
+    try:
+        loop.run_until_complete(_serve_until_stopped(app, settings, reuse_port=reuse_port))
+        code = 0
+    except StartError as exc:
+        log.error("parking serve could not start: %s", exc)
+    finally:
+        # Whatever a failed start left running (pool threads) must not keep the process alive.
+        _exit_soon(_STOP_SECONDS, code)
+        loop.close()
+    return code
+
+
+async def _serve_until_stopped(
+    app: web.Application, settings: Settings, *, reuse_port: bool
+) -> None:
+    """Start, serve until a signal, then drain: open connections get a few seconds to finish."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+    assert main is not None
+    started = False
+
+    def on_signal() -> None:
+        log.info("stopping")
+        _exit_soon(_STOP_SECONDS)  # a drain that hangs must not keep the process alive
+        if started:
+            stop.set()
+        else:
+            main.cancel()  # still starting (a database that does not answer): give up
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    access_log = logging.getLogger("aiohttp.access") if settings.access_log else None
     # Open keep-alive and event-stream connections get 10 s to finish, not the default 60.
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=10,
-        reuse_port=reuse_port or None,
-        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-        access_log_format=ACCESS_LOG_FORMAT,
-        loop=new_event_loop(),
-        print=None if reuse_port else print,
+    runner = web.AppRunner(
+        app, shutdown_timeout=10, access_log=access_log, access_log_format=ACCESS_LOG_FORMAT
     )
+    try:
+        try:
+            await runner.setup()  # the cleanup contexts: database, brokers, the sandbox
+            site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+            await site.start()
+        except asyncio.CancelledError:
+            raise StartError("stopped by a signal while starting") from None
+        except Exception as exc:
+            log.debug("start failed", exc_info=True)
+            raise StartError(_reason(exc)) from None
+        started = True
+        if not reuse_port:
+            print(f"======== Running on http://{settings.host}:{settings.port} ========")
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return f"{exc.strerror} (is another instance running?)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _exit_soon(seconds: float, code: int = 1) -> None:
+    """End the process after `seconds`, with `code`, unless it has ended by then."""
+
+    def watch() -> None:
+        time.sleep(seconds)
+        print(f"parking serve did not stop within {seconds:.0f}s; exiting", file=sys.stderr)
+        os._exit(code)
+
+    threading.Thread(target=watch, name="exit-watchdog", daemon=True).start()
 
 
 def _worker(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
     install_log_masking()
-    serve_one(settings, reuse_port=True)
+    sys.exit(serve_one(settings, reuse_port=True))
 
 
 def serve(settings: Settings) -> int:
     """Serve with `settings.workers` processes; when one dies the others are stopped too."""
     if settings.workers == 1:
-        serve_one(settings)
-        return 0
+        return serve_one(settings)
     if not settings.redis_url:
         log.warning(
             "%d workers without Redis: each keeps its own live availability, which catches up "

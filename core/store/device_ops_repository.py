@@ -112,6 +112,16 @@ class DeviceOpsRepository:
         rows = (await self._session.execute(query)).all()
         return [(c, z, s, bool(o), int(v)) for c, z, s, o, v in rows]
 
+    async def occupancy_of(self, codes: list[str]) -> list[tuple[str, bool, int]]:
+        """Berths' stored occupancy and state version, by code (those with a state)."""
+        query = (
+            select(BerthRow.code, BerthStateRow.occupied, BerthStateRow.version)
+            .join(BerthStateRow, BerthStateRow.berth_id == BerthRow.id)
+            .where(BerthRow.code.in_(codes))
+        )
+        rows = (await self._session.execute(query)).all()
+        return [(c, bool(o), int(v)) for c, o, v in rows]
+
     async def unplaced_observations(
         self, *, limit: int
     ) -> list[tuple[BerthObservationRow, DeviceEventRow, str]]:

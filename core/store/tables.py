@@ -33,6 +33,7 @@ from core.store.devices import (
     ViolationRow,
 )
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
+from core.store.lane_outbox import LaneOutboxRow
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -76,6 +77,7 @@ __all__ = [
     "DriverOpenidRow",
     "DriverRow",
     "HolidayOverrideRow",
+    "LaneOutboxRow",
     "LanePassageRow",
     "LaneRow",
     "LedgerEntryRow",

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from core.device_events import event_key
 from core.lane_events import (
     GateReport,
     GateState,
@@ -96,7 +97,7 @@ def to_read(body: LaneReadPayload) -> LaneRead:
 def to_gate(body: GatePayload) -> GateReport:
     """Turn a validated gate report into the domain event."""
     return GateReport(
-        _key(body),
+        event_key(VENDOR, "gate", body.device, body.event_id),
         VENDOR,
         body.device,
         body.device_time,
@@ -108,9 +109,15 @@ def to_gate(body: GatePayload) -> GateReport:
 def to_intercom(body: IntercomPayload) -> IntercomCall:
     """Turn a validated intercom call into the domain event."""
     return IntercomCall(
-        _key(body), VENDOR, body.device, body.device_time, body.model_dump(mode="json")
+        event_key(VENDOR, "intercom", body.device, body.event_id),
+        VENDOR,
+        body.device,
+        body.device_time,
+        body.model_dump(mode="json"),
     )
 
 
 def _key(body: _Common) -> str:
+    # Reads have a table of their own (lane_passages): no other kind shares their keys, and
+    # lane agents' journals already hold them in this form.
     return check_event_ids(f"{VENDOR}:{body.device}:{body.event_id}", body.device)

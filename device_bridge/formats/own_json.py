@@ -8,11 +8,10 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from core.berth_events import BerthEvent, BerthState
-from core.device_events import DeviceFault, Heartbeat, PlateRead
+from core.device_events import DeviceFault, Heartbeat, PlateRead, event_key
 from core.errors import DomainError, ValidationFailedError
 from core.plates import parse_plate, parse_plate_colour
 from server.http import parse_model
-from server.input_limits import check_event_ids
 
 VENDOR = "own"
 MAX_BATCH = 500
@@ -85,7 +84,7 @@ def to_event(body: BerthEventPayload) -> BerthEvent:
     plate = parse_plate(body.plate) if body.plate else None
     colour = parse_plate_colour(body.plate_colour, plate) if plate else None
     return BerthEvent(
-        dedupe_key=_key(body),
+        dedupe_key=_key("berth", body),
         vendor=VENDOR,
         device_code=body.device,
         berth_code=body.berth,
@@ -128,7 +127,7 @@ def to_plate_read(body: PlateReadPayload) -> PlateRead:
     """Turn a validated plate read into the domain event."""
     plate = parse_plate(body.plate) if body.plate else None
     return PlateRead(
-        dedupe_key=_key(body),
+        dedupe_key=_key("plate", body),
         vendor=VENDOR,
         device_code=body.device,
         device_time=body.device_time,
@@ -149,7 +148,7 @@ def parse_heartbeat(payload: Any) -> Heartbeat:
 def to_heartbeat(body: HeartbeatPayload) -> Heartbeat:
     """Turn a validated heartbeat into the domain event."""
     return Heartbeat(
-        dedupe_key=_key(body),
+        dedupe_key=_key("heartbeat", body),
         vendor=VENDOR,
         device_code=body.device,
         device_time=body.device_time,
@@ -167,7 +166,7 @@ def parse_fault(payload: Any) -> DeviceFault:
 def to_fault(body: FaultPayload) -> DeviceFault:
     """Turn a validated fault report into the domain event."""
     return DeviceFault(
-        dedupe_key=_key(body),
+        dedupe_key=_key("fault", body),
         vendor=VENDOR,
         device_code=body.device,
         device_time=body.device_time,
@@ -178,5 +177,5 @@ def to_fault(body: FaultPayload) -> DeviceFault:
     )
 
 
-def _key(body: _Common) -> str:
-    return check_event_ids(f"{VENDOR}:{body.device}:{body.event_id}", body.device)
+def _key(scope: str, body: _Common) -> str:
+    return event_key(VENDOR, scope, body.device, body.event_id)

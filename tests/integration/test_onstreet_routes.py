@@ -140,7 +140,7 @@ async def test_vendor_push_raises_violations_and_the_review_queue_lists_doubts(
         "outcome"
     ] == "review"
     review = await (await client.get("/ops/review/berths", headers=officer)).json()
-    assert [e["dedupe_key"] for e in review["refused_events"]] == ["own:MAG-HS1-003:far"]
+    assert [e["dedupe_key"] for e in review["refused_events"]] == ["own:berth:MAG-HS1-003:far"]
 
 
 async def test_an_open_stay_without_plate_goes_to_review_after_the_wait(

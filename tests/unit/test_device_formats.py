@@ -26,7 +26,7 @@ def fixture(name: str) -> Any:
 
 def test_own_berth_events() -> None:
     occupied = own_json.parse(fixture("own/berth_occupied.json"))
-    assert occupied.dedupe_key == "own:MAG-HS1-003:5821"
+    assert occupied.dedupe_key == "own:berth:MAG-HS1-003:5821"
     assert (occupied.berth_code, occupied.state) == ("HS1-003", BerthState.OCCUPIED)
     assert occupied.device_time == datetime(2026, 11, 25, 9, 2, 11, tzinfo=SHANGHAI)
     assert occupied.plate is None
@@ -97,7 +97,7 @@ def test_huawei_vias_event_gone_yields_nothing_and_bad_pushes_are_refused() -> N
 def test_mqtt_topics_route_to_parsers() -> None:
     payload = json.dumps(fixture("own/berth_occupied.json")).encode()
     [event] = decode("parking/v1", "parking/v1/sensors/MAG-HS1-003/events", payload).events
-    assert event.dedupe_key == "own:MAG-HS1-003:5821"
+    assert event.dedupe_key == "own:berth:MAG-HS1-003:5821"
     beat = {k: v for k, v in fixture("own/heartbeat.json").items() if k != "device"}
     [heartbeat] = decode(
         "parking/v1", "parking/v1/devices/MAG-HS1-009/heartbeat", json.dumps(beat).encode()

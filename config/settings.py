@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # Several centre workers share the device topics ($share/<group>/...): each message goes to
     # one of them. Empty: a plain subscription (one worker).
     mqtt_share_group: str = Field("", pattern=r"^[A-Za-z0-9_-]*$", max_length=64)
-    # Lane commands the broker could not take wait in the outbox (docs/reliability-faults.md),
+    # Lane commands the broker could not take wait in the outbox (docs/reliability.md),
     # void after this age: a gate opened minutes late would let the wrong car through.
     lane_command_max_age_seconds: float = Field(30.0, gt=0, le=3600)
     lane_outbox_poll_seconds: float = Field(2.0, gt=0, le=60)

@@ -91,7 +91,7 @@ def mosquitto() -> Iterator[MosquittoServer]:
 
 @dataclass
 class Figures:
-    """What the run did, printed at the end (docs/reliability-faults.md quotes it)."""
+    """What the run did, printed at the end (docs/reliability.md quotes it)."""
 
     sends: int = 0
     refused_by_a_down_broker: int = 0

@@ -19,8 +19,11 @@ from ops_api import (
     review,
     scan_codes,
     staff,
+    support,
+    support_stream,
     tariffs,
 )
+from miniprogram_api.availability import install_stream_shutdown
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
 
@@ -39,6 +42,8 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     lot_review.routes,
     payments.routes,
     scan_codes.routes,
+    support.routes,
+    support_stream.routes,
 )
 
 
@@ -48,4 +53,5 @@ def create_app(settings: Settings) -> web.Application:
     for table in ROUTE_TABLES:
         table.install(app)
     app[ROUTES_KEY] = list(ROUTE_TABLES)
+    install_stream_shutdown(app)  # the support console's stream ends with the server
     return app

@@ -15,7 +15,7 @@ from core.chat import (
 from core.clock import Clock
 from core.drivers import WeChatUnavailableError
 from core.services.drivers import find_or_create_driver
-from core.store.chat import ChatHandoffRow, ChatUserRow
+from core.store.chat import ChatHandoffRow, ChatMessageRow, ChatUserRow
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,15 @@ async def request_handoff(
         created_at=clock.now(),
     )
     await uow.chat.add_handoff(row)
+    await uow.chat.add_message(
+        ChatMessageRow(
+            handoff_id=row.id,
+            sender="driver",
+            kind="text",
+            body=row.message,
+            created_at=row.created_at,
+        )
+    )
     await uow.commit()
     log.info("chat handoff %s requested (%s)", row.id, reason.value)
     return row, True

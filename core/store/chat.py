@@ -47,9 +47,7 @@ class ChatHandoffRow(Base):
     claimed_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     last_activity_at: Mapped[datetime | None]
-    outcome: Mapped[str | None] = mapped_column(
-        String(16), comment="closed, handed_back or idle"
-    )
+    outcome: Mapped[str | None] = mapped_column(String(16), comment="closed, handed_back or idle")
     category: Mapped[str | None] = mapped_column(String(32))
     resolution: Mapped[str | None] = mapped_column(String(500))
     rating: Mapped[int | None]
@@ -60,9 +58,7 @@ class ChatMessageRow(Base):
     """One message of a conversation held by a support agent (driver, agent or system)."""
 
     __tablename__ = "chat_messages"
-    __table_args__ = (
-        CheckConstraint("sender IN ('driver', 'agent', 'system')", name="sender"),
-    )
+    __table_args__ = (CheckConstraint("sender IN ('driver', 'agent', 'system')", name="sender"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     handoff_id: Mapped[int] = mapped_column(ForeignKey("chat_handoffs.id"), index=True)

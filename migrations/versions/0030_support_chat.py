@@ -27,7 +27,10 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column(name, core.store.base.UTCDateTime(), nullable=True))
         batch_op.add_column(
             sa.Column(
-                "outcome", sa.String(length=16), nullable=True, comment="closed, handed_back or idle"
+                "outcome",
+                sa.String(length=16),
+                nullable=True,
+                comment="closed, handed_back or idle",
             )
         )
         batch_op.add_column(sa.Column("category", sa.String(length=32), nullable=True))
@@ -38,9 +41,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("handoff_id", sa.Integer(), nullable=False),
         sa.Column("sender", sa.String(length=8), nullable=False),
-        sa.Column(
-            "author", sa.String(length=64), nullable=True, comment="the agent's username"
-        ),
+        sa.Column("author", sa.String(length=64), nullable=True, comment="the agent's username"),
         sa.Column(
             "kind",
             sa.String(length=16),

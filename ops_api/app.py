@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
+from miniprogram_api.availability import install_stream_shutdown
 from ops_api import (
     arrears,
     cashier,
@@ -23,7 +24,6 @@ from ops_api import (
     support_stream,
     tariffs,
 )
-from miniprogram_api.availability import install_stream_shutdown
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
 

@@ -13,12 +13,12 @@ from core.staff import Permission
 from core.support import CANNED, Category, ConversationNotFoundError, MessageKind, SupportPorts
 from ops_api.auth import acting_staff
 from ops_api.support_views import (
-    ConversationOut,
-    ConversationsOut,
+    ChatMessageOut,
     DriverPanelOut,
-    HistoryOut,
-    MessageOut,
-    MetricsOut,
+    SupportConversationOut,
+    SupportConversationsOut,
+    SupportHistoryOut,
+    SupportMetricsOut,
     conversation_out,
     day_out,
     message_out,
@@ -39,13 +39,13 @@ class QueueQuery(BaseModel):
     limit: int = Field(100, ge=1, le=500)
 
 
-class TransferIn(BaseModel):
+class SupportTransferIn(BaseModel):
     """The agent to pass the conversation to."""
 
     to: str = Field(min_length=1, max_length=64, description="the agent's username")
 
 
-class SendIn(BaseModel):
+class SupportSendIn(BaseModel):
     """A text, a canned reply by name, or a mini-program page."""
 
     kind: MessageKind = MessageKind.TEXT
@@ -57,7 +57,7 @@ class SendIn(BaseModel):
     )
 
 
-class CloseIn(BaseModel):
+class SupportCloseIn(BaseModel):
     """What the conversation was about and how it was resolved."""
 
     category: Category
@@ -70,7 +70,7 @@ class MetricsQuery(BaseModel):
     day: date
 
 
-class CannedOut(BaseModel):
+class SupportCannedOut(BaseModel):
     """The canned replies by name."""
 
     replies: dict[str, str]
@@ -99,7 +99,7 @@ async def _answer(request: web.Request, handoff_id: int) -> web.Response:
     "/support/queue",
     "Waiting conversations, oldest first, with waiting time, plates and last messages",
     query=QueueQuery,
-    response=ConversationsOut,
+    response=SupportConversationsOut,
     permission=CHAT,
 )
 async def show_queue(request: web.Request, query: QueueQuery) -> web.Response:
@@ -108,7 +108,7 @@ async def show_queue(request: web.Request, query: QueueQuery) -> web.Response:
         entries = await support_panel.queue(uow, query.limit)
     staff, now = acting_staff(request), clock(request).now()
     return json_response(
-        ConversationsOut(items=[conversation_out(staff, e.row, now, e) for e in entries])
+        SupportConversationsOut(items=[conversation_out(staff, e.row, now, e) for e in entries])
     )
 
 
@@ -116,7 +116,7 @@ async def show_queue(request: web.Request, query: QueueQuery) -> web.Response:
     "GET",
     "/support/mine",
     "The conversations the calling agent holds",
-    response=ConversationsOut,
+    response=SupportConversationsOut,
     permission=CHAT,
 )
 async def show_mine(request: web.Request, _: None) -> web.Response:
@@ -126,7 +126,7 @@ async def show_mine(request: web.Request, _: None) -> web.Response:
         entries = await support_panel.held(uow, staff.username)
     now = clock(request).now()
     return json_response(
-        ConversationsOut(items=[conversation_out(staff, e.row, now, e) for e in entries])
+        SupportConversationsOut(items=[conversation_out(staff, e.row, now, e) for e in entries])
     )
 
 
@@ -134,7 +134,7 @@ async def show_mine(request: web.Request, _: None) -> web.Response:
     "GET",
     "/support/conversations/{conversation_id}",
     "A conversation and its whole history",
-    response=HistoryOut,
+    response=SupportHistoryOut,
     permission=CHAT,
 )
 async def show_history(request: web.Request, _: None) -> web.Response:
@@ -143,7 +143,7 @@ async def show_history(request: web.Request, _: None) -> web.Response:
         entry, messages = await support_panel.history(uow, _id(request))
     staff = acting_staff(request)
     return json_response(
-        HistoryOut(
+        SupportHistoryOut(
             conversation=conversation_out(staff, entry.row, clock(request).now(), entry),
             messages=[message_out(m) for m in messages],
         )
@@ -154,7 +154,7 @@ async def show_history(request: web.Request, _: None) -> web.Response:
     "POST",
     "/support/conversations/{conversation_id}/claim",
     "Take a waiting conversation (409 already_claimed when another agent was first)",
-    response=ConversationOut,
+    response=SupportConversationOut,
     permission=CHAT,
 )
 async def claim(request: web.Request, _: None) -> web.Response:
@@ -169,11 +169,11 @@ async def claim(request: web.Request, _: None) -> web.Response:
     "POST",
     "/support/conversations/{conversation_id}/transfer",
     "Pass a held conversation to another agent",
-    body=TransferIn,
-    response=ConversationOut,
+    body=SupportTransferIn,
+    response=SupportConversationOut,
     permission=CHAT,
 )
-async def transfer(request: web.Request, body: TransferIn) -> web.Response:
+async def transfer(request: web.Request, body: SupportTransferIn) -> web.Response:
     """Transfer a conversation."""
     handoff_id = _id(request)
     async with unit_of_work(request) as uow:
@@ -187,12 +187,12 @@ async def transfer(request: web.Request, body: TransferIn) -> web.Response:
     "POST",
     "/support/conversations/{conversation_id}/messages",
     "Reply as a customer-service message (409 outside WeChat's 48 hours)",
-    body=SendIn,
-    response=MessageOut,
+    body=SupportSendIn,
+    response=ChatMessageOut,
     permission=CHAT,
     status=201,
 )
-async def send(request: web.Request, body: SendIn) -> web.Response:
+async def send(request: web.Request, body: SupportSendIn) -> web.Response:
     """Send the driver a message."""
     outgoing = support.AgentMessage(body.kind, body.text, body.canned, body.title, body.page)
     if body.kind is MessageKind.TEXT and not body.text:
@@ -208,11 +208,11 @@ async def send(request: web.Request, body: SendIn) -> web.Response:
     "POST",
     "/support/conversations/{conversation_id}/close",
     "Close with a category and a resolution; the bot asks the driver for a 1-5 rating",
-    body=CloseIn,
-    response=ConversationOut,
+    body=SupportCloseIn,
+    response=SupportConversationOut,
     permission=CHAT,
 )
-async def close(request: web.Request, body: CloseIn) -> web.Response:
+async def close(request: web.Request, body: SupportCloseIn) -> web.Response:
     """Close a conversation."""
     handoff_id = _id(request)
     async with unit_of_work(request) as uow:
@@ -232,7 +232,7 @@ async def close(request: web.Request, body: CloseIn) -> web.Response:
     "POST",
     "/support/conversations/{conversation_id}/hand-back",
     "Give the conversation back to the bot",
-    response=ConversationOut,
+    response=SupportConversationOut,
     permission=CHAT,
 )
 async def hand_back(request: web.Request, _: None) -> web.Response:
@@ -264,19 +264,21 @@ async def show_driver(request: web.Request, _: None) -> web.Response:
     "/support/metrics",
     "Per agent on a day: conversations, waiting, first response, handling time, ratings",
     query=MetricsQuery,
-    response=MetricsOut,
+    response=SupportMetricsOut,
     permission=CHAT,
 )
 async def show_metrics(request: web.Request, query: MetricsQuery) -> web.Response:
     """The day's metrics."""
     async with read_unit_of_work(request) as uow:
         days = await support_panel.metrics(uow, query.day)
-    return json_response(MetricsOut(day=query.day.isoformat(), agents=[day_out(d) for d in days]))
+    return json_response(
+        SupportMetricsOut(day=query.day.isoformat(), agents=[day_out(d) for d in days])
+    )
 
 
 @routes.route(
-    "GET", "/support/canned", "Canned replies by name", response=CannedOut, permission=CHAT
+    "GET", "/support/canned", "Canned replies by name", response=SupportCannedOut, permission=CHAT
 )
 async def show_canned(request: web.Request, _: None) -> web.Response:
     """List the canned replies."""
-    return json_response(CannedOut(replies=CANNED))
+    return json_response(SupportCannedOut(replies=CANNED))

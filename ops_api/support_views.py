@@ -12,7 +12,7 @@ from core.store.chat import ChatHandoffRow, ChatMessageRow
 from core.support import AgentDay, mask_openid, mask_phone
 
 
-class MessageOut(BaseModel):
+class ChatMessageOut(BaseModel):
     """One message of a conversation."""
 
     id: int
@@ -23,7 +23,7 @@ class MessageOut(BaseModel):
     at: datetime
 
 
-class PlateOut(BaseModel):
+class BoundPlateOut(BaseModel):
     """A plate bound to the driver."""
 
     plate: str
@@ -31,7 +31,7 @@ class PlateOut(BaseModel):
     bound_at: datetime
 
 
-class ConversationOut(BaseModel):
+class SupportConversationOut(BaseModel):
     """A conversation: why it came, who holds it, how it ended."""
 
     id: int
@@ -49,24 +49,24 @@ class ConversationOut(BaseModel):
     category: str | None
     resolution: str | None
     rating: int | None
-    plates: list[PlateOut]
-    last_messages: list[MessageOut]
+    plates: list[BoundPlateOut]
+    last_messages: list[ChatMessageOut]
 
 
-class ConversationsOut(BaseModel):
+class SupportConversationsOut(BaseModel):
     """Conversations, oldest first."""
 
-    items: list[ConversationOut]
+    items: list[SupportConversationOut]
 
 
-class HistoryOut(BaseModel):
+class SupportHistoryOut(BaseModel):
     """A conversation and every message of it."""
 
-    conversation: ConversationOut
-    messages: list[MessageOut]
+    conversation: SupportConversationOut
+    messages: list[ChatMessageOut]
 
 
-class StayBrief(BaseModel):
+class PanelStay(BaseModel):
     """A stay of one of the driver's plates."""
 
     ref: str
@@ -77,7 +77,7 @@ class StayBrief(BaseModel):
     fee_fen: int | None
 
 
-class PaymentBrief(BaseModel):
+class PanelPayment(BaseModel):
     """A payment of the driver."""
 
     out_trade_no: str
@@ -88,7 +88,7 @@ class PaymentBrief(BaseModel):
     created_at: datetime
 
 
-class RefundBrief(BaseModel):
+class PanelRefund(BaseModel):
     """A refund of one of the driver's payments."""
 
     out_refund_no: str
@@ -99,7 +99,7 @@ class RefundBrief(BaseModel):
     created_at: datetime
 
 
-class ArrearsBrief(BaseModel):
+class PanelArrears(BaseModel):
     """A stay of a verified plate with money due."""
 
     ref: str
@@ -110,7 +110,7 @@ class ArrearsBrief(BaseModel):
     due_fen: int
 
 
-class NoticeBrief(BaseModel):
+class PanelNotice(BaseModel):
     """A notification to the driver."""
 
     kind: str
@@ -126,12 +126,12 @@ class DriverPanelOut(BaseModel):
     driver_id: int | None
     openid: str
     phone: str | None
-    plates: list[PlateOut]
-    stays: list[StayBrief]
-    payments: list[PaymentBrief]
-    refunds: list[RefundBrief]
-    arrears: list[ArrearsBrief]
-    notices: list[NoticeBrief]
+    plates: list[BoundPlateOut]
+    stays: list[PanelStay]
+    payments: list[PanelPayment]
+    refunds: list[PanelRefund]
+    arrears: list[PanelArrears]
+    notices: list[PanelNotice]
     invoices: list[str] = Field(description="e-invoices do not exist yet: always empty")
 
 
@@ -147,7 +147,7 @@ class AgentDayOut(BaseModel):
     rating_average: float | None
 
 
-class MetricsOut(BaseModel):
+class SupportMetricsOut(BaseModel):
     """Per agent, the conversations claimed on a day."""
 
     day: str
@@ -163,9 +163,9 @@ def openid_for(staff: StaffIdentity, openid: str) -> str:
     return openid if _contacts(staff) else mask_openid(openid)
 
 
-def message_out(row: ChatMessageRow) -> MessageOut:
+def message_out(row: ChatMessageRow) -> ChatMessageOut:
     """The wire form of a message."""
-    return MessageOut(
+    return ChatMessageOut(
         id=row.id,
         sender=row.sender,
         author=row.author,
@@ -175,17 +175,17 @@ def message_out(row: ChatMessageRow) -> MessageOut:
     )
 
 
-def plate_out(plate: BoundPlate) -> PlateOut:
+def plate_out(plate: BoundPlate) -> BoundPlateOut:
     """The wire form of a bound plate."""
-    return PlateOut(plate=plate.plate, verified=plate.verified, bound_at=plate.bound_at)
+    return BoundPlateOut(plate=plate.plate, verified=plate.verified, bound_at=plate.bound_at)
 
 
 def conversation_out(
     staff: StaffIdentity, row: ChatHandoffRow, now: datetime, entry: QueueEntry | None = None
-) -> ConversationOut:
+) -> SupportConversationOut:
     """The wire form of a conversation."""
     waited = (row.claimed_at or row.closed_at or now) - row.created_at
-    return ConversationOut(
+    return SupportConversationOut(
         id=row.id,
         status=row.status,
         reason=row.reason,
@@ -215,11 +215,11 @@ def panel_out(staff: StaffIdentity, panel: DriverPanel) -> DriverPanelOut:
         openid=openid_for(staff, row.openid),
         phone=panel.phone if _contacts(staff) else mask_phone(panel.phone),
         plates=[plate_out(p) for p in panel.plates],
-        stays=[StayBrief.model_validate(s, from_attributes=True) for s in panel.stays],
-        payments=[PaymentBrief.model_validate(p, from_attributes=True) for p in panel.payments],
-        refunds=[RefundBrief.model_validate(r, from_attributes=True) for r in panel.refunds],
-        arrears=[ArrearsBrief.model_validate(a, from_attributes=True) for a in panel.arrears],
-        notices=[NoticeBrief.model_validate(n, from_attributes=True) for n in panel.notices],
+        stays=[PanelStay.model_validate(s, from_attributes=True) for s in panel.stays],
+        payments=[PanelPayment.model_validate(p, from_attributes=True) for p in panel.payments],
+        refunds=[PanelRefund.model_validate(r, from_attributes=True) for r in panel.refunds],
+        arrears=[PanelArrears.model_validate(a, from_attributes=True) for a in panel.arrears],
+        notices=[PanelNotice.model_validate(n, from_attributes=True) for n in panel.notices],
         invoices=[],
     )
 

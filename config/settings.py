@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     # (checked by a sweep every support_sweep_seconds, 0 = only when the driver writes); the
     # wait the driver is told is this many minutes per conversation ahead; Official Accounts
     # whose chats go to WeChat's own customer service (TransferCustomerServiceReply) instead.
-    support_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    support_idle_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
     support_sweep_seconds: float = Field(60.0, ge=0)
     support_minutes_per_chat: int = Field(5, ge=1, le=120)
     support_wechat_customer_service: list[str] = Field(default_factory=list)

@@ -87,7 +87,7 @@ class SupportRepository:
         """Held conversations with no message since `before`."""
         query = (
             select(ChatHandoffRow)
-            .where(ChatHandoffRow.status == "taken", ChatHandoffRow.last_activity_at < before)
+            .where(ChatHandoffRow.status == "taken", ChatHandoffRow.last_activity_at <= before)
             .order_by(ChatHandoffRow.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -302,4 +302,4 @@ def _reply_xml(driver: Follower, answer: tuple[int, str]) -> str:
 
 
 def _last_text(messages: list[Any]) -> str:
-    return [m["text"]["content"] for m in messages if m.get("msgtype") == "text"][-1]
+    return str([m["text"]["content"] for m in messages if m.get("msgtype") == "text"][-1])

@@ -59,10 +59,15 @@ async def answer_text(turn: Turn, message: str) -> str:
     turn.state = turn.state.with_changes(awaiting=None)
     if recognition.intent is not Intent.FALLBACK:
         turn.state = turn.state.with_changes(misses=0)
-    return await answer(turn, recognition, message)
+    earlier = turn.state.recent
+    text = await answer(turn, recognition, message, earlier)
+    turn.state = turn.state.remembering(message)
+    return text
 
 
-async def answer(turn: Turn, recognition: Recognition, message: str = "") -> str:
+async def answer(
+    turn: Turn, recognition: Recognition, message: str = "", earlier: tuple[str, ...] = ()
+) -> str:
     """Answer a recognised intent (also what a menu click or a scan asks)."""
     intent = recognition.intent
     if intent is Intent.FIND_PARKING:
@@ -84,13 +89,15 @@ async def answer(turn: Turn, recognition: Recognition, message: str = "") -> str
     if intent is Intent.INVOICE:
         return await accounts.invoice(turn)
     if intent is Intent.HUMAN:
-        return await human(turn, recognition, message)
+        return await human(turn, recognition, message, earlier)
     if intent is Intent.GREETING:
         return HELP
     return fallback(turn)
 
 
-async def human(turn: Turn, recognition: Recognition, message: str) -> str:
+async def human(
+    turn: Turn, recognition: Recognition, message: str, earlier: tuple[str, ...] = ()
+) -> str:
     """Record the request for a person (the support console takes it) and say so."""
     if turn.notes.get("missed"):
         reason = HandoffReason.MISSED
@@ -103,7 +110,9 @@ async def human(turn: Turn, recognition: Recognition, message: str) -> str:
     if ports is not None and turn.identity.appid in ports.wechat_customer_service:
         turn.notes["transfer"] = "wechat"  # the webhook answers TransferCustomerServiceReply
         return TO_WECHAT
-    row, created = await request_handoff(turn.uow, turn.clock, turn.identity, reason, message)
+    row, created = await request_handoff(
+        turn.uow, turn.clock, turn.identity, reason, message, earlier
+    )
     position = await turn.uow.support.position(row)
     wait = estimated_wait(position, ports.minutes_per_chat if ports else 5)
     if not created:

@@ -63,7 +63,6 @@ HANDED_BACK = "客服已结束本次会话，接下来由智能助手为您服�
 IDLE_BACK = (
     "由于长时间没有新消息，本次客服会话已结束，智能助手将继续为您服务。回复“人工”可再次联系客服。"
 )
-QUEUED_NOTE = "已收到您的留言，客服接入后会直接回复您。"
 RATING_WINDOW = timedelta(hours=24)
 
 

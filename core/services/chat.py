@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.chat import (
@@ -91,9 +92,15 @@ async def follow(uow: UnitOfWork, clock: Clock, identity: ChatIdentity, followin
 
 
 async def request_handoff(
-    uow: UnitOfWork, clock: Clock, identity: ChatIdentity, reason: HandoffReason, message: str
+    uow: UnitOfWork,
+    clock: Clock,
+    identity: ChatIdentity,
+    reason: HandoffReason,
+    message: str,
+    earlier: Sequence[str] = (),
 ) -> tuple[ChatHandoffRow, bool]:
-    """Record that the driver wants a person; an open request is kept, not doubled."""
+    """Record that the driver wants a person (with what they wrote just before); an open
+    request is kept, not doubled."""
     found = await uow.chat.open_handoff(identity.appid, identity.openid)
     if found is not None:
         return found, False
@@ -107,15 +114,16 @@ async def request_handoff(
         created_at=clock.now(),
     )
     await uow.chat.add_handoff(row)
-    await uow.chat.add_message(
-        ChatMessageRow(
-            handoff_id=row.id,
-            sender="driver",
-            kind="text",
-            body=row.message,
-            created_at=row.created_at,
+    for text in (*earlier, row.message):
+        await uow.chat.add_message(
+            ChatMessageRow(
+                handoff_id=row.id,
+                sender="driver",
+                kind="text",
+                body=text,
+                created_at=row.created_at,
+            )
         )
-    )
     await uow.commit()
     log.info("chat handoff %s requested (%s)", row.id, reason.value)
     return row, True

@@ -40,7 +40,8 @@ async def test_driver_reaches_an_agent_and_back_to_the_bot(
     assert entry["id"] == queued["conversation"]
     assert (entry["reason"], entry["status"]) == ("asked", "open")
     assert [p["plate"] for p in entry["plates"]] == ["浙B12345"]
-    assert [m["body"] for m in entry["last_messages"]] == ["人工"]
+    # What the driver wrote just before asking comes along (the bot's memory keeps three).
+    assert [m["body"] for m in entry["last_messages"]] == ["绑定 浙B12345", "人工"]
     assert "****" in entry["openid"] and entry["openid"] != dora.openid
     conversation = entry["id"]
 
@@ -82,6 +83,11 @@ async def test_driver_reaches_an_agent_and_back_to_the_bot(
     status, history = await ops(bot, "GET", f"/conversations/{conversation}", agent)
     assert status == 200
     senders = [(m["sender"], m["body"]) for m in history["messages"]]
-    assert senders[:3] == [("driver", "人工"), ("driver", "你好"), ("agent", reply["text"])]
+    assert senders[:4] == [
+        ("driver", "绑定 浙B12345"),
+        ("driver", "人工"),
+        ("driver", "你好"),
+        ("agent", reply["text"]),
+    ]
     assert ("driver", "昨天在中山东路停车被多扣了5元") in senders
     await stream.response.release()

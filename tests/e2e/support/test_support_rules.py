@@ -303,3 +303,21 @@ def _reply_xml(driver: Follower, answer: tuple[int, str]) -> str:
 
 def _last_text(messages: list[Any]) -> str:
     return str([m["text"]["content"] for m in messages if m.get("msgtype") == "text"][-1])
+
+
+async def test_a_second_miss_brings_what_the_bot_missed_to_the_queue(
+    make_bot: Any, oa_sandbox: TestServer, clock: FrozenClock
+) -> None:
+    bot = await make_bot(support_sweep_seconds=0)
+    lost = await follower(bot, oa_sandbox, clock, "lost")
+    await lost.say("我的卡怎么刷不了")
+    await lost.say("闸机一直不抬杆")
+    assert "已为您转接人工客服" in await lost.say("是的")
+    status, queue = await ops(bot, "GET", "/queue", await agent_headers(bot))
+    [entry] = queue["items"]
+    assert entry["reason"] == "missed"
+    assert [m["body"] for m in entry["last_messages"]] == [
+        "我的卡怎么刷不了",
+        "闸机一直不抬杆",
+        "是的",
+    ]

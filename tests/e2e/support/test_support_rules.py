@@ -315,7 +315,7 @@ async def test_a_second_miss_brings_what_the_bot_missed_to_the_queue(
     assert "已为您转接人工客服" in await lost.say("是的")
     status, queue = await ops(bot, "GET", "/queue", await agent_headers(bot))
     [entry] = queue["items"]
-    assert entry["reason"] == "missed"
+    assert (status, entry["reason"]) == (200, "missed")
     assert [m["body"] for m in entry["last_messages"]] == [
         "我的卡怎么刷不了",
         "闸机一直不抬杆",

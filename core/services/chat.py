@@ -99,8 +99,7 @@ async def request_handoff(
     message: str,
     earlier: Sequence[str] = (),
 ) -> tuple[ChatHandoffRow, bool]:
-    """Record that the driver wants a person (with what they wrote just before); an open
-    request is kept, not doubled."""
+    """Record that the driver wants a person, with what they wrote just before; not doubled."""
     found = await uow.chat.open_handoff(identity.appid, identity.openid)
     if found is not None:
         return found, False

@@ -53,6 +53,13 @@ class OfficialAccountClient:
         """POST /cgi-bin/message/custom/send with a text."""
         await self._run(self._api.message.send_text, openid, text)
 
+    async def send_miniprogram_page(
+        self, openid: str, title: str, appid: str, pagepath: str
+    ) -> None:
+        """POST /cgi-bin/message/custom/send with a mini-program card."""
+        card = {"title": title, "appid": appid, "pagepath": pagepath, "thumb_media_id": ""}
+        await self._run(self._api.message.send_mini_program_page, openid, card)
+
     async def create_menu(self, menu: dict[str, Any]) -> None:
         """POST /cgi-bin/menu/create."""
         await self._run(self._api.menu.create, menu)

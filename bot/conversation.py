@@ -9,6 +9,8 @@ from bot.intents import Intent, Recognition
 from bot.turn import Turn
 from core.chat import HandoffReason
 from core.services.chat import request_handoff
+from core.services.support import queued
+from core.support import estimated_wait
 
 HELP = (
     "您好，我是停车助手，可以帮您：\n"
@@ -26,6 +28,7 @@ FIRST_MISS = (
     "也可以回复“人工”联系客服。"
 )
 SECOND_MISS = "还是没能理解您的问题，抱歉。需要转人工客服吗？回复“是”即可，客服会尽快联系您。"
+TO_WECHAT = "正在为您转接人工客服，请稍候。"
 PLATE_INTENTS = {Intent.BIND_PLATE.value, Intent.ARREARS.value}
 
 
@@ -56,10 +59,15 @@ async def answer_text(turn: Turn, message: str) -> str:
     turn.state = turn.state.with_changes(awaiting=None)
     if recognition.intent is not Intent.FALLBACK:
         turn.state = turn.state.with_changes(misses=0)
-    return await answer(turn, recognition, message)
+    earlier = turn.state.recent
+    text = await answer(turn, recognition, message, earlier)
+    turn.state = turn.state.remembering(message)
+    return text
 
 
-async def answer(turn: Turn, recognition: Recognition, message: str = "") -> str:
+async def answer(
+    turn: Turn, recognition: Recognition, message: str = "", earlier: tuple[str, ...] = ()
+) -> str:
     """Answer a recognised intent (also what a menu click or a scan asks)."""
     intent = recognition.intent
     if intent is Intent.FIND_PARKING:
@@ -81,13 +89,15 @@ async def answer(turn: Turn, recognition: Recognition, message: str = "") -> str
     if intent is Intent.INVOICE:
         return await accounts.invoice(turn)
     if intent is Intent.HUMAN:
-        return await human(turn, recognition, message)
+        return await human(turn, recognition, message, earlier)
     if intent is Intent.GREETING:
         return HELP
     return fallback(turn)
 
 
-async def human(turn: Turn, recognition: Recognition, message: str) -> str:
+async def human(
+    turn: Turn, recognition: Recognition, message: str, earlier: tuple[str, ...] = ()
+) -> str:
     """Record the request for a person (the support console takes it) and say so."""
     if turn.notes.get("missed"):
         reason = HandoffReason.MISSED
@@ -96,12 +106,26 @@ async def human(turn: Turn, recognition: Recognition, message: str) -> str:
     else:
         reason = HandoffReason.ASKED
     turn.state = turn.state.with_changes(misses=0)
-    row, created = await request_handoff(turn.uow, turn.clock, turn.identity, reason, message)
+    ports = turn.setup.support()
+    if ports is not None and turn.identity.appid in ports.wechat_customer_service:
+        turn.notes["transfer"] = "wechat"  # the webhook answers TransferCustomerServiceReply
+        return TO_WECHAT
+    row, created = await request_handoff(
+        turn.uow, turn.clock, turn.identity, reason, message, earlier
+    )
+    position = await turn.uow.support.position(row)
+    wait = estimated_wait(position, ports.minutes_per_chat if ports else 5)
     if not created:
-        return f"您的人工服务请求（编号{row.id}）已在排队，客服会尽快回复，请直接留言说明问题。"
+        return (
+            f"您的人工服务请求（编号{row.id}）已在排队，前面还有{max(position - 1, 0)}位，"
+            "客服会尽快回复，请直接留言说明问题。"
+        )
+    if ports is not None:
+        await queued(ports, row)
     sorry = "非常抱歉给您带来不便。" if reason is HandoffReason.COMPLAINT else ""
     return (
-        f"{sorry}已为您转接人工客服（编号{row.id}），客服将在工作时间（9:00-21:00）尽快回复。"
+        f"{sorry}已为您转接人工客服（编号{row.id}），您前面还有{position - 1}位，"
+        f"预计约{wait}分钟内回复（工作时间9:00-21:00）。"
         "请直接留言描述问题，涉及扣费请附车牌号和时间。"
     )
 

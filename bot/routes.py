@@ -14,6 +14,7 @@ from defusedxml.ElementTree import fromstring
 from wechatpy import create_reply, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TransferCustomerServiceReply
 from wechatpy.utils import check_signature
 
 from bot.conversation import answer_text
@@ -22,6 +23,7 @@ from bot.services import BOT_KEY, AccountConfig, BotServices
 from bot.turn import Turn
 from core.errors import AuthenticationError, DomainError, ValidationFailedError
 from core.services.chat import ChatIdentity, identify, send_later
+from core.services.support import driver_wrote
 from core.store.unit_of_work import UnitOfWork
 from core.wechat_messages import check_message_time
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY
@@ -146,7 +148,10 @@ async def receive_message(request: web.Request) -> web.Response:
     text = await _within_budget(request.config_dict, services, message)
     if text is None:
         return web.Response(text="success")
-    reply = create_reply(text, message).render()
+    if isinstance(text, HandToWeChat):
+        reply = TransferCustomerServiceReply(message=message).render()
+    else:
+        reply = create_reply(text, message).render()
     if crypto is not None:
         query = request.query
         reply = crypto.encrypt_message(reply, query.get("nonce", ""), query.get("timestamp"))
@@ -207,7 +212,7 @@ async def answer(app: ChainMapProxy, services: BotServices, message: Any) -> str
             uow, clock, app[CALENDAR_KEY], identity, await services.states.load(key), services.setup
         )
         try:
-            text = await _dispatch(turn, message)
+            text = await _support_first(turn, message)
         except DomainError as exc:
             await uow.rollback()
             log.info("bot answered a domain error %s", exc.code)
@@ -218,6 +223,40 @@ async def answer(app: ChainMapProxy, services: BotServices, message: Any) -> str
             text = TROUBLE
         await services.states.save(key, turn.state)
     return text
+
+
+def _said(message: Any) -> str:
+    """What a driver's message says, as an agent reads it."""
+    if message.type == "text":
+        return str(message.content or "")
+    if message.type == "location":
+        return f"[位置] {message.label or ''} {message.location_x},{message.location_y}"
+    if message.type == "image":
+        return f"[图片] {message.image}"
+    return f"[{message.type}]"
+
+
+async def _support_first(turn: Turn, message: Any) -> str | None:
+    """A conversation an agent holds keeps the bot silent; otherwise the bot answers."""
+    ports = turn.setup.support()
+    note = None
+    if ports is not None and message.type != "event":
+        seen = await driver_wrote(
+            turn.uow, turn.clock, ports, turn.identity, message.type, _said(message)
+        )
+        if seen.handled:
+            return seen.reply
+        note = seen.note
+    text = await _dispatch(turn, message)
+    if turn.notes.get("transfer"):
+        return HandToWeChat(text or "")
+    return f"{note}\n{text}" if note and text else text
+
+
+class HandToWeChat(str):
+    """An answer that hands the conversation to WeChat's own customer service."""
+
+    __slots__ = ()
 
 
 async def _dispatch(turn: Turn, message: Any) -> str | None:

@@ -28,6 +28,7 @@ from core.store.unit_of_work import UnitOfWork
 from server.availability import AVAILABILITY_KEY
 from server.driver_features import DRIVER_PORTS_KEY
 from server.resources import CLOCK_KEY, SETTINGS_KEY
+from server.support_keys import SUPPORT_PORTS_KEY
 from server.wechat import (
     SANDBOX_APPID,
     SANDBOX_KEY,
@@ -145,6 +146,7 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
         availability=lambda: app.get(AVAILABILITY_KEY),
         writer=Writer(account.miniprogram_appid),
         plate_limit=settings.max_plates_per_driver,
+        support=lambda: app.get(SUPPORT_PORTS_KEY),
     )
     services = BotServices(
         setup, _states(settings, clock), account, _client(app, account), settings.bot_reply_seconds

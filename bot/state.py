@@ -24,6 +24,10 @@ class LastPlace:
     tariff_code: str | None = None
 
 
+RECENT_KEPT = 3
+RECENT_CHARS = 200
+
+
 @dataclass(frozen=True, slots=True)
 class ChatState:
     """What the bot remembers of one user between messages."""
@@ -31,10 +35,15 @@ class ChatState:
     awaiting: str | None = None  # the intent waiting for a plate or a place
     misses: int = 0  # messages in a row the bot did not understand
     place: LastPlace | None = None
+    recent: tuple[str, ...] = ()  # the last few texts: an agent taking over reads them
 
     def with_changes(self, **changes: Any) -> ChatState:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+    def remembering(self, text: str) -> ChatState:
+        """A copy that keeps this text among the last few."""
+        return replace(self, recent=(*self.recent, text[:RECENT_CHARS])[-RECENT_KEPT:])
 
     def to_json(self) -> str:
         """The state as stored."""
@@ -50,6 +59,7 @@ class ChatState:
                 awaiting=data.get("awaiting"),
                 misses=int(data.get("misses", 0)),
                 place=LastPlace(**place) if isinstance(place, dict) else None,
+                recent=tuple(str(t) for t in data.get("recent", ()))[-RECENT_KEPT:],
             )
         except (ValueError, TypeError, AttributeError):
             return cls()

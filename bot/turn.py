@@ -17,6 +17,7 @@ from core.clock import Clock
 from core.services.chat import ChatIdentity
 from core.services.nearby import PlaceIndex, TariffBriefs
 from core.store.unit_of_work import UnitOfWork
+from core.support import SupportPorts
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class BotSetup:
     plate_limit: int
     radius_m: float = 1500.0
     nearby_limit: int = 5
+    support: Callable[[], SupportPorts | None] = lambda: None
 
     @property
     def book(self) -> IntentBook:

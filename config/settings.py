@@ -146,6 +146,15 @@ class Settings(BaseSettings):
     bot_state_minutes: int = Field(30, ge=1, le=24 * 60)
     bot_reply_seconds: float = Field(4.0, gt=0, le=4.5)
     bot_config_dir: str | None = None
+    # Support chat (docs/support.md): a held conversation idle this long returns to the bot
+    # (checked by a sweep every support_sweep_seconds, 0 = only when the driver writes); the
+    # wait the driver is told is this many minutes per conversation ahead; Official Accounts
+    # whose chats go to WeChat's own customer service (TransferCustomerServiceReply) instead.
+    support_idle_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    support_sweep_seconds: float = Field(60.0, ge=0)
+    support_minutes_per_chat: int = Field(5, ge=1, le=120)
+    support_wechat_customer_service: list[str] = Field(default_factory=list)
+    support_redis_channel: str = "parking:support:events"
     # Worker processes of `parking serve`, sharing the port (docs/architecture.md).
     workers: int = Field(1, ge=1, le=64)
 

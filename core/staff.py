@@ -52,6 +52,7 @@ class Permission(StrEnum):
     STAYS_REVIEW = "stays_review"
     MERCHANT_VALIDATE = "merchant_validate"
     MERCHANT_USAGE_READ = "merchant_usage_read"
+    DRIVER_CONTACT_READ = "driver_contact_read"  # a driver's openid and phone unmasked
 
 
 P = Permission

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
+from miniprogram_api.availability import install_stream_shutdown
 from ops_api import (
     arrears,
     cashier,
@@ -19,6 +20,8 @@ from ops_api import (
     review,
     scan_codes,
     staff,
+    support,
+    support_stream,
     tariffs,
 )
 from server.http import ApiRoutes
@@ -39,6 +42,8 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     lot_review.routes,
     payments.routes,
     scan_codes.routes,
+    support.routes,
+    support_stream.routes,
 )
 
 
@@ -48,4 +53,5 @@ def create_app(settings: Settings) -> web.Application:
     for table in ROUTE_TABLES:
         table.install(app)
     app[ROUTES_KEY] = list(ROUTE_TABLES)
+    install_stream_shutdown(app)  # the support console's stream ends with the server
     return app

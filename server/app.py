@@ -31,6 +31,7 @@ from server.log_masking import install_log_masking
 from server.openapi import ROUTES_KEY, build_openapi
 from server.rate_limits import rate_limits_ctx
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+from server.support_events import support_ctx
 from server.wechat import wechat_services
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def create_app(
     app.cleanup_ctx.append(driver_features_ctx)
     app.cleanup_ctx.append(rate_limits_ctx)
     app.cleanup_ctx.append(bot_ctx)  # after the driver ports and the sandbox it uses
+    app.cleanup_ctx.append(support_ctx)  # after the bot, whose WeChat client it sends with
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     mounts = {

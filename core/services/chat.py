@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.chat import (
@@ -15,7 +16,7 @@ from core.chat import (
 from core.clock import Clock
 from core.drivers import WeChatUnavailableError
 from core.services.drivers import find_or_create_driver
-from core.store.chat import ChatHandoffRow, ChatUserRow
+from core.store.chat import ChatHandoffRow, ChatMessageRow, ChatUserRow
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,14 @@ async def follow(uow: UnitOfWork, clock: Clock, identity: ChatIdentity, followin
 
 
 async def request_handoff(
-    uow: UnitOfWork, clock: Clock, identity: ChatIdentity, reason: HandoffReason, message: str
+    uow: UnitOfWork,
+    clock: Clock,
+    identity: ChatIdentity,
+    reason: HandoffReason,
+    message: str,
+    earlier: Sequence[str] = (),
 ) -> tuple[ChatHandoffRow, bool]:
-    """Record that the driver wants a person; an open request is kept, not doubled."""
+    """Record that the driver wants a person, with what they wrote just before; not doubled."""
     found = await uow.chat.open_handoff(identity.appid, identity.openid)
     if found is not None:
         return found, False
@@ -107,6 +113,16 @@ async def request_handoff(
         created_at=clock.now(),
     )
     await uow.chat.add_handoff(row)
+    for text in (*earlier, row.message):
+        await uow.chat.add_message(
+            ChatMessageRow(
+                handoff_id=row.id,
+                sender="driver",
+                kind="text",
+                body=text,
+                created_at=row.created_at,
+            )
+        )
     await uow.commit()
     log.info("chat handoff %s requested (%s)", row.id, reason.value)
     return row, True

@@ -43,3 +43,27 @@ class ChatHandoffRow(Base):
     created_at: Mapped[datetime]
     taken_by: Mapped[str | None] = mapped_column(String(64))
     closed_at: Mapped[datetime | None]
+    # The support console's part (issue #16, migration 0030_support_chat).
+    claimed_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16), comment="closed, handed_back or idle")
+    category: Mapped[str | None] = mapped_column(String(32))
+    resolution: Mapped[str | None] = mapped_column(String(500))
+    rating: Mapped[int | None]
+    rated_at: Mapped[datetime | None]
+
+
+class ChatMessageRow(Base):
+    """One message of a conversation held by a support agent (driver, agent or system)."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (CheckConstraint("sender IN ('driver', 'agent', 'system')", name="sender"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("chat_handoffs.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(8))
+    author: Mapped[str | None] = mapped_column(String(64), comment="the agent's username")
+    kind: Mapped[str] = mapped_column(String(16), comment="text, miniprogram, canned, image, ...")
+    body: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.store.chat import ChatHandoffRow, ChatUserRow
+from core.store.chat import ChatHandoffRow, ChatMessageRow, ChatUserRow
 from core.store.city import ZoneRow
 from core.store.payments import PaymentRow
 
@@ -35,6 +35,11 @@ class ChatRepository:
 
     async def add_handoff(self, row: ChatHandoffRow) -> None:
         """Record a request for a human; its id is set on return."""
+        self._session.add(row)
+        await self._session.flush()
+
+    async def add_message(self, row: ChatMessageRow) -> None:
+        """Record a message of a conversation."""
         self._session.add(row)
         await self._session.flush()
 

@@ -9,7 +9,7 @@ from core.store.activity import (
 )
 from core.store.arrears import ArrearsActionRow
 from core.store.base import Base
-from core.store.chat import ChatHandoffRow, ChatUserRow
+from core.store.chat import ChatHandoffRow, ChatMessageRow, ChatUserRow
 from core.store.city import (
     BerthRow,
     DeviceRow,
@@ -69,6 +69,7 @@ __all__ = [
     "BerthStateRow",
     "CashierShiftRow",
     "ChatHandoffRow",
+    "ChatMessageRow",
     "ChatUserRow",
     "DeviceEventRow",
     "DeviceHealthRow",

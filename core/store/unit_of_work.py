@@ -31,6 +31,7 @@ from core.store.repositories import (
     TariffRepository,
 )
 from core.store.staff_repository import StaffRepository
+from core.store.support_repository import SupportRepository
 from core.store.vehicle_repository import VehicleRepository
 from core.store.write_batch import flush_writes
 
@@ -62,6 +63,7 @@ class UnitOfWork:
     vehicles: VehicleRepository
     places: PlaceRepository
     chat: ChatRepository
+    support: SupportRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -92,6 +94,7 @@ class UnitOfWork:
         self.vehicles = VehicleRepository(self.session)
         self.places = PlaceRepository(self.session)
         self.chat = ChatRepository(self.session)
+        self.support = SupportRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

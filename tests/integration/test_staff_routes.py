@@ -87,6 +87,8 @@ async def call(client: Client, endpoint: Endpoint, headers: dict[str, str]) -> t
     if endpoint.body is not None:
         kwargs["json"] = {}
     async with client.request(endpoint.method, path, **kwargs) as response:
+        if response.content_type == "text/event-stream":  # a live stream never ends: let it go
+            return response.status, {"code": "stream"}
         return response.status, await response.json()
 
 

@@ -1,7 +1,7 @@
 """support chat: conversations held by agents, their messages, closing and ratings
 
 Revision ID: 0030_support_chat
-Revises: 0020_chat
+Revises: 0010_lane_outbox
 Create Date: 2026-12-03 16:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.store.base
 
 revision: str = "0030_support_chat"
-down_revision: str | Sequence[str] | None = "0020_chat"
+down_revision: str | Sequence[str] | None = "0010_lane_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

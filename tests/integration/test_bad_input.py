@@ -251,21 +251,6 @@ CORPUS: list[tuple[str, str, str, Any, str]] = [
         json.dumps(fixture("own/heartbeat.json"))[:-1] + ', "x": 1e999}',
         "number_out_of_range",
     ),
-    # events too long for the event log's dedupe key
-    (
-        "long ids",
-        "POST",
-        "/devices/heartbeats",
-        event("own/heartbeat.json", device=DEVICE_64, event_id=EVENT_64),
-        "invalid_request",
-    ),
-    (
-        "long ids",
-        "POST",
-        "/devices/lanes/gates",
-        event("lane_json/gate_fault.json", device=DEVICE_64, event_id=EVENT_64),
-        "invalid_request",
-    ),
     (
         "long code",
         "POST",

@@ -139,10 +139,14 @@ async def test_sigterm_ends_a_process_still_starting(env: dict[str, str], tmp_pa
         server = subprocess.Popen(  # noqa: ASYNC220
             [*CLI, "serve"], env=env | {"DATABASE_URL": url}, stderr=subprocess.PIPE
         )
-        await asyncio.sleep(3)
+        # Its connection to the silent database shows it is starting (signal handlers set):
+        # on a loaded machine imports alone can take longer than any fixed wait.
+        silent.settimeout(60)
+        connection, _ = await asyncio.to_thread(silent.accept)
         assert server.poll() is None
         server.send_signal(signal.SIGTERM)
         took, errors = await asyncio.to_thread(_finish, server, 30)
+        connection.close()
     assert server.returncode == 1, errors
     assert "Traceback" not in errors
     assert took < 5

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from ops_api import (
+    appeals,
     arrears,
     cashier,
     lanes,
@@ -39,6 +40,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     lot_review.routes,
     payments.routes,
     scan_codes.routes,
+    appeals.routes,
 )
 
 

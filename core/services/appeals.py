@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from core import appeals as rules
 from core.appeals import CaseKind, CaseNotFoundError, CaseStatus, Category
 from core.clock import Clock
-from core.errors import NotFoundError
+from core.errors import DomainError
 from core.payments import Payment
 from core.services import audit
 from core.services.driver_stays import StayNotFoundError
@@ -43,10 +43,7 @@ async def file_appeal(
     stay = await uow.stays.by_ref(stay_ref, for_update=True)  # one open appeal per stay
     if stay is None or stay.plate is None or stay.status == "void":
         raise StayNotFoundError(detail=stay_ref)
-    try:
-        await require_verified(uow, driver_id, stay.plate, stay.ref)
-    except NotFoundError:
-        raise StayNotFoundError(detail=stay_ref) from None  # a stranger learns nothing
+    await _require_theirs(uow, driver_id, stay.plate, stay.ref)
     if await uow.appeals.open_for_stay(stay_ref) is not None:
         raise rules.AppealExistsError(detail=stay_ref)
     rules.check_photos(photos, driver_id)
@@ -70,6 +67,16 @@ async def file_appeal(
     )
     await uow.commit()
     return row
+
+
+async def _require_theirs(uow: UnitOfWork, driver_id: int, plate: str, stay_ref: str) -> None:
+    """The driver paid this stay, or holds a verified binding of its plate."""
+    if await uow.vehicles.paid_by(driver_id, stay_ref):
+        return
+    try:
+        await require_verified(uow, driver_id, plate, stay_ref)
+    except DomainError:
+        raise StayNotFoundError(detail=stay_ref) from None  # a stranger learns nothing
 
 
 async def driver_appeals(uow: UnitOfWork, driver_id: int, limit: int = 50) -> list[AppealRow]:

@@ -8,6 +8,7 @@ from config.settings import Settings
 from miniprogram_api import (
     appeals,
     availability,
+    complaints,
     lanes,
     my_stays,
     nearby,
@@ -39,6 +40,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     scan_codes.routes,
     passes.routes,
     appeals.routes,
+    complaints.routes,
 )
 
 

@@ -9,6 +9,7 @@ from ops_api import (
     appeals,
     arrears,
     cashier,
+    complaints,
     lanes,
     ledger,
     lot_review,
@@ -41,6 +42,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     payments.routes,
     scan_codes.routes,
     appeals.routes,
+    complaints.routes,
 )
 
 

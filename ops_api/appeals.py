@@ -247,7 +247,7 @@ def _decision_out(done: Decision) -> CaseDecisionOut:
     )
 
 
-def _case_id(request: web.Request) -> int:
+def case_id(request: web.Request) -> int:
     found = parse_row_id(request.match_info["id"])
     if found is None:
         raise CaseNotFoundError(detail=request.match_info["id"])
@@ -309,7 +309,7 @@ async def list_appeals(request: web.Request, query: CaseQueueQuery) -> web.Respo
 )
 async def show_appeal(request: web.Request, _: Any) -> web.Response:
     """The case and its evidence."""
-    appeal_id = _case_id(request)
+    appeal_id = case_id(request)
     async with read_unit_of_work(request) as uow:
         found = await appeals.evidence(uow, clock(request), acting_staff(request), appeal_id)
     stay = found.stay
@@ -359,7 +359,7 @@ async def decide_appeal(request: web.Request, body: CaseDecisionIn) -> web.Respo
         refund_ports(request),
         approval_limits(request),
         acting_staff(request),
-        _case_id(request),
+        case_id(request),
         body.action,
         body.amount_fen,
         body.reason,

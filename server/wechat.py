@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from adapters.wechat import MiniProgramClient
 from adapters.wechatpay import PRODUCTION_BASE_URL, WeChatPayConfig, WeChatPayGateway
 from adapters.wechatpay_bills import WeChatPayBills
+from adapters.wechatpay_complaints import WeChatPayComplaints
 from adapters.wechatpay_micropay import MicropayTiming, WeChatPayMicropay
 from config.settings import Settings, SettingsError
 from core.clock import Clock
@@ -77,6 +78,11 @@ class WeChatServices:
     def bills(self) -> WeChatPayBills:
         """The trade bills of the sub-merchants, through the same client."""
         return WeChatPayBills(self.gateway)
+
+    @property
+    def complaints(self) -> WeChatPayComplaints:
+        """消费者投诉 2.0 of the sub-merchants, through the same client."""
+        return WeChatPayComplaints(self.gateway)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from core.appeals import (
@@ -190,3 +192,30 @@ async def test_an_open_appeal_pauses_reminders_and_is_listed_when_overdue(
         assert await queue(uow, clock, overdue=True, open_only=True, limit=10, after=None) == []
         assert await queue_reminders(uow, clock, POLICY) == 1  # the chase resumes
     assert [n.reference for n in await notices(uow_factory, ARREARS_REMINDER)] == [f"{stay_ref}#1"]
+
+
+APPEAL_ROUTES = {
+    "/mp/appeals/photos": "post",
+    "/mp/stays/{ref}/appeals": "post",
+    "/mp/me/appeals": "get",
+    "/mp/wechatpay/complaints/notify": "post",
+    "/ops/appeals": "get",
+    "/ops/appeals/{id}": "get",
+    "/ops/appeals/{id}/decision": "post",
+    "/ops/approvals": "get",
+    "/ops/approvals/{id}/approve": "post",
+    "/ops/approvals/{id}/reject": "post",
+    "/ops/complaints/sync": "post",
+    "/ops/complaints/{id}/history": "get",
+    "/ops/complaints/{id}/response": "post",
+}
+
+
+async def test_the_routes_are_in_the_openapi_document(client: TestClient[Any, Any]) -> None:
+    async with client.get("/openapi.json") as response:
+        paths = (await response.json())["paths"]
+    for path, method in APPEAL_ROUTES.items():
+        assert method in paths.get(path, {}), path
+    assert paths["/ops/approvals/{id}/approve"]["post"]["x-permission"] == "appeals_approve"
+    assert paths["/ops/appeals/{id}/decision"]["post"]["x-permission"] == "appeals_handle"
+    assert "x-permission" not in paths["/mp/me/appeals"]["get"]  # a driver token, not staff

@@ -16,7 +16,7 @@ from core.drivers import (
     WeChatLoginError,
     WeChatUnavailableError,
 )
-from core.notices import ARREARS_REMINDER, STAY_FEE, STAY_OPENED
+from core.notices import APPEAL_OUTCOME, ARREARS_REMINDER, STAY_FEE, STAY_OPENED
 from core.services.refunds import DUPLICATE_REFUNDED
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,12 @@ TEMPLATE_KEYWORDS: dict[str, dict[str, str]] = {
         "place": "thing2",
         "exited_at": "time3",
         "fee": "amount4",
+    },
+    APPEAL_OUTCOME: {
+        "plate": "car_number1",
+        "outcome": "thing2",
+        "amount": "amount3",
+        "stay_ref": "character_string4",
     },
 }
 

@@ -16,6 +16,13 @@ from pydantic_settings import (
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///var/parking.db"
 DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+MoneyAction = Literal["waive", "refund"]
+# Fen a role applies without a finance approver (docs/support-appeals.md).
+DEFAULT_APPROVAL_LIMITS: dict[str, dict[MoneyAction, int]] = {
+    "support_agent": {"waive": 2000, "refund": 2000},
+    "finance": {"waive": 50000, "refund": 50000},
+    "admin": {"waive": 50000, "refund": 50000},
+}
 
 
 class SettingsError(Exception):
@@ -129,6 +136,17 @@ class Settings(BaseSettings):
     arrears_reminder_seconds: float = Field(3600.0, ge=0)
     arrears_template_id: str | None = None
     arrears_sms_template: str | None = None
+    # Fee appeals and complaints (docs/support-appeals.md): days support has to answer, photo
+    # uploads (kept in the object store, local files under object_store_dir by default), the
+    # outcome notice's template, and per role and action (waive, refund) the most fen applied
+    # without a finance approver; a role or action not listed always waits for one.
+    appeal_answer_days: int = Field(7, ge=1, le=90)
+    appeal_photo_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
+    object_store_dir: str = "var/objects"
+    appeal_template_id: str | None = None
+    approval_limits: dict[str, dict[MoneyAction, int]] = Field(
+        default_factory=lambda: dict(DEFAULT_APPROVAL_LIMITS)
+    )
     sql_echo: bool = False
     # PostgreSQL pool of each worker. A pre-ping costs a round trip on every checkout; without
     # it the requests that meet a dropped connection fail, and the pool is then renewed.

@@ -12,6 +12,7 @@ from core.money import format_yuan
 STAY_OPENED = "stay_opened"
 STAY_FEE = "stay_fee"
 ARREARS_REMINDER = "arrears_reminder"  # the same fields as STAY_FEE, with what is still due
+APPEAL_OUTCOME = "appeal_outcome"  # support answered a fee appeal (docs/support-appeals.md)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -56,4 +57,16 @@ def notice_fields(kind: str, body: dict[str, Any]) -> dict[str, str]:
     """The message fields of an outbox notice of any kind the sender knows."""
     if kind in (STAY_FEE, ARREARS_REMINDER):
         return stay_fee_fields(body)
+    if kind == APPEAL_OUTCOME:
+        return appeal_outcome_fields(body)
     return stay_opened_fields(body)
+
+
+def appeal_outcome_fields(body: dict[str, Any]) -> dict[str, str]:
+    """The fields of an 'your appeal was answered' notice, from the outbox body."""
+    return {
+        "plate": str(body.get("plate") or "-"),
+        "outcome": str(body["outcome_zh"])[:20],
+        "amount": f"{format_yuan(int(body.get('amount_fen') or 0))}元",
+        "stay_ref": str(body.get("stay_ref") or "-"),
+    }

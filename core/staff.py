@@ -53,6 +53,8 @@ class Permission(StrEnum):
     MERCHANT_VALIDATE = "merchant_validate"
     MERCHANT_USAGE_READ = "merchant_usage_read"
     DRIVER_CONTACT_READ = "driver_contact_read"  # a driver's openid and phone unmasked
+    APPEALS_HANDLE = "appeals_handle"
+    APPEALS_APPROVE = "appeals_approve"
 
 
 P = Permission
@@ -72,6 +74,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AUDIT_READ,
             P.STAYS_REVIEW,
             P.MERCHANT_USAGE_READ,
+            P.APPEALS_HANDLE,
+            P.APPEALS_APPROVE,
         }
     ),
     Role.CASHIER: frozenset(
@@ -98,6 +102,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ARREARS_MANAGE,
             P.PAYMENTS_REFUND,
             P.STAYS_REVIEW,
+            P.APPEALS_HANDLE,
         }
     ),
     Role.REMOTE_ATTENDANT: frozenset({P.SELF, P.LANE_CONTROL, P.STAYS_READ}),

@@ -6,7 +6,9 @@ from aiohttp import web
 
 from config.settings import Settings
 from miniprogram_api import (
+    appeals,
     availability,
+    complaints,
     lanes,
     my_stays,
     nearby,
@@ -37,6 +39,8 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     nearby.routes,
     scan_codes.routes,
     passes.routes,
+    appeals.routes,
+    complaints.routes,
 )
 
 

@@ -7,8 +7,10 @@ from aiohttp import web
 from config.settings import Settings
 from miniprogram_api.availability import install_stream_shutdown
 from ops_api import (
+    appeals,
     arrears,
     cashier,
+    complaints,
     lanes,
     ledger,
     lot_review,
@@ -44,6 +46,8 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     scan_codes.routes,
     support.routes,
     support_stream.routes,
+    appeals.routes,
+    complaints.routes,
 )
 
 

@@ -28,6 +28,7 @@ from server.availability import availability_ctx
 from server.driver_features import driver_features_ctx
 from server.http import AUTHORIZER_KEY, error_middleware
 from server.log_masking import install_log_masking
+from server.object_store import object_store_ctx
 from server.openapi import ROUTES_KEY, build_openapi
 from server.rate_limits import rate_limits_ctx
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
@@ -58,6 +59,7 @@ def create_app(
     app.cleanup_ctx.append(wechat_services)
     app.cleanup_ctx.append(driver_features_ctx)
     app.cleanup_ctx.append(rate_limits_ctx)
+    app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(bot_ctx)  # after the driver ports and the sandbox it uses
     app.cleanup_ctx.append(support_ctx)  # after the bot, whose WeChat client it sends with
     app.router.add_get("/healthz", healthz)

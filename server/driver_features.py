@@ -16,7 +16,7 @@ from adapters.geo_redis import RedisPlaceIndex
 from adapters.no_provider import NoLicenceRegister, NoSms
 from config.settings import Settings
 from core.arrears import ReminderPolicy
-from core.notices import ARREARS_REMINDER, STAY_FEE, STAY_OPENED, SmsSender
+from core.notices import APPEAL_OUTCOME, ARREARS_REMINDER, STAY_FEE, STAY_OPENED, SmsSender
 from core.services.arrears import queue_reminders
 from core.services.nearby import PlaceIndex, SqlPlaceIndex, TariffBriefs
 from core.services.notices import NoticeSetup, deliver_notices
@@ -25,6 +25,7 @@ from core.vehicles import LicenceVerifier
 from sandbox.driver_services import SandboxRegister, SandboxSms
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 from server.wechat import (
+    SANDBOX_APPEAL_TEMPLATE,
     SANDBOX_APPID,
     SANDBOX_ARREARS_TEMPLATE,
     SANDBOX_ENTRY_TEMPLATE,
@@ -61,6 +62,8 @@ def notice_setup(settings: Settings) -> NoticeSetup:
         STAY_FEE: settings.fee_template_id or (SANDBOX_FEE_TEMPLATE if sandbox else None),
         ARREARS_REMINDER: settings.arrears_template_id
         or (SANDBOX_ARREARS_TEMPLATE if sandbox else None),
+        APPEAL_OUTCOME: settings.appeal_template_id
+        or (SANDBOX_APPEAL_TEMPLATE if sandbox else None),
     }
     return NoticeSetup(
         appid=settings.miniprogram_appid or SANDBOX_APPID,

@@ -15,10 +15,11 @@ from pydantic import SecretStr
 from adapters.wechat import MiniProgramClient
 from adapters.wechatpay import PRODUCTION_BASE_URL, WeChatPayConfig, WeChatPayGateway
 from adapters.wechatpay_bills import WeChatPayBills
+from adapters.wechatpay_complaints import WeChatPayComplaints
 from adapters.wechatpay_micropay import MicropayTiming, WeChatPayMicropay
 from config.settings import Settings, SettingsError
 from core.clock import Clock
-from core.notices import STAY_FEE, STAY_OPENED
+from core.notices import APPEAL_OUTCOME, STAY_FEE, STAY_OPENED
 from core.payment_gateway import GatewayNotConfiguredError
 from core.services.micropay import MicropayPorts
 from core.services.payment_sweep import sweep
@@ -41,6 +42,7 @@ SANDBOX_REFUND_TEMPLATE = "sandbox-refund-template"
 SANDBOX_ENTRY_TEMPLATE = "sandbox-entry-template"
 SANDBOX_FEE_TEMPLATE = "sandbox-fee-template"
 SANDBOX_ARREARS_TEMPLATE = "sandbox-arrears-template"
+SANDBOX_APPEAL_TEMPLATE = "sandbox-appeal-template"
 # The Official Account the sandbox plays (bot/account.py), when the settings name none.
 SANDBOX_OA_APPID = "wx0a1b2c3d4e5f6a7b"
 SANDBOX_OA_SECRET = "0a1b2c3d4e5f6a7bsandbox0oa0secret"
@@ -76,6 +78,11 @@ class WeChatServices:
     def bills(self) -> WeChatPayBills:
         """The trade bills of the sub-merchants, through the same client."""
         return WeChatPayBills(self.gateway)
+
+    @property
+    def complaints(self) -> WeChatPayComplaints:
+        """消费者投诉 2.0 of the sub-merchants, through the same client."""
+        return WeChatPayComplaints(self.gateway)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -178,6 +185,8 @@ def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
         templates[STAY_OPENED] = settings.entry_template_id
     if settings.fee_template_id:  # "your car left; the fee is" notices
         templates[STAY_FEE] = settings.fee_template_id
+    if settings.appeal_template_id:  # "your appeal was answered" notices
+        templates[APPEAL_OUTCOME] = settings.appeal_template_id
     miniprogram = MiniProgramClient(
         settings.miniprogram_appid,
         settings.miniprogram_secret.get_secret_value(),
@@ -225,6 +234,7 @@ async def _start_sandbox(
             "entry_template_id": settings.entry_template_id or SANDBOX_ENTRY_TEMPLATE,
             "fee_template_id": settings.fee_template_id or SANDBOX_FEE_TEMPLATE,
             "arrears_template_id": settings.arrears_template_id or SANDBOX_ARREARS_TEMPLATE,
+            "appeal_template_id": settings.appeal_template_id or SANDBOX_APPEAL_TEMPLATE,
         }
     )
     return running, effective

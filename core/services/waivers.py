@@ -68,7 +68,7 @@ async def waive_fee(
     if stay is None or stay.status != "closed" or not stay.fee_fen:
         raise WaivableStayNotFoundError(detail=stay_ref)
     details = await uow.lots.lot_stay(stay.id) if stay.lot_id is not None else None
-    operator = await _operator_in_scope(uow, staff, stay)
+    operator = await operator_in_scope(uow, staff, stay)
     if details is not None and any(
         p.status == "awaiting_payment" for p in await uow.lots.waiting_passages(stay.id)
     ):
@@ -97,7 +97,7 @@ async def waive_fee(
     return Waiver(stay_ref, amount_fen, fee, fee - amount_fen, due - amount_fen)
 
 
-async def _operator_in_scope(uow: UnitOfWork, staff: StaffIdentity, stay: StayRow) -> str:
+async def operator_in_scope(uow: UnitOfWork, staff: StaffIdentity, stay: StayRow) -> str:
     """The stay's operator code, if the account's scope covers the stay's place."""
     operator = await uow.city.operator(stay.operator_id)
     district, lot_code = None, None

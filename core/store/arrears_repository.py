@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, text
+from sqlalchemy import Exists, Select, and_, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.appeals import OPEN_CASES
 from core.arrears import (
     ArrearsAction,
     ArrearsFilter,
@@ -18,6 +19,7 @@ from core.arrears import (
 )
 from core.staff import Scope
 from core.store.activity import StayRow
+from core.store.appeals import AppealRow
 from core.store.arrears import ArrearsActionRow
 from core.store.city import BerthRow, DistrictRow, OperatorRow, ZoneRow
 from core.store.people import VehicleBindingRow, VehicleRow
@@ -141,6 +143,7 @@ class ArrearsRepository:
                 VehicleBindingRow.verified_at.is_not(None),
                 StayRow.exited_at > left_after,
                 StayRow.exited_at <= left_before,
+                ~_appealed(),  # an open appeal pauses the stay's reminders
             )
             .order_by(StayRow.exited_at, StayRow.id, VehicleBindingRow.driver_id)
         )
@@ -175,3 +178,10 @@ class ArrearsRepository:
                 at=action.at,
             )
         )
+
+
+def _appealed() -> Exists:
+    """An open fee appeal of the stay (docs/support-appeals.md)."""
+    return exists().where(
+        AppealRow.stay_ref == StayRow.ref, AppealRow.status.in_([s.value for s in OPEN_CASES])
+    )

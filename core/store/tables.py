@@ -7,6 +7,7 @@ from core.store.activity import (
     LedgerPostingRow,
     StayRow,
 )
+from core.store.appeals import AppealRow, ApprovalRow
 from core.store.arrears import ArrearsActionRow
 from core.store.base import Base
 from core.store.chat import ChatHandoffRow, ChatMessageRow, ChatUserRow
@@ -59,6 +60,8 @@ from core.store.people import (
 )
 
 __all__ = [
+    "AppealRow",
+    "ApprovalRow",
     "ArrearsActionRow",
     "AttendantTaskRow",
     "AuditRow",

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.store.appeal_repository import AppealRepository
 from core.store.arrears_repository import ArrearsRepository
 from core.store.audit_repository import AuditRepository
 from core.store.berth_batch_repository import BerthBatchRepository
@@ -64,6 +65,7 @@ class UnitOfWork:
     places: PlaceRepository
     chat: ChatRepository
     support: SupportRepository
+    appeals: AppealRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -95,6 +97,7 @@ class UnitOfWork:
         self.places = PlaceRepository(self.session)
         self.chat = ChatRepository(self.session)
         self.support = SupportRepository(self.session)
+        self.appeals = AppealRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

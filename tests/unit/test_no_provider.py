@@ -6,7 +6,7 @@ import pytest
 
 from adapters.no_provider import NoLicenceRegister, NoSms
 from config.settings import Settings
-from core.notices import ARREARS_REMINDER, STAY_FEE, STAY_OPENED, SmsMessage
+from core.notices import APPEAL_OUTCOME, ARREARS_REMINDER, STAY_FEE, STAY_OPENED, SmsMessage
 from core.plates import parse_plate
 from core.vehicles import LicenceCheckUnavailableError, LicenceClaim
 from sandbox.driver_services import SandboxRegister, SandboxSms
@@ -31,7 +31,8 @@ async def test_the_stand_ins_answer_in_the_sandbox_or_when_chosen() -> None:
     assert isinstance(licence_register(sandbox), SandboxRegister)
     assert await licence_register(sandbox).verify(CLAIM) is True
     assert isinstance(sms_sender(sandbox), SandboxSms) and notice_setup(sandbox).sms_templates
-    assert {STAY_OPENED, STAY_FEE, ARREARS_REMINDER} == set(notice_setup(sandbox).templates)
+    kinds = {STAY_OPENED, STAY_FEE, ARREARS_REMINDER, APPEAL_OUTCOME}
+    assert kinds == set(notice_setup(sandbox).templates)
     chosen = Settings(wechat_sandbox=False, sms_provider="sandbox", licence_register="none")
     assert isinstance(sms_sender(chosen), SandboxSms)
     assert isinstance(licence_register(chosen), NoLicenceRegister)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from miniprogram_api import (
+    auto_pay,
     availability,
     lanes,
     my_stays,
@@ -37,6 +38,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     nearby.routes,
     scan_codes.routes,
     passes.routes,
+    auto_pay.routes,
 )
 
 

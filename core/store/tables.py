@@ -8,6 +8,7 @@ from core.store.activity import (
     StayRow,
 )
 from core.store.arrears import ArrearsActionRow
+from core.store.auto_pay import AutoPayStepRow, CombinePartRow, PlateServiceRow, StayParkingRow
 from core.store.base import Base
 from core.store.chat import ChatHandoffRow, ChatUserRow
 from core.store.city import (
@@ -61,6 +62,7 @@ __all__ = [
     "ArrearsActionRow",
     "AttendantTaskRow",
     "AuditRow",
+    "AutoPayStepRow",
     "Base",
     "BerthClosureRow",
     "BerthObservationRow",
@@ -69,6 +71,7 @@ __all__ = [
     "CashierShiftRow",
     "ChatHandoffRow",
     "ChatUserRow",
+    "CombinePartRow",
     "DeviceEventRow",
     "DeviceHealthRow",
     "DeviceRow",
@@ -95,12 +98,14 @@ __all__ = [
     "PassProductRow",
     "PaymentRow",
     "PlateBlockRow",
+    "PlateServiceRow",
     "RefundRow",
     "RightOrderRow",
     "ShiftTakingRow",
     "StaffRow",
     "StaffScopeRow",
     "StayFlagRow",
+    "StayParkingRow",
     "StayRow",
     "SubscribeGrantRow",
     "TariffRow",

@@ -1,0 +1,247 @@
+"""Auto-pay (无感支付) through the WeChat Pay sandbox: service state, entry, deduction, result."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from core.clock import FrozenClock
+from core.ledger import stay_charged
+from core.services import auto_pay
+from core.store.auto_pay import AutoPayStepRow, StayParkingRow
+from core.store.database import Database
+from core.store.devices import NotificationRow
+from core.store.people import VehicleBindingRow, VehicleRow
+from core.store.unit_of_work import UnitOfWork
+from tests.wechat_sandbox import (
+    PLATE,
+    Driver,
+    balance,
+    log_in,
+    sandbox_post,
+    services,
+    street_stay,
+)
+
+FEE = 800
+
+
+async def verified_driver(
+    client: TestClient[Any, Any], server: TestServer, database: Database, clock: FrozenClock
+) -> Driver:
+    """A signed-in driver whose binding of PLATE (a Chinese province character) is verified."""
+    driver = await log_in(client, server, "li-lei")
+    async with UnitOfWork(database.sessions) as uow:
+        vehicle = VehicleRow(plate=PLATE, plate_colour="BLUE")
+        uow.session.add(vehicle)
+        await uow.session.flush()
+        uow.session.add(
+            VehicleBindingRow(
+                driver_id=driver.driver_id,
+                vehicle_id=vehicle.id,
+                created_at=clock.now(),
+                verified_at=clock.now(),
+                verified_by="licence",
+            )
+        )
+        await uow.commit()
+    return driver
+
+
+async def authorise(
+    client: TestClient[Any, Any], server: TestServer, driver: Driver, **how: str
+) -> dict[str, Any]:
+    """The driver turns the service on in WeChat, then the mini-program asks its state."""
+    body = {
+        "plate_number": PLATE,
+        "plate_color": "BLUE",
+        "openid": driver.openid,
+        "state": "NORMAL",
+    }
+    body.update(how)
+    await sandbox_post(client, server, "/sandbox/wechatpay/parking/plates", body)
+    response = await client.post(f"/mp/me/plates/{quote(PLATE)}/auto-pay", headers=driver.headers)
+    assert response.status == 200, await response.text()
+    shown: dict[str, Any] = await response.json()
+    return shown
+
+
+async def price(database: Database, clock: FrozenClock, stay_ref: str, fee_fen: int) -> None:
+    """The stay closes with its fee and its charge, as the street pricing leaves it."""
+    async with UnitOfWork(database.sessions) as uow:
+        stay = await uow.stays.by_ref(stay_ref)
+        assert stay is not None
+        stay.status, stay.exited_at, stay.fee_fen = "closed", clock.now(), fee_fen
+        operator = await uow.city.operator(stay.operator_id)
+        await uow.ledger.post(stay_charged(stay_ref, PLATE, operator.code, fee_fen), clock.now())
+        await uow.commit()
+
+
+async def parking(database: Database, stay_ref: str) -> StayParkingRow:
+    async with database.sessions() as session:
+        row = await session.scalar(
+            select(StayParkingRow).where(StayParkingRow.stay_ref == stay_ref)
+        )
+        assert row is not None
+        return row
+
+
+async def steps(database: Database, stay_ref: str) -> list[tuple[str, str]]:
+    async with database.sessions() as session:
+        rows = await session.scalars(
+            select(AutoPayStepRow)
+            .where(AutoPayStepRow.stay_ref == stay_ref)
+            .order_by(AutoPayStepRow.id)
+        )
+        return [(r.step, r.outcome) for r in rows]
+
+
+async def parked_and_priced(
+    client: TestClient[Any, Any], database: Database, clock: FrozenClock
+) -> tuple[str, StayParkingRow]:
+    """An open street stay told to WeChat Pay, then priced and its deduction asked."""
+    uows = lambda: UnitOfWork(database.sessions)  # noqa: E731
+    ports = services(client).auto_pay_ports
+    stay_ref = await street_stay(database, status="open", fee_fen=None, exited_at=clock.now())
+    await auto_pay.sweep(uows, clock, ports)
+    entered = await parking(database, stay_ref)
+    assert entered.state == "deductible" and entered.parking_id
+    clock.advance(timedelta(hours=2))
+    await price(database, clock, stay_ref, FEE)
+    await auto_pay.sweep(uows, clock, ports)
+    return stay_ref, await parking(database, stay_ref)
+
+
+async def test_an_authorised_plate_parks_is_priced_deducted_and_settled_once(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await verified_driver(paying_client, wechat_sandbox, database, clock)
+    unknown = await paying_client.get(
+        f"/mp/me/plates/{quote(PLATE)}/auto-pay", headers=driver.headers
+    )
+    assert (await unknown.json())["state"] == "out_of_service"
+    shown = await authorise(paying_client, wechat_sandbox, driver)
+    assert (shown["state"], shown["authorised"]) == ("normal", True)
+
+    stay_ref, deducting = await parked_and_priced(paying_client, database, clock)
+    assert deducting.state == "deducting" and deducting.out_trade_no
+    async with UnitOfWork(database.sessions) as uow:
+        payment = await uow.payments.get(deducting.out_trade_no)
+    assert payment is not None and (payment.status, payment.amount_fen) == ("pending", FEE)
+
+    done = await sandbox_post(
+        paying_client,
+        wechat_sandbox,
+        f"/sandbox/wechatpay/parking/deductions/{deducting.out_trade_no}/complete",
+        {},
+    )
+    assert done["trade_state"] == "SUCCESS"
+    assert done["notification"]["deliveries"] == [204]
+    # WeChat Pay retries: the second delivery changes nothing.
+    again = await sandbox_post(
+        paying_client,
+        wechat_sandbox,
+        f"/sandbox/wechatpay/notifications/{done['notification']['id']}/redeliver",
+        {},
+    )
+    assert again["deliveries"] == [204, 204]
+
+    async with UnitOfWork(database.sessions) as uow:
+        paid = await uow.payments.get(deducting.out_trade_no)
+        settled = await uow.payments.settled_for_stay(stay_ref)
+        entries = await uow.ledger.entries_for(deducting.out_trade_no)
+    assert paid is not None and paid.status == "paid" and paid.transaction_id
+    assert settled is not None and settled.out_trade_no == deducting.out_trade_no
+    assert len(entries) == 1
+    assert await balance(database, f"driver_receivable:{PLATE}") == 0
+    assert (await parking(database, stay_ref)).state == "deducted"
+    assert await steps(database, stay_ref) == [
+        ("enter", "NORMAL"),
+        ("deduct", "reserved"),
+        ("deduct", "accepted"),
+        ("result", "settled"),
+    ]
+
+
+async def test_a_refused_deduction_leaves_the_stay_owed_and_tells_the_driver(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await verified_driver(paying_client, wechat_sandbox, database, clock)
+    await authorise(paying_client, wechat_sandbox, driver, deduction="PAY_FAIL")
+    stay_ref, deducting = await parked_and_priced(paying_client, database, clock)
+
+    done = await sandbox_post(
+        paying_client,
+        wechat_sandbox,
+        f"/sandbox/wechatpay/parking/deductions/{deducting.out_trade_no}/complete",
+        {},
+    )
+    assert done["trade_state"] == "PAY_FAIL"
+    assert done["notification"]["deliveries"] == [204]
+
+    async with UnitOfWork(database.sessions) as uow:
+        payment = await uow.payments.get(deducting.out_trade_no or "")
+        owed = await uow.stays.unpaid_for_plate(PLATE)
+        told = list(
+            await uow.session.scalars(
+                select(NotificationRow).where(NotificationRow.driver_id == driver.driver_id)
+            )
+        )
+    assert payment is not None and payment.status == "failed"
+    assert [(row.ref, due) for row, due in owed] == [(stay_ref, FEE)]
+    assert [(n.kind, n.reference) for n in told] == [
+        ("arrears_reminder", f"{stay_ref}#auto-pay-failed")
+    ]
+    assert await balance(database, f"driver_receivable:{PLATE}") == FEE
+    assert (await parking(database, stay_ref)).state == "failed"
+
+
+async def test_a_lost_notify_is_found_by_the_query(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await verified_driver(paying_client, wechat_sandbox, database, clock)
+    await authorise(paying_client, wechat_sandbox, driver)
+    stay_ref, deducting = await parked_and_priced(paying_client, database, clock)
+    done = await sandbox_post(
+        paying_client,
+        wechat_sandbox,
+        f"/sandbox/wechatpay/parking/deductions/{deducting.out_trade_no}/complete",
+        {"notify": False},
+    )
+    assert done["notification"] is None
+    uows = lambda: UnitOfWork(database.sessions)  # noqa: E731
+    await auto_pay.sweep(uows, clock, services(paying_client).auto_pay_ports)
+    assert (await parking(database, stay_ref)).state == "deducted"
+    assert await balance(database, f"driver_receivable:{PLATE}") == 0
+
+
+async def test_a_paused_plate_is_not_deducted(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await verified_driver(paying_client, wechat_sandbox, database, clock)
+    shown = await authorise(paying_client, wechat_sandbox, driver, state="PAUSE")
+    assert (shown["state"], shown["authorised"]) == ("paused", False)
+    stay_ref = await street_stay(database, status="open", fee_fen=None, exited_at=clock.now())
+    uows = lambda: UnitOfWork(database.sessions)  # noqa: E731
+    await auto_pay.sweep(uows, clock, services(paying_client).auto_pay_ports)
+    async with database.sessions() as session:
+        told = await session.scalar(
+            select(StayParkingRow).where(StayParkingRow.stay_ref == stay_ref)
+        )
+    assert told is None

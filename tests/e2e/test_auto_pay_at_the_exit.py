@@ -16,6 +16,7 @@ from core.clock import FrozenClock
 from core.lanes import CommandKind, LaneCommand, RecordingPublisher
 from core.services import auto_pay
 from core.store.auto_pay import StayParkingRow
+from core.store.database import Database
 from core.store.people import DriverOpenidRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.keys import SandboxKeys
@@ -26,6 +27,11 @@ from tests.e2e.test_pay_at_the_exit import PLATE, lane_read
 from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
 
 __all__ = ["sandbox_keys"]
+
+
+def units(database: Database) -> Callable[[], UnitOfWork]:
+    """Units of work on the test database."""
+    return lambda: UnitOfWork(database.sessions)
 
 
 async def test_an_authorised_plate_leaves_a_lot_on_a_confirmed_deduction(
@@ -45,7 +51,7 @@ async def test_an_authorised_plate_leaves_a_lot_on_a_confirmed_deduction(
     assert client.app is not None
     database = client.app[DATABASE_KEY]
     ports = client.app[WECHAT_SERVICES_KEY].auto_pay_ports
-    uows = lambda: UnitOfWork(database.sessions)  # noqa: E731
+    uows = units(database)
 
     headers, openid = await log_in_driver(client, sandbox, "han-meimei")
     async with uows() as uow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +29,11 @@ from tests.wechat_sandbox import (
 )
 
 FEE = 800
+
+
+def units(database: Database) -> Callable[[], UnitOfWork]:
+    """Units of work on the test database."""
+    return lambda: UnitOfWork(database.sessions)
 
 
 async def verified_driver(
@@ -104,7 +110,7 @@ async def parked_and_priced(
     client: TestClient[Any, Any], database: Database, clock: FrozenClock
 ) -> tuple[str, StayParkingRow]:
     """An open street stay told to WeChat Pay, then priced and its deduction asked."""
-    uows = lambda: UnitOfWork(database.sessions)  # noqa: E731
+    uows = units(database)
     ports = services(client).auto_pay_ports
     stay_ref = await street_stay(database, status="open", fee_fen=None, exited_at=clock.now())
     await auto_pay.sweep(uows, clock, ports)
@@ -222,7 +228,7 @@ async def test_a_lost_notify_is_found_by_the_query(
         {"notify": False},
     )
     assert done["notification"] is None
-    uows = lambda: UnitOfWork(database.sessions)  # noqa: E731
+    uows = units(database)
     await auto_pay.sweep(uows, clock, services(paying_client).auto_pay_ports)
     assert (await parking(database, stay_ref)).state == "deducted"
     assert await balance(database, f"driver_receivable:{PLATE}") == 0
@@ -238,7 +244,7 @@ async def test_a_paused_plate_is_not_deducted(
     shown = await authorise(paying_client, wechat_sandbox, driver, state="PAUSE")
     assert (shown["state"], shown["authorised"]) == ("paused", False)
     stay_ref = await street_stay(database, status="open", fee_fen=None, exited_at=clock.now())
-    uows = lambda: UnitOfWork(database.sessions)  # noqa: E731
+    uows = units(database)
     await auto_pay.sweep(uows, clock, services(paying_client).auto_pay_ports)
     async with database.sessions() as session:
         told = await session.scalar(

@@ -47,7 +47,7 @@ async def pay_all(
     headers: dict[str, str],
     openid: str,
     *,
-    fail: list[str] | None = None,
+    fail: list[int] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     started = await client.post(
         f"/mp/me/plates/{quote(PLATE)}/arrears/payments", json={}, headers=headers

@@ -7,11 +7,14 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from adapters.wechatpay_parking import WeChatPayParking
 from core.clock import FrozenClock
 from core.ledger import stay_charged
+from core.payment_gateway import GatewayRejectedError
 from core.services import auto_pay
 from core.store.auto_pay import AutoPayStepRow, StayParkingRow
 from core.store.database import Database
@@ -251,3 +254,19 @@ async def test_a_paused_plate_is_not_deducted(
             select(StayParkingRow).where(StayParkingRow.stay_ref == stay_ref)
         )
     assert told is None
+
+
+async def test_a_chinese_plate_is_signed_as_it_is_sent(paying_client: TestClient[Any, Any]) -> None:
+    gateway = services(paying_client).gateway
+    # wechatpayv3 signs the plate as given while httpx sends it percent-encoded.
+    with pytest.raises(GatewayRejectedError) as unencoded:
+        await gateway.call(
+            "parking_service_find",
+            plate_number=PLATE,
+            plate_color="BLUE",
+            openid="o-someone",
+            sub_mchid="1900000101",
+        )
+    assert unencoded.value.provider_code == "SIGN_ERROR"
+    info = await WeChatPayParking(gateway).find(PLATE, "BLUE", "o-someone", "1900000101")
+    assert (info.plate, info.service_state) == (PLATE, "OUT_SERVICE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from adapters.wechatpay_parking import WeChatPayParking
 from core.clock import FrozenClock
 from core.ledger import stay_charged
-from core.payment_gateway import GatewayRejectedError
+from core.payment_gateway import GatewayError, GatewayRejectedError
 from core.services import auto_pay
 from core.store.auto_pay import AutoPayStepRow, StayParkingRow
 from core.store.database import Database
@@ -25,9 +26,11 @@ from tests.wechat_sandbox import (
     PLATE,
     Driver,
     balance,
+    confirm,
     log_in,
     sandbox_post,
     services,
+    start_payment,
     street_stay,
 )
 
@@ -270,3 +273,71 @@ async def test_a_chinese_plate_is_signed_as_it_is_sent(paying_client: TestClient
     assert unencoded.value.provider_code == "SIGN_ERROR"
     info = await WeChatPayParking(gateway).find(PLATE, "BLUE", "o-someone", "1900000101")
     assert (info.plate, info.service_state) == (PLATE, "OUT_SERVICE")
+
+
+async def test_a_deduction_after_the_driver_paid_by_hand_is_refunded(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await verified_driver(paying_client, wechat_sandbox, database, clock)
+    await authorise(paying_client, wechat_sandbox, driver)
+    stay_ref, deducting = await parked_and_priced(paying_client, database, clock)
+    # The driver scans and pays while the deduction is still only accepted.
+    started = await start_payment(paying_client, driver, stay_ref)
+    assert (await confirm(paying_client, wechat_sandbox, started, driver))["trade_state"] == (
+        "SUCCESS"
+    )
+    await sandbox_post(
+        paying_client,
+        wechat_sandbox,
+        f"/sandbox/wechatpay/parking/deductions/{deducting.out_trade_no}/complete",
+        {},
+    )
+    async with UnitOfWork(database.sessions) as uow:
+        settled = await uow.payments.settled_for_stay(stay_ref)
+        refunds = await uow.payments.refunds_of(deducting.out_trade_no or "")
+    assert settled is not None and settled.out_trade_no == started["payment"]["out_trade_no"]
+    assert [(r.amount_fen, r.status) for r in refunds] == [(FEE, "processing")]
+    assert ("result", "duplicate_refunded") in await steps(database, stay_ref)
+
+
+class DownOnce:
+    """The parking service, unreachable for the first deduction asked."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.failed = real, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    async def deduct(self, request: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise GatewayError(detail="connection refused")
+        return await self.real.deduct(request)
+
+
+async def test_a_deduction_unanswered_is_asked_again_with_the_same_number(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await verified_driver(paying_client, wechat_sandbox, database, clock)
+    await authorise(paying_client, wechat_sandbox, driver)
+    real = services(paying_client).auto_pay_ports
+    ports = dataclasses.replace(real, parking=DownOnce(real.parking))
+    uows = units(database)
+    stay_ref = await street_stay(database, status="open", fee_fen=None, exited_at=clock.now())
+    await auto_pay.sweep(uows, clock, ports)
+    clock.advance(timedelta(hours=2))
+    await price(database, clock, stay_ref, FEE)
+    await auto_pay.sweep(uows, clock, ports)  # asked, no answer
+    first = await parking(database, stay_ref)
+    assert ("deduct", "no_answer") in await steps(database, stay_ref)
+    await auto_pay.sweep(uows, clock, ports)  # the query finds nothing: asked again
+    again = await parking(database, stay_ref)
+    assert again.out_trade_no == first.out_trade_no
+    assert (await steps(database, stay_ref))[-1] == ("deduct", "accepted")

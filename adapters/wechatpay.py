@@ -18,6 +18,7 @@ from wechatpayv3.async_.type import WeChatPayType
 from core.clock import Clock
 from core.payment_gateway import (
     CombineReport,
+    EntryStateReport,
     GatewayError,
     JsapiOrder,
     Notice,
@@ -206,7 +207,9 @@ class WeChatPayGateway:
         """Verify and decrypt a notification; None for events the platform does not act on."""
         data = await self.decode_notification(headers, body)
         event = str(data.get("event_type", ""))
-        if event not in _TRANSACTION_EVENTS and not event.startswith("REFUND."):
+        if event not in (*_TRANSACTION_EVENTS, ENTRY_STATE_EVENT) and not event.startswith(
+            "REFUND."
+        ):
             log.info("ignoring WeChat Pay notification %s", event)
             return None
         resource = data["resource"]
@@ -215,6 +218,8 @@ class WeChatPayGateway:
             raise NotifyRejectedError(detail="notification for another service provider")
         if "combine_out_trade_no" in resource:
             return parse_combine(resource)
+        if event == ENTRY_STATE_EVENT:
+            return parse_entry_state(resource)
         if event in _TRANSACTION_EVENTS:
             return parse_transaction(resource)
         return _refund(resource, str(resource.get("sub_mchid", "")))
@@ -276,6 +281,24 @@ class WeChatPayGateway:
 
 # TRANSACTION.FAIL: a parking-service deduction that failed (trade state PAY_FAIL).
 _TRANSACTION_EVENTS = ("TRANSACTION.SUCCESS", "TRANSACTION.FAIL")
+
+
+# The parking service's 停车入场状态变更通知 (a user paused or resumed the service mid-stay).
+ENTRY_STATE_EVENT = "VEHICLE.ENTRANCE_STATE_CHANGE"
+
+
+def parse_entry_state(body: dict[str, Any]) -> EntryStateReport:
+    """An entry's new state as the parking service notifies it."""
+    try:
+        return EntryStateReport(
+            out_parking_no=str(body["out_parking_no"]),
+            sub_mchid=str(body["sub_mchid"]),
+            parking_id=str(body["parking_id"]),
+            state=str(body["parking_state"]),
+            block_reason=body.get("blocked_state_description") or None,
+        )
+    except (KeyError, TypeError) as exc:
+        raise GatewayError(detail=f"unusable entry state: {exc!r}") from exc
 
 
 def parse_combine(body: dict[str, Any]) -> CombineReport:

@@ -144,7 +144,18 @@ class CombineReport:
     sub_orders: tuple[TransactionReport, ...]
 
 
-Notice = TransactionReport | RefundReport | CombineReport
+@dataclass(frozen=True, slots=True)
+class EntryStateReport:
+    """停车入场状态变更: whether a stay's entry can still be deducted (NORMAL or BLOCKED)."""
+
+    out_parking_no: str
+    sub_mchid: str
+    parking_id: str
+    state: str
+    block_reason: str | None = None
+
+
+Notice = TransactionReport | RefundReport | CombineReport | EntryStateReport
 
 
 class PaymentGateway(Protocol):

@@ -9,7 +9,12 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from core.errors import DomainError, NotFoundError
-from core.payment_gateway import CombineReport, NotifyRejectedError, TransactionReport
+from core.payment_gateway import (
+    CombineReport,
+    EntryStateReport,
+    NotifyRejectedError,
+    TransactionReport,
+)
 from core.payments import Payment, PaymentNotFoundError
 from core.services import auto_pay, combine_pay
 from core.services.payments import (
@@ -171,6 +176,8 @@ async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
             ports = services.auto_pay_ports
             commands = await auto_pay.apply_notice(uows_of(request), clock(request), ports, notice)
             await publish_lane_commands(request, commands)
+        elif isinstance(notice, EntryStateReport):
+            await auto_pay.apply_entry_state(uows_of(request), clock(request), notice)
         elif isinstance(notice, CombineReport):
             ports = services.auto_pay_ports
             await combine_pay.apply_combined(uows_of(request), clock(request), ports, notice)

@@ -9,45 +9,45 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from core import auto_pay, payments
 from core.auto_pay import CHANNEL_WECHAT_PARKING, ParkingState, ServiceState
 from core.clock import Clock
-from core.drivers import DriverNotifier
 from core.errors import DomainError
 from core.lanes import LaneCommand
-from core.notices import ARREARS_REMINDER
-from core.parking_gateway import DeductionRequest, EntryRequest, ParkingService
+from core.parking_gateway import DeductionRequest, EntryRequest
 from core.payment_gateway import (
     GatewayError,
     GatewayRejectedError,
-    PaymentGateway,
     TradeState,
-    TransactionReport,
 )
 from core.payments import Payment, PaymentStatus
 from core.services import vehicles
-from core.services.payments import PaymentSetup, payer_openid, settle_payment, update_payment
+from core.services.auto_pay_results import (
+    AutoPayPorts,
+    apply_entry_state,
+    apply_notice,
+    apply_result,
+    fail_deduction,
+    record,
+)
+from core.services.payments import payer_openid, update_payment
 from core.services.retrying import Uows
 from core.services.stays import paid_toward
-from core.store.activity import StayRow
-from core.store.auto_pay import AutoPayStepRow, PlateServiceRow, StayParkingRow
-from core.store.devices import NotificationRow
-from core.store.unit_of_work import UnitOfWork
+from core.store.auto_pay import PlateServiceRow, StayParkingRow
+
+__all__ = [
+    "AutoPayPorts",
+    "PlateService",
+    "apply_entry_state",
+    "apply_notice",
+    "apply_result",
+    "plate_service",
+    "record",
+    "sweep",
+]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class AutoPayPorts:
-    """What auto-pay talks to: the parking service, the payment gateway, the driver."""
-
-    parking: ParkingService
-    gateway: PaymentGateway
-    notifier: DriverNotifier
-    setup: PaymentSetup
-    free_minutes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,28 +58,6 @@ class PlateService:
     colour: str
     state: ServiceState
     checked_at: datetime | None
-
-
-async def record(
-    uow: UnitOfWork,
-    clock: Clock,
-    step: str,
-    outcome: str,
-    *,
-    stay_ref: str | None = None,
-    out_trade_no: str | None = None,
-    **detail: Any,
-) -> None:
-    """Keep one step for finance (inside the caller's unit of work)."""
-    row = AutoPayStepRow(
-        at=clock.now(),
-        step=step,
-        outcome=outcome,
-        stay_ref=stay_ref,
-        out_trade_no=out_trade_no,
-        detail=detail,
-    )
-    uow.auto_pay.add(row)
 
 
 async def plate_service(
@@ -267,7 +245,7 @@ async def _ask(uows: Uows, clock: Clock, ports: AutoPayPorts, payment: Payment) 
     try:
         report = await ports.parking.deduct(request)
     except GatewayRejectedError as exc:
-        await _failed(uows, clock, payment.out_trade_no, f"refused {exc.provider_code}")
+        await fail_deduction(uows, clock, payment.out_trade_no, f"refused {exc.provider_code}")
         return 1
     except DomainError as exc:  # no answer: the sweep queries it (or asks again)
         async with uows() as uow:
@@ -310,80 +288,6 @@ async def _accepted(uows: Uows, clock: Clock, out_trade_no: str, parking_id: str
         await uow.commit()
 
 
-async def apply_result(
-    uows: Uows, clock: Clock, ports: AutoPayPorts, report: TransactionReport
-) -> tuple[LaneCommand, ...]:
-    """A deduction's result (notify or query): settle it once, or leave the stay owed."""
-    if report.trade_state is TradeState.SUCCESS:
-        settlement = await settle_payment(
-            uows, clock, ports.gateway, ports.notifier, ports.setup, report
-        )
-        async with uows() as uow:
-            parking = await uow.auto_pay.parking_of_payment(report.out_trade_no)
-            if parking is not None and parking.state != ParkingState.DEDUCTED.value:
-                parking.state = ParkingState.DEDUCTED.value
-                refunded = settlement.duplicate_refund is not None
-                await record(
-                    uow,
-                    clock,
-                    "result",
-                    "duplicate_refunded" if refunded else "settled",
-                    stay_ref=parking.stay_ref,
-                    out_trade_no=report.out_trade_no,
-                    transaction_id=report.transaction_id,
-                    amount_fen=report.amount_fen,
-                )
-                await uow.commit()
-        return settlement.lane_commands
-    if report.trade_state is TradeState.PAY_FAIL:
-        await _failed(uows, clock, report.out_trade_no, "PAY_FAIL")
-    return ()
-
-
-async def _failed(uows: Uows, clock: Clock, out_trade_no: str, why: str) -> None:
-    """The deduction failed: the payment fails, the stay stays owed and the driver is told."""
-    payment = await update_payment(uows, out_trade_no, payments.fail)
-    async with uows() as uow:
-        parking = await uow.auto_pay.parking_of_payment(out_trade_no)
-        if parking is None or parking.state == ParkingState.FAILED.value:
-            return
-        parking.state = ParkingState.FAILED.value
-        stay = await uow.stays.by_ref(parking.stay_ref)
-        await record(
-            uow,
-            clock,
-            "result",
-            "failed",
-            stay_ref=parking.stay_ref,
-            out_trade_no=out_trade_no,
-            reason=why,
-        )
-        if stay is not None:
-            uow.onstreet.add_notification(await _tell(uow, clock, parking, stay, payment))
-        await uow.commit()
-
-
-async def _tell(
-    uow: UnitOfWork, clock: Clock, parking: StayParkingRow, stay: StayRow, payment: Payment
-) -> NotificationRow:
-    """An arrears notice through the outbox: the deduction failed, pay by hand."""
-    body = {
-        "stay_ref": stay.ref,
-        "plate": parking.plate,
-        "berth": await uow.city.place_name(stay.berth_id, stay.lot_id),
-        "exited_at": (stay.exited_at or clock.now()).isoformat(),
-        "fee_fen": payment.amount_fen,
-        "auto_pay": "failed",
-    }
-    return NotificationRow(
-        driver_id=parking.driver_id,
-        kind=ARREARS_REMINDER,
-        reference=f"{stay.ref}#auto-pay-failed",
-        body=body,
-        created_at=clock.now(),
-    )
-
-
 async def query_pending(uows: Uows, clock: Clock, ports: AutoPayPorts) -> tuple[LaneCommand, ...]:
     """Ask WeChat Pay about deductions without a result (a lost notify, an unanswered ask)."""
     async with uows() as uow:
@@ -405,22 +309,6 @@ async def query_pending(uows: Uows, clock: Clock, ports: AutoPayPorts) -> tuple[
         if report.trade_state is not TradeState.ACCEPTED:
             commands.extend(await apply_result(uows, clock, ports, report))
     return tuple(commands)
-
-
-async def apply_notice(
-    uows: Uows, clock: Clock, ports: AutoPayPorts, report: TransactionReport
-) -> tuple[LaneCommand, ...]:
-    """A transaction notify: a deduction's result, or any other payment's success."""
-    async with uows() as uow:
-        payment = await uow.payments.get(report.out_trade_no)
-    if payment is not None and payment.channel == CHANNEL_WECHAT_PARKING:
-        return await apply_result(uows, clock, ports, report)
-    if report.trade_state is not TradeState.SUCCESS:
-        return ()
-    settlement = await settle_payment(
-        uows, clock, ports.gateway, ports.notifier, ports.setup, report
-    )
-    return settlement.lane_commands
 
 
 async def sweep(uows: Uows, clock: Clock, ports: AutoPayPorts) -> tuple[LaneCommand, ...]:

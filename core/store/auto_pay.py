@@ -116,6 +116,15 @@ class AutoPayRepository:
         )
         return found.scalar_one_or_none()
 
+    async def parking_by_entry(self, out_parking_no: str, sub_mchid: str) -> StayParkingRow | None:
+        found = await self._session.execute(
+            select(StayParkingRow).where(
+                StayParkingRow.out_parking_no == out_parking_no,
+                StayParkingRow.sub_mchid == sub_mchid,
+            )
+        )
+        return found.scalar_one_or_none()
+
     async def parking_of_payment(self, out_trade_no: str) -> StayParkingRow | None:
         found = await self._session.execute(
             select(StayParkingRow).where(StayParkingRow.out_trade_no == out_trade_no)

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.wechatpay import signing
-from sandbox.wechatpay.notifications import describe
+from sandbox.wechatpay.notifications import Notification, describe
 from sandbox.wechatpay.orders import SHANGHAI, Order, SandboxApiError, paid, wechat_time
 from sandbox.wechatpay.parking_state import Combine, Entry, ParkingDesk
 from sandbox.wechatpay.state import SANDBOX_KEY, PaySandbox, answer, read_json
@@ -180,7 +180,53 @@ async def set_plate(request: web.Request) -> web.Response:
     setup.state = state
     setup.openid = str(data.get("openid", setup.openid))
     setup.deduction = str(data.get("deduction", setup.deduction))
-    return web.json_response({"state": setup.state, "deduction": setup.deduction})
+    sent = [describe(n) for n in await _entries_follow(sandbox, desk, data, state)]
+    return web.json_response(
+        {"state": setup.state, "deduction": setup.deduction, "notifications": sent}
+    )
+
+
+async def _entries_follow(
+    sandbox: PaySandbox, desk: ParkingDesk, plate: dict[str, Any], state: str
+) -> list[Notification]:
+    """The plate's open entries take the new state; each change is notified (停车入场状态变更)."""
+    sent = []
+    new_state = "NORMAL" if state == "NORMAL" else "BLOCKED"
+    for entry in desk.entries.values():
+        request = entry.request
+        same = (request["plate_number"], request["plate_color"]) == (
+            plate["plate_number"],
+            plate["plate_color"],
+        )
+        if not same or entry.state == new_state:
+            continue
+        entry.state = new_state
+        entry.block_reason = None if new_state == "NORMAL" else state
+        content = {
+            "sp_mchid": sandbox.books.sp_mchid,
+            "sub_mchid": request["sub_mchid"],
+            "parking_id": entry.id,
+            "out_parking_no": request["out_parking_no"],
+            "plate_number": request["plate_number"],
+            "plate_color": request["plate_color"],
+            "start_time": request["start_time"],
+            "parking_name": request["parking_name"],
+            "free_duration": request["free_duration"],
+            "parking_state": new_state,
+            "state_update_time": wechat_time(sandbox.clock.now()),
+        }
+        if entry.block_reason:
+            content["blocked_state_description"] = entry.block_reason
+        sent.append(
+            await sandbox.outbox.send(
+                str(request["notify_url"]),
+                "VEHICLE.ENTRANCE_STATE_CHANGE",
+                "停车入场状态变更",
+                "parking",
+                content,
+            )
+        )
+    return sent
 
 
 async def complete_deduction(request: web.Request) -> web.Response:

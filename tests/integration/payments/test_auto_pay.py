@@ -341,3 +341,38 @@ async def test_a_deduction_unanswered_is_asked_again_with_the_same_number(
     again = await parking(database, stay_ref)
     assert again.out_trade_no == first.out_trade_no
     assert (await steps(database, stay_ref))[-1] == ("deduct", "accepted")
+
+
+async def test_a_plate_paused_mid_stay_is_not_deducted_and_stays_owed(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await verified_driver(paying_client, wechat_sandbox, database, clock)
+    await authorise(paying_client, wechat_sandbox, driver)
+    uows, ports = units(database), services(paying_client).auto_pay_ports
+    stay_ref = await street_stay(database, status="open", fee_fen=None, exited_at=clock.now())
+    await auto_pay.sweep(uows, clock, ports)
+    assert (await parking(database, stay_ref)).state == "deductible"
+
+    paused = await sandbox_post(
+        paying_client,
+        wechat_sandbox,
+        "/sandbox/wechatpay/parking/plates",
+        {"plate_number": PLATE, "plate_color": "BLUE", "state": "PAUSE"},
+    )
+    assert [n["deliveries"] for n in paused["notifications"]] == [[204]]
+    assert (await parking(database, stay_ref)).state == "blocked"
+    shown = await paying_client.get(
+        f"/mp/me/plates/{quote(PLATE)}/auto-pay", headers=driver.headers
+    )
+    assert (await shown.json())["state"] == "paused"
+
+    clock.advance(timedelta(hours=2))
+    await price(database, clock, stay_ref, FEE)
+    await auto_pay.sweep(uows, clock, ports)
+    assert (await parking(database, stay_ref)).out_trade_no is None
+    async with UnitOfWork(database.sessions) as uow:
+        owed = await uow.stays.unpaid_for_plate(PLATE)
+    assert [(row.ref, due) for row, due in owed] == [(stay_ref, FEE)]

@@ -180,8 +180,9 @@ async def deduct_priced_stays(uows: Uows, clock: Clock, ports: AutoPayPorts) -> 
 async def _reserve(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str) -> Payment | None:
     """The deduction's payment, recorded before WeChat Pay is asked (so it is asked once)."""
     async with uows() as uow:
-        parking = await uow.auto_pay.parking(stay_ref)
+        # The stay's lock first: two sweeps (two workers) reserve one deduction, not two.
         stay = await uow.stays.by_ref(stay_ref, for_update=True)
+        parking = await uow.auto_pay.parking(stay_ref)
         if parking is None or stay is None or parking.state != ParkingState.DEDUCTIBLE.value:
             return None
         if stay.status == "open" or stay.status == "review":

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from adapters.wechatpay_parking import WeChatPayParking
+from core.bills import SHANGHAI
 from core.clock import FrozenClock
 from core.ledger import stay_charged
 from core.payment_gateway import GatewayError, GatewayRejectedError
@@ -22,6 +23,7 @@ from core.store.database import Database
 from core.store.devices import NotificationRow
 from core.store.people import VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
+from tests.e2e.test_walking_skeleton import staff_token
 from tests.wechat_sandbox import (
     PLATE,
     Driver,
@@ -376,3 +378,37 @@ async def test_a_plate_paused_mid_stay_is_not_deducted_and_stays_owed(
     async with UnitOfWork(database.sessions) as uow:
         owed = await uow.stays.unpaid_for_plate(PLATE)
     assert [(row.ref, due) for row, due in owed] == [(stay_ref, FEE)]
+
+
+async def test_a_day_of_deductions_reconciles_with_the_bill(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await verified_driver(paying_client, wechat_sandbox, database, clock)
+    await authorise(paying_client, wechat_sandbox, driver)
+    _, deducting = await parked_and_priced(paying_client, database, clock)
+    await sandbox_post(
+        paying_client,
+        wechat_sandbox,
+        f"/sandbox/wechatpay/parking/deductions/{deducting.out_trade_no}/complete",
+        {},
+    )
+    day = clock.now().astimezone(SHANGHAI).date()
+    clock.advance(timedelta(days=1, hours=2))
+    finance = {"Authorization": f"Bearer {await staff_token(paying_client, 'demo-finance')}"}
+    answer = await paying_client.post(
+        "/ops/payments/reconcile",
+        json={"date": day.isoformat(), "sub_mchid": "1900000101"},
+        headers=finance,
+    )
+    assert answer.status == 200, await answer.text()
+    report = await answer.json()
+    assert report["differences"] == []
+    assert (report["balanced"], report["matched_payments"], report["matched_payment_fen"]) == (
+        True,
+        1,
+        FEE,
+    )
+    assert report["differences"] == []

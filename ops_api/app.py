@@ -7,6 +7,7 @@ from aiohttp import web
 from config.settings import Settings
 from ops_api import (
     arrears,
+    auto_pay,
     cashier,
     lanes,
     ledger,
@@ -38,6 +39,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     lot_rules.routes,
     lot_review.routes,
     payments.routes,
+    auto_pay.routes,
     scan_codes.routes,
 )
 

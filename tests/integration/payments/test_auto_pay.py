@@ -176,12 +176,20 @@ async def test_an_authorised_plate_parks_is_priced_deducted_and_settled_once(
     assert len(entries) == 1
     assert await balance(database, f"driver_receivable:{PLATE}") == 0
     assert (await parking(database, stay_ref)).state == "deducted"
-    assert await steps(database, stay_ref) == [
+    expected = [
         ("enter", "NORMAL"),
         ("deduct", "reserved"),
         ("deduct", "accepted"),
         ("result", "settled"),
     ]
+    assert await steps(database, stay_ref) == expected
+    finance = {"Authorization": f"Bearer {await staff_token(paying_client, 'demo-finance')}"}
+    listed = await paying_client.get(f"/ops/auto-pay/stays/{stay_ref}/steps", headers=finance)
+    assert listed.status == 200, await listed.text()
+    body = await listed.json()
+    assert body["state"] == "deducted"
+    assert [(s["step"], s["outcome"]) for s in body["steps"]] == expected
+    assert body["steps"][-1]["detail"]["amount_fen"] == FEE
 
 
 async def test_a_refused_deduction_leaves_the_stay_owed_and_tells_the_driver(

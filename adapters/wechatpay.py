@@ -17,6 +17,8 @@ from wechatpayv3.async_.type import WeChatPayType
 
 from core.clock import Clock
 from core.payment_gateway import (
+    CombineReport,
+    EntryStateReport,
     GatewayError,
     JsapiOrder,
     Notice,
@@ -97,11 +99,29 @@ class WeChatPayGateway:
                 self._connected = True
         return self._client
 
+    @property
+    def appid(self) -> str:
+        """The service provider's app (the mini-program payers pay in)."""
+        return self._config.sp_appid
+
+    @property
+    def sp_mchid(self) -> str:
+        """The service provider's merchant number."""
+        return self._config.sp_mchid
+
     async def call(self, name: str, **kwargs: Any) -> tuple[int, Any]:
         """Call a wechatpayv3 method; errors translated once: GatewayError or Rejected."""
         client = await self._ready()
+        return await self._translated(name, getattr(client, name)(**kwargs))
+
+    async def call_core(self, path: str, method: Any, data: dict[str, Any]) -> tuple[int, Any]:
+        """A signed request through the library's core, for calls its helpers get wrong."""
+        client = await self._ready()
+        return await self._translated(path, client._core.request(path, method=method, data=data))
+
+    async def _translated(self, name: str, request: Any) -> tuple[int, Any]:
         try:
-            code, body = await getattr(client, name)(**kwargs)
+            code, body = await request
         except httpx.HTTPError as exc:
             raise GatewayError(detail=f"wechatpay {name}: {exc!r}") from exc
         except Exception as exc:  # e.g. "failed to verify the signature" of the answer
@@ -187,13 +207,20 @@ class WeChatPayGateway:
         """Verify and decrypt a notification; None for events the platform does not act on."""
         data = await self.decode_notification(headers, body)
         event = str(data.get("event_type", ""))
-        if event != "TRANSACTION.SUCCESS" and not event.startswith("REFUND."):
+        if event not in (*_TRANSACTION_EVENTS, ENTRY_STATE_EVENT) and not event.startswith(
+            "REFUND."
+        ):
             log.info("ignoring WeChat Pay notification %s", event)
             return None
         resource = data["resource"]
-        if resource.get("sp_mchid") != self._config.sp_mchid:
+        merchant = resource.get("sp_mchid") or resource.get("combine_mchid")
+        if merchant != self._config.sp_mchid:
             raise NotifyRejectedError(detail="notification for another service provider")
-        if event == "TRANSACTION.SUCCESS":
+        if "combine_out_trade_no" in resource:
+            return parse_combine(resource)
+        if event == ENTRY_STATE_EVENT:
+            return parse_entry_state(resource)
+        if event in _TRANSACTION_EVENTS:
             return parse_transaction(resource)
         return _refund(resource, str(resource.get("sub_mchid", "")))
 
@@ -250,6 +277,47 @@ class WeChatPayGateway:
             core._certificates.extend(known)
             return False
         return True
+
+
+# TRANSACTION.FAIL: a parking-service deduction that failed (trade state PAY_FAIL).
+_TRANSACTION_EVENTS = ("TRANSACTION.SUCCESS", "TRANSACTION.FAIL")
+
+
+# The parking service's 停车入场状态变更通知 (a user paused or resumed the service mid-stay).
+ENTRY_STATE_EVENT = "VEHICLE.ENTRANCE_STATE_CHANGE"
+
+
+def parse_entry_state(body: dict[str, Any]) -> EntryStateReport:
+    """An entry's new state as the parking service notifies it."""
+    try:
+        return EntryStateReport(
+            out_parking_no=str(body["out_parking_no"]),
+            sub_mchid=str(body["sub_mchid"]),
+            parking_id=str(body["parking_id"]),
+            state=str(body["parking_state"]),
+            block_reason=body.get("blocked_state_description") or None,
+        )
+    except (KeyError, TypeError) as exc:
+        raise GatewayError(detail=f"unusable entry state: {exc!r}") from exc
+
+
+def parse_combine(body: dict[str, Any]) -> CombineReport:
+    """A combined order (query or notify) as one TransactionReport per sub-order."""
+    try:
+        subs = tuple(
+            TransactionReport(
+                out_trade_no=str(sub["out_trade_no"]),
+                sub_mchid=str(sub["sub_mchid"]),
+                trade_state=TradeState(sub["trade_state"]),
+                amount_fen=int(sub["amount"]["total_amount"]),
+                transaction_id=sub.get("transaction_id"),
+                success_time=_time(sub.get("success_time")),
+            )
+            for sub in body["sub_orders"]
+        )
+        return CombineReport(str(body["combine_out_trade_no"]), subs)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GatewayError(detail=f"unusable combined order: {exc!r}") from exc
 
 
 def _error_body(body: Any) -> dict[str, Any]:

@@ -21,6 +21,8 @@ class TradeState(StrEnum):
     REFUND = "REFUND"  # paid, and a refund has since been requested
     PAYERROR = "PAYERROR"
     REVOKED = "REVOKED"
+    ACCEPTED = "ACCEPTED"  # a parking-service deduction taken on, not yet paid
+    PAY_FAIL = "PAY_FAIL"  # a parking-service deduction that could not be taken
 
 
 class ProviderRefundStatus(StrEnum):
@@ -134,7 +136,26 @@ class RefundReport:
     success_time: datetime | None = None
 
 
-Notice = TransactionReport | RefundReport
+@dataclass(frozen=True, slots=True)
+class CombineReport:
+    """A combined order as WeChat Pay describes it: one report per sub-order."""
+
+    combine_out_trade_no: str
+    sub_orders: tuple[TransactionReport, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryStateReport:
+    """停车入场状态变更: whether a stay's entry can still be deducted (NORMAL or BLOCKED)."""
+
+    out_parking_no: str
+    sub_mchid: str
+    parking_id: str
+    state: str
+    block_reason: str | None = None
+
+
+Notice = TransactionReport | RefundReport | CombineReport | EntryStateReport
 
 
 class PaymentGateway(Protocol):

@@ -11,7 +11,9 @@ from core.bills import BillRow, BillTradeState
 from core.payments import Payment, Refund
 
 # The channels WeChat Pay books; cash and other channels never appear in its bills.
-WECHAT_CHANNELS = frozenset({"wechat_jsapi", "wechat_micropay"})
+WECHAT_CHANNELS = frozenset(
+    {"wechat_jsapi", "wechat_micropay", "wechat_parking", "wechat_combine"}  # parking: 无感支付
+)
 
 
 class DifferenceKind(StrEnum):

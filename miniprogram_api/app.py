@@ -7,6 +7,7 @@ from aiohttp import web
 from config.settings import Settings
 from miniprogram_api import (
     appeals,
+    auto_pay,
     availability,
     complaints,
     lanes,
@@ -41,6 +42,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     passes.routes,
     appeals.routes,
     complaints.routes,
+    auto_pay.routes,
 )
 
 

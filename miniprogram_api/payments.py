@@ -9,12 +9,17 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from core.errors import DomainError, NotFoundError
-from core.payment_gateway import NotifyRejectedError, TradeState, TransactionReport
+from core.payment_gateway import (
+    CombineReport,
+    EntryStateReport,
+    NotifyRejectedError,
+    TransactionReport,
+)
 from core.payments import Payment, PaymentNotFoundError
+from core.services import auto_pay, combine_pay
 from core.services.payments import (
     StartedPayment,
     refresh_payment,
-    settle_payment,
     start_stay_payment,
 )
 from core.services.refunds import apply_refund_report
@@ -168,16 +173,14 @@ async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
         return _fail(401, "验签失败")
     try:
         if isinstance(notice, TransactionReport):
-            if notice.trade_state is TradeState.SUCCESS:
-                settlement = await settle_payment(
-                    uows_of(request),
-                    clock(request),
-                    services.gateway,
-                    services.miniprogram,
-                    services.setup,
-                    notice,
-                )
-                await publish_lane_commands(request, settlement.lane_commands)
+            ports = services.auto_pay_ports
+            commands = await auto_pay.apply_notice(uows_of(request), clock(request), ports, notice)
+            await publish_lane_commands(request, commands)
+        elif isinstance(notice, EntryStateReport):
+            await auto_pay.apply_entry_state(uows_of(request), clock(request), notice)
+        elif isinstance(notice, CombineReport):
+            ports = services.auto_pay_ports
+            await combine_pay.apply_combined(uows_of(request), clock(request), ports, notice)
         elif notice is not None:
             await apply_refund_report(uows_of(request), clock(request), notice)
     except DomainError as exc:

@@ -9,6 +9,7 @@ from miniprogram_api.availability import install_stream_shutdown
 from ops_api import (
     appeals,
     arrears,
+    auto_pay,
     cashier,
     complaints,
     lanes,
@@ -43,6 +44,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     lot_rules.routes,
     lot_review.routes,
     payments.routes,
+    auto_pay.routes,
     scan_codes.routes,
     support.routes,
     support_stream.routes,

@@ -17,10 +17,13 @@ from adapters.wechatpay import PRODUCTION_BASE_URL, WeChatPayConfig, WeChatPayGa
 from adapters.wechatpay_bills import WeChatPayBills
 from adapters.wechatpay_complaints import WeChatPayComplaints
 from adapters.wechatpay_micropay import MicropayTiming, WeChatPayMicropay
+from adapters.wechatpay_parking import WeChatPayParking
 from config.settings import Settings, SettingsError
 from core.clock import Clock
 from core.notices import APPEAL_OUTCOME, STAY_FEE, STAY_OPENED
 from core.payment_gateway import GatewayNotConfiguredError
+from core.services import auto_pay
+from core.services.auto_pay import AutoPayPorts
 from core.services.micropay import MicropayPorts
 from core.services.payment_sweep import sweep
 from core.services.payments import PaymentSetup
@@ -29,6 +32,7 @@ from core.store.unit_of_work import UnitOfWork
 from ops_api.cashier import MICROPAY_KEY
 from sandbox import server as sandbox_server
 from sandbox.wechatpay.keys import MERCHANT_KEY_FILE, SandboxKeys
+from server.lane_publishing import publish_app_lane_commands
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,12 @@ class WeChatServices:
         return MicropayPorts(
             self.micropay, self.gateway, self.setup.appid, self.setup.refund_notify_url
         )
+
+    @property
+    def auto_pay_ports(self) -> AutoPayPorts:
+        """What auto-pay and combined payments need, through the same client."""
+        parking = WeChatPayParking(self.gateway)
+        return AutoPayPorts(parking, self.gateway, self.miniprogram, self.setup)
 
     @property
     def bills(self) -> WeChatPayBills:
@@ -145,6 +155,10 @@ async def _sweep_forever(app: web.Application, services: WeChatServices, every: 
                 services.miniprogram,
                 services.setup,
             )
+            commands = await auto_pay.sweep(
+                lambda: UnitOfWork(database.sessions), clock, services.auto_pay_ports
+            )
+            await publish_app_lane_commands(app, commands)
         except Exception:  # one bad round (database or WeChat down) must not end the loop
             log.exception("payment sweep failed; trying again in %s s", every)
 

@@ -38,6 +38,8 @@ from core.store.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 CHANNEL_WECHAT_JSAPI = "wechat_jsapi"
+# Parking-service deductions and combined sub-orders are queried by core.services.auto_pay.
+QUERIED_ELSEWHERE = frozenset({"wechat_parking", "wechat_combine"})
 DUPLICATE_REASON = "同一停车记录重复支付，自动退款"
 SYSTEM_ACTOR = refunds.DUPLICATE_ACTOR
 DESCRIPTIONS = {
@@ -344,7 +346,7 @@ async def refresh_payment(
     """Ask the provider about an unpaid order and apply what it says (no notify needed)."""
     async with uows() as uow:
         payment = await load_payment(uow, out_trade_no)
-    if payment.status not in payments.OPEN_STATUSES:
+    if payment.status not in payments.OPEN_STATUSES or payment.channel in QUERIED_ELSEWHERE:
         return payment
     report = await gateway.query(payment.out_trade_no, payment.sub_mchid)
     if report.trade_state in (TradeState.SUCCESS, TradeState.REFUND):

@@ -9,6 +9,7 @@ from core.store.activity import (
 )
 from core.store.appeals import AppealRow, ApprovalRow
 from core.store.arrears import ArrearsActionRow
+from core.store.auto_pay import AutoPayStepRow, CombinePartRow, PlateServiceRow, StayParkingRow
 from core.store.base import Base
 from core.store.chat import ChatHandoffRow, ChatMessageRow, ChatUserRow
 from core.store.city import (
@@ -65,6 +66,7 @@ __all__ = [
     "ArrearsActionRow",
     "AttendantTaskRow",
     "AuditRow",
+    "AutoPayStepRow",
     "Base",
     "BerthClosureRow",
     "BerthObservationRow",
@@ -74,6 +76,7 @@ __all__ = [
     "ChatHandoffRow",
     "ChatMessageRow",
     "ChatUserRow",
+    "CombinePartRow",
     "DeviceEventRow",
     "DeviceHealthRow",
     "DeviceRow",
@@ -101,12 +104,14 @@ __all__ = [
     "PassProductRow",
     "PaymentRow",
     "PlateBlockRow",
+    "PlateServiceRow",
     "RefundRow",
     "RightOrderRow",
     "ShiftTakingRow",
     "StaffRow",
     "StaffScopeRow",
     "StayFlagRow",
+    "StayParkingRow",
     "StayRow",
     "SubscribeGrantRow",
     "TariffRow",

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.store.appeal_repository import AppealRepository
 from core.store.arrears_repository import ArrearsRepository
 from core.store.audit_repository import AuditRepository
+from core.store.auto_pay import AutoPayRepository
 from core.store.berth_batch_repository import BerthBatchRepository
 from core.store.chat_repository import ChatRepository
 from core.store.conflicts import StoreConflictError
@@ -66,6 +67,7 @@ class UnitOfWork:
     chat: ChatRepository
     support: SupportRepository
     appeals: AppealRepository
+    auto_pay: AutoPayRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -98,6 +100,7 @@ class UnitOfWork:
         self.chat = ChatRepository(self.session)
         self.support = SupportRepository(self.session)
         self.appeals = AppealRepository(self.session)
+        self.auto_pay = AutoPayRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

@@ -137,6 +137,8 @@ _STATE_DESC = {
     "PAYERROR": "支付失败",
     "USERPAYING": "用户支付中（需输入密码）",
     "REVOKED": "已撤销",
+    "ACCEPTED": "已受理，等待扣款",  # the parking service's deductions
+    "PAY_FAIL": "扣款失败",
 }
 
 

@@ -19,6 +19,7 @@ from sandbox.wechatpay.codes import CodeDesk
 from sandbox.wechatpay.keys import SandboxKeys
 from sandbox.wechatpay.notifications import Outbox
 from sandbox.wechatpay.orders import PayBooks, SandboxApiError
+from sandbox.wechatpay.parking_state import ParkingDesk
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class PaySandbox:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     codes: CodeDesk = field(default_factory=CodeDesk)
     bill_files: dict[str, BillFile] = field(default_factory=dict)
+    parking: ParkingDesk = field(default_factory=ParkingDesk)
     _forger_key: rsa.RSAPrivateKey | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:

@@ -13,15 +13,16 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text, update
 
 from config.settings import Settings
-from core import passwords, staff_tokens
+from core import driver_tokens, passwords, staff_tokens
 from core.audit import ProblemKind
 from core.clock import FrozenClock
 from core.services import audit
 from core.staff import CITY_WIDE, ROLE_PERMISSIONS, Permission, Role, Scope, parse_scope
 from core.store.activity import AuditRow
 from core.store.database import Database
-from core.store.people import StaffRow
+from core.store.people import DriverRow, StaffRow
 from core.store.unit_of_work import UnitOfWork
+from miniprogram_api import auto_pay as mp_auto_pay
 from ops_api.app import ROUTE_TABLES
 from ops_api.commands import (
     DEMO_PASSWORD,
@@ -436,3 +437,38 @@ async def test_openapi_describes_the_staff_routes(client: Client) -> None:
     assert {"StaffCreateIn", "StaffOut", "AuditPageOut", "MeOut"} <= set(
         document["components"]["schemas"]
     )
+
+
+# The auto-pay routes (issue 18) are driver routes: no token is 401, a staff token of any role
+# is no driver token (401), and a driver's token without WeChat Pay configured is 503.
+AUTO_PAY_ROUTES = [
+    e for e in mp_auto_pay.routes.endpoints if e.path.startswith(("/me/plates/{plate}/",))
+]
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_every_auto_pay_route_with_every_role_and_a_driver(
+    role: Role, client: Client, database: Database, clock: FrozenClock, settings: Settings
+) -> None:
+    assert len(AUTO_PAY_ROUTES) == 3
+    staff = token_of(settings, clock, await make_staff(database, clock, role), role)
+    async with UnitOfWork(database.sessions) as uow:
+        driver = DriverRow(unionid=f"u-walk-{role.value}", created_at=clock.now())
+        uow.session.add(driver)
+        await uow.commit()
+    secret = settings.secret_key.get_secret_value()
+    token = driver_tokens.issue(driver.id, clock.now(), 60, secret).token
+    for endpoint in AUTO_PAY_ROUTES:
+        path = "/mp" + endpoint.path.replace("{plate}", "浙B12345")
+        where = f"{endpoint.method} {endpoint.path} as {role}"
+        for headers, expected in (
+            ({}, (401, "unauthenticated")),
+            (bearer(staff), (401, "unauthenticated")),
+            (bearer(token), (503, "payments_not_configured")),
+        ):
+            kwargs: dict[str, Any] = {"headers": headers}
+            if endpoint.body is not None:
+                kwargs["json"] = {}
+            async with client.request(endpoint.method, path, **kwargs) as response:
+                body = await response.json()
+                assert (response.status, body["code"]) == expected, where

@@ -1,0 +1,180 @@
+"""Use cases of paying a plate's arrears at once: combined payment (合单), one sub-order per stay.
+
+Each stay's sub-order goes to its own operator's sub-merchant (never pooled) and is an ordinary
+payment of that stay, settled through core.services.payments: a failed sub-order leaves its stay
+owed and the others paid.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core import auto_pay, payments
+from core.auto_pay import CHANNEL_WECHAT_COMBINE
+from core.clock import Clock
+from core.parking_gateway import CombineReport, CombineRequest, SubOrder
+from core.payment_gateway import GatewayRejectedError, RequestPayment, TradeState
+from core.payments import SHANGHAI, Payment, PaymentStatus
+from core.services import vehicles
+from core.services.auto_pay import AutoPayPorts, record
+from core.services.payments import payer_openid, settle_payment, update_payment
+from core.services.retrying import Uows
+from core.store.auto_pay import CombinePartRow
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedPayment:
+    """A combined order ready to pay: its number, its sub-orders and wx.requestPayment."""
+
+    combine_out_trade_no: str
+    parts: tuple[Payment, ...]
+    request_payment: RequestPayment
+
+
+def new_combine_no(clock: Clock) -> str:
+    """A combined order number: CP, Beijing time to the second, 12 random hex digits."""
+    return f"CP{clock.now().astimezone(SHANGHAI):%Y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
+
+
+async def start_combined(
+    uows: Uows,
+    clock: Clock,
+    ports: AutoPayPorts,
+    *,
+    driver_id: int,
+    plate: str,
+    stay_refs: list[str] | None,
+) -> CombinedPayment:
+    """One JSAPI payment for a plate's owed stays, a sub-order per stay to its sub-merchant."""
+    combine_no = new_combine_no(clock)
+    parts = await _reserve(uows, clock, ports, driver_id, plate, stay_refs, combine_no)
+    request = CombineRequest(
+        combine_out_trade_no=combine_no,
+        appid=ports.setup.appid,
+        payer_openid=parts[0].payer_openid,
+        sub_orders=tuple(
+            SubOrder(
+                p.out_trade_no, p.sub_mchid, p.amount_fen, f"停车欠费-{p.plate}", p.stay_ref or ""
+            )
+            for p in parts
+        ),
+        notify_url=ports.setup.notify_url,
+        expires_at=clock.now() + timedelta(minutes=ports.setup.order_minutes),
+    )
+    try:
+        prepay_id = await ports.parking.combine_prepay(request)
+    except GatewayRejectedError:
+        for part in parts:
+            await update_payment(uows, part.out_trade_no, payments.fail)
+        raise
+    opened = []
+    for part in parts:
+        opened.append(
+            await update_payment(
+                uows, part.out_trade_no, lambda p: payments.attach_prepay(p, prepay_id)
+            )
+        )
+    async with uows() as uow:
+        await record(uow, clock, "combine", "prepaid", combine=combine_no, plate=plate)
+        await uow.commit()
+    signed = ports.gateway.request_payment(ports.setup.appid, prepay_id, clock.now())
+    return CombinedPayment(combine_no, tuple(opened), signed)
+
+
+async def _reserve(
+    uows: Uows,
+    clock: Clock,
+    ports: AutoPayPorts,
+    driver_id: int,
+    plate: str,
+    stay_refs: list[str] | None,
+    combine_no: str,
+) -> list[Payment]:
+    async with uows() as uow:
+        await uow.payments.lock_for_write()
+        await vehicles.require_verified(uow, driver_id, plate)
+        openid = await payer_openid(uow, ports.setup, driver_id)
+        owed_rows = await uow.stays.unpaid_for_plate(plate)
+        owed = {row.ref: due for row, due in owed_rows}
+        chosen = auto_pay.combine_choice(owed, stay_refs)
+        now = clock.now()
+        parts = []
+        for row, _ in owed_rows:
+            if row.ref not in chosen:
+                continue
+            operator = await uow.city.operator(row.operator_id)
+            payment = Payment(
+                out_trade_no=payments.new_out_trade_no(now),
+                channel=CHANNEL_WECHAT_COMBINE,
+                stay_ref=row.ref,
+                plate=plate,
+                operator_code=operator.code,
+                sub_mchid=operator.sub_mchid,
+                amount_fen=chosen[row.ref],
+                payer_openid=openid,
+                appid=ports.setup.appid,
+                status=PaymentStatus.CREATED,
+                created_at=now,
+            )
+            key = f"combine:{combine_no}:{row.ref}"
+            await uow.payments.add(payment, driver_id=driver_id, idempotency_key=key)
+            uow.auto_pay.add(
+                CombinePartRow(
+                    out_trade_no=payment.out_trade_no,
+                    combine_out_trade_no=combine_no,
+                    driver_id=driver_id,
+                    created_at=now,
+                )
+            )
+            await record(
+                uow,
+                clock,
+                "combine",
+                "reserved",
+                stay_ref=row.ref,
+                out_trade_no=payment.out_trade_no,
+                combine=combine_no,
+            )
+            parts.append(payment)
+        await uow.commit()
+        return parts
+
+
+async def apply_combined(
+    uows: Uows, clock: Clock, ports: AutoPayPorts, report: CombineReport
+) -> int:
+    """Apply each sub-order's state: paid ones settle their stays, failed ones fail; count paid."""
+    async with uows() as uow:
+        known = {
+            p.out_trade_no for p in await uow.auto_pay.combine_parts(report.combine_out_trade_no)
+        }
+    settled = 0
+    for sub in report.sub_orders:
+        if sub.out_trade_no not in known:
+            continue  # never ours: not applied (the notify was verified, the number is not)
+        if sub.trade_state is TradeState.SUCCESS:
+            await settle_payment(uows, clock, ports.gateway, ports.notifier, ports.setup, sub)
+            settled += 1
+        elif sub.trade_state in (TradeState.PAYERROR, TradeState.CLOSED):
+            await update_payment(uows, sub.out_trade_no, _fail_open)
+        async with uows() as uow:
+            await record(
+                uow,
+                clock,
+                "combine",
+                sub.trade_state.value.lower(),
+                out_trade_no=sub.out_trade_no,
+                combine=report.combine_out_trade_no,
+                transaction_id=sub.transaction_id,
+                amount_fen=sub.amount_fen,
+            )
+            await uow.commit()
+    return settled
+
+
+def _fail_open(payment: Payment) -> payments.Transition[Payment]:
+    if payment.status not in payments.OPEN_STATUSES:
+        return payments.Transition(payment, False)
+    return payments.fail(payment)

@@ -33,6 +33,7 @@ from core.store.devices import (
     ViolationRow,
 )
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
+from core.store.invoices import InvoiceLineRow, InvoiceRow, InvoiceTitleRow
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -76,6 +77,9 @@ __all__ = [
     "DriverOpenidRow",
     "DriverRow",
     "HolidayOverrideRow",
+    "InvoiceLineRow",
+    "InvoiceRow",
+    "InvoiceTitleRow",
     "LanePassageRow",
     "LaneRow",
     "LedgerEntryRow",

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from wechatpayv3.async_ import AsyncWeChatPay
-from wechatpayv3.async_.type import WeChatPayType
+from wechatpayv3.async_.type import RequestType, WeChatPayType
 
 from core.clock import Clock
 from core.payment_gateway import (
@@ -100,8 +100,20 @@ class WeChatPayGateway:
     async def call(self, name: str, **kwargs: Any) -> tuple[int, Any]:
         """Call a wechatpayv3 method; errors translated once: GatewayError or Rejected."""
         client = await self._ready()
+        return await self._answer(name, getattr(client, name)(**kwargs))
+
+    async def signed_request(
+        self, method: str, path: str, data: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """A signed, answer-verified call through wechatpayv3's own request path, for endpoints
+        whose helpers leave out a field partner mode needs (the fapiao calls' sub_mchid)."""
+        client = await self._ready()
+        request = client._core.request(path, method=RequestType(method), data=data)
+        return await self._answer(f"{method} {path.split('?')[0]}", request)
+
+    async def _answer(self, name: str, pending: Any) -> tuple[int, Any]:
         try:
-            code, body = await getattr(client, name)(**kwargs)
+            code, body = await pending
         except httpx.HTTPError as exc:
             raise GatewayError(detail=f"wechatpay {name}: {exc!r}") from exc
         except Exception as exc:  # e.g. "failed to verify the signature" of the answer

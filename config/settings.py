@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     sandbox_port: int = Field(8090, ge=0, le=65535)
     sandbox_keys_dir: str = "var/sandbox"
     payments_sweep_seconds: float = Field(300.0, ge=0)
+    # Invoices (docs/invoices.md): send requested ones, poll issuing ones, carry out reversals.
+    invoices_sweep_seconds: float = Field(15.0, ge=0)
     # Cashier payment codes (docs/lanes.md "Payment codes"): query a USERPAYING order every
     # micropay_poll_seconds; reverse it when the driver has not confirmed within the timeout.
     micropay_poll_seconds: float = Field(5.0, gt=0, le=60)

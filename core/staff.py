@@ -52,6 +52,7 @@ class Permission(StrEnum):
     STAYS_REVIEW = "stays_review"
     MERCHANT_VALIDATE = "merchant_validate"
     MERCHANT_USAGE_READ = "merchant_usage_read"
+    INVOICES_MANAGE = "invoices_manage"
 
 
 P = Permission
@@ -71,6 +72,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AUDIT_READ,
             P.STAYS_REVIEW,
             P.MERCHANT_USAGE_READ,
+            P.INVOICES_MANAGE,
         }
     ),
     Role.CASHIER: frozenset(

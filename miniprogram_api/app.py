@@ -7,6 +7,7 @@ from aiohttp import web
 from config.settings import Settings
 from miniprogram_api import (
     availability,
+    invoices,
     lanes,
     my_stays,
     nearby,
@@ -37,6 +38,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     nearby.routes,
     scan_codes.routes,
     passes.routes,
+    invoices.routes,
 )
 
 

@@ -8,6 +8,7 @@ from config.settings import Settings
 from ops_api import (
     arrears,
     cashier,
+    invoices,
     lanes,
     ledger,
     lot_review,
@@ -38,6 +39,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     lot_rules.routes,
     lot_review.routes,
     payments.routes,
+    invoices.routes,
     scan_codes.routes,
 )
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     String,
     delete,
+    func,
     select,
     update,
 )
@@ -202,6 +203,22 @@ class InvoiceRepository:
             query = query.where(InvoiceRow.sub_mchid == sub_mchid)
         rows = list(await self._session.scalars(query.limit(limit)))
         return list(zip((r.id for r in rows), await self._load(rows), strict=True))
+
+    async def id_of(self, invoice_no: str) -> int:
+        """The row id staff pages by."""
+        found = await self._session.scalar(
+            select(InvoiceRow.id).where(InvoiceRow.invoice_no == invoice_no)
+        )
+        return int(found or 0)
+
+    async def totals_between(self, start: datetime, end: datetime) -> dict[InvoiceStatus, int]:
+        """Fen of the invoices created in [start, end), by state."""
+        query = (
+            select(InvoiceRow.status, func.sum(InvoiceRow.amount_fen))
+            .where(InvoiceRow.created_at >= start, InvoiceRow.created_at < end)
+            .group_by(InvoiceRow.status)
+        )
+        return {InvoiceStatus(s): int(t or 0) for s, t in await self._session.execute(query)}
 
     async def due(self, now: datetime, *, limit: int = 50) -> list[Invoice]:
         """Invoices the sweep should send: to issue, to retry, or to reverse, oldest first."""

@@ -14,7 +14,7 @@ from cryptography import x509
 
 from core.clock import Clock, SystemClock
 from sandbox.wechat.directory import Directory
-from sandbox.wechatpay import bills, codepay, fund_flow_bills, signing
+from sandbox.wechatpay import bills, codepay, fapiao, fund_flow_bills, signing
 from sandbox.wechatpay.keys import SandboxKeys
 from sandbox.wechatpay.notifications import Notification, describe
 from sandbox.wechatpay.orders import PayBooks, Refund, SandboxApiError, wechat_time
@@ -75,6 +75,7 @@ def install(app: web.Application) -> None:
     codepay.install(app)
     bills.install(app)
     fund_flow_bills.install(app)
+    fapiao.install(app)
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:

@@ -1,0 +1,297 @@
+"""A driver's invoices: what can be invoiced (and merged), requests, status, file, saved titles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from core.errors import NotFoundError
+from core.invoices import BuyerTitle, Candidate, Invoice, TitleKind, check_title
+from core.services.invoices import (
+    MAX_MERGED,
+    driver_invoice,
+    list_invoiceable,
+    request_invoice,
+)
+from miniprogram_api.payments import uows_of
+from miniprogram_api.session import current_driver
+from server.http import ApiRoutes, json_response
+from server.invoicing import invoice_providers
+from server.resources import clock, read_unit_of_work, unit_of_work
+
+routes = ApiRoutes("miniprogram")
+
+
+class TitleIn(BaseModel):
+    """The buyer: a person, or a company with its 统一社会信用代码 (or old tax number)."""
+
+    kind: Literal["personal", "company"]
+    name: str = Field(min_length=1, max_length=100)
+    tax_id: str | None = Field(None, max_length=20)
+    email: str | None = Field(None, max_length=254, description="where the file is sent")
+
+    def title(self) -> BuyerTitle:
+        return BuyerTitle(TitleKind(self.kind), self.name, self.tax_id, self.email)
+
+
+class InvoiceIn(BaseModel):
+    """One invoice over payments of one seller; one key per tap (a repeat returns the same)."""
+
+    out_trade_nos: list[str] = Field(min_length=1, max_length=MAX_MERGED)
+    title: TitleIn
+    save_title: bool = False
+    idempotency_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+
+
+class InvoiceableOut(BaseModel):
+    """A paid payment and what of it can still be invoiced."""
+
+    out_trade_no: str
+    purpose: str
+    plate: str
+    paid_fen: int
+    invoiceable_fen: int
+    kind: str = Field(description="digital_vat, prepaid or fiscal_receipt")
+    seller: str = Field(description="the operator that received the payment")
+    paid_at: datetime | None
+
+
+class MergeGroupOut(BaseModel):
+    """Payments that may go on one invoice together (one seller, one kind)."""
+
+    seller: str
+    kind: str
+    out_trade_nos: list[str]
+    total_fen: int
+
+
+class InvoiceLineOut(BaseModel):
+    out_trade_no: str
+    amount_fen: int
+
+
+class InvoiceOut(BaseModel):
+    """An invoice and where it is."""
+
+    invoice_no: str
+    kind: str = Field(description="digital_vat (数电票), prepaid (不征税) or fiscal_receipt")
+    status: str = Field(description="requested, issuing, issued, failed, reversing or reversed")
+    amount_fen: int
+    seller: str
+    title_kind: str
+    title_name: str
+    tax_id: str | None
+    lines: list[InvoiceLineOut]
+    document_code: str | None
+    document_number: str | None
+    check_code: str | None
+    issued_at: datetime | None
+    reversed_at: datetime | None
+    replaces: str | None
+    created_at: datetime
+
+
+class MyInvoicesOut(BaseModel):
+    """What can be invoiced, how it can merge, and the invoices asked for."""
+
+    invoiceable: list[InvoiceableOut]
+    merge_groups: list[MergeGroupOut]
+    invoices: list[InvoiceOut]
+
+
+class TitleOut(BaseModel):
+    id: int
+    kind: str
+    name: str
+    tax_id: str | None
+    email: str | None
+
+
+class TitlesOut(BaseModel):
+    titles: list[TitleOut]
+
+
+class RemovedOut(BaseModel):
+    removed: bool
+
+
+def invoice_out(invoice: Invoice) -> InvoiceOut:
+    """The driver's (and staff's) view of an invoice."""
+    return InvoiceOut(
+        invoice_no=invoice.invoice_no,
+        kind=invoice.kind.value,
+        status=invoice.status.value,
+        amount_fen=invoice.amount_fen,
+        seller=invoice.operator_code,
+        title_kind=invoice.title.kind.value,
+        title_name=invoice.title.name,
+        tax_id=invoice.title.tax_id,
+        lines=[
+            InvoiceLineOut(out_trade_no=x.out_trade_no, amount_fen=x.amount_fen)
+            for x in invoice.lines
+        ],
+        document_code=invoice.document_code,
+        document_number=invoice.document_number,
+        check_code=invoice.check_code,
+        issued_at=invoice.issued_at,
+        reversed_at=invoice.reversed_at,
+        replaces=invoice.replaces,
+        created_at=invoice.created_at,
+    )
+
+
+def _invoiceable_out(found: Candidate) -> InvoiceableOut:
+    p = found.payment
+    return InvoiceableOut(
+        out_trade_no=p.out_trade_no,
+        purpose=p.purpose.value,
+        plate=p.plate,
+        paid_fen=p.amount_fen - p.refunded_fen,
+        invoiceable_fen=found.amount_fen,
+        kind=found.kind.value,
+        seller=p.operator_code,
+        paid_at=p.paid_at,
+    )
+
+
+@routes.route(
+    "GET",
+    "/me/invoices",
+    "Payments that can be invoiced, how they merge, and the driver's invoices (driver token)",
+    response=MyInvoicesOut,
+)
+async def my_invoices(request: web.Request, _: None) -> web.Response:
+    """List invoiceable payments grouped by seller, and every invoice asked for."""
+    driver_id = current_driver(request)
+    async with read_unit_of_work(request) as uow:
+        found = await list_invoiceable(uow, driver_id)
+        asked = await uow.invoices.of_driver(driver_id)
+    groups = [
+        MergeGroupOut(
+            seller=group[0].payment.operator_code,
+            kind=group[0].kind.value,
+            out_trade_nos=[c.payment.out_trade_no for c in group],
+            total_fen=sum(c.amount_fen for c in group),
+        )
+        for group in found.groups().values()
+    ]
+    body = MyInvoicesOut(
+        invoiceable=[_invoiceable_out(c) for c in found.candidates],
+        merge_groups=groups,
+        invoices=[invoice_out(i) for i in asked],
+    )
+    return json_response(body)
+
+
+@routes.route(
+    "POST",
+    "/me/invoices",
+    "Ask for one invoice over payments of one seller (driver token); issued asynchronously",
+    body=InvoiceIn,
+    response=InvoiceOut,
+)
+async def ask_invoice(request: web.Request, body: InvoiceIn) -> web.Response:
+    """Record the request; the sweep sends it to the seller's provider."""
+    driver_id = current_driver(request)
+    title = check_title(body.title.title())
+    invoice = await request_invoice(
+        uows_of(request),
+        clock(request),
+        invoice_providers(request),
+        driver_id=driver_id,
+        out_trade_nos=body.out_trade_nos,
+        title=title,
+        idempotency_key=body.idempotency_key,
+    )
+    if body.save_title:
+        await _save_title(request, driver_id, title)
+    return json_response(invoice_out(invoice))
+
+
+async def _save_title(request: web.Request, driver_id: int, title: BuyerTitle) -> int:
+    async with unit_of_work(request) as uow:
+        saved = await uow.invoices.titles(driver_id)
+        for title_id, known in saved:
+            if known == title:
+                return title_id
+        title_id = await uow.invoices.add_title(driver_id, title, clock(request).now())
+        await uow.commit()
+        return title_id
+
+
+@routes.route(
+    "GET",
+    "/me/invoices/{invoice_no}",
+    "One of the driver's invoices and its state (driver token)",
+    response=InvoiceOut,
+)
+async def show_invoice(request: web.Request, _: None) -> web.Response:
+    """Answer the invoice; another driver's is not found."""
+    driver_id = current_driver(request)
+    async with read_unit_of_work(request) as uow:
+        invoice = await driver_invoice(uow, driver_id, request.match_info["invoice_no"])
+    return json_response(invoice_out(invoice))
+
+
+@routes.route(
+    "GET",
+    "/me/invoices/{invoice_no}/file",
+    "The issued invoice's PDF (driver token)",
+)
+async def invoice_file(request: web.Request, _: None) -> web.Response:
+    """Fetch the file from the provider (its links expire) and hand it over."""
+    driver_id = current_driver(request)
+    async with read_unit_of_work(request) as uow:
+        invoice = await driver_invoice(uow, driver_id, request.match_info["invoice_no"])
+    if invoice.issued_at is None:
+        raise NotFoundError("发票尚未开具", detail=f"{invoice.invoice_no} is {invoice.status}")
+    pdf = await invoice_providers(request).for_kind(invoice.kind).download(invoice)
+    disposition = f'attachment; filename="{invoice.invoice_no}.pdf"'
+    return web.Response(
+        body=pdf, content_type="application/pdf", headers={"Content-Disposition": disposition}
+    )
+
+
+@routes.route("GET", "/me/invoice-titles", "The driver's saved buyer titles", response=TitlesOut)
+async def my_titles(request: web.Request, _: None) -> web.Response:
+    """List saved titles, oldest first."""
+    driver_id = current_driver(request)
+    async with read_unit_of_work(request) as uow:
+        saved = await uow.invoices.titles(driver_id)
+    return json_response(TitlesOut(titles=[_title_out(i, t) for i, t in saved]))
+
+
+@routes.route(
+    "POST", "/me/invoice-titles", "Save a buyer title for reuse", body=TitleIn, response=TitleOut
+)
+async def save_title(request: web.Request, body: TitleIn) -> web.Response:
+    """Check the title (tax number with its check character) and save it."""
+    driver_id = current_driver(request)
+    title = check_title(body.title())
+    title_id = await _save_title(request, driver_id, title)
+    return json_response(_title_out(title_id, title))
+
+
+@routes.route(
+    "DELETE", "/me/invoice-titles/{title_id}", "Forget a saved title", response=RemovedOut
+)
+async def remove_title(request: web.Request, _: None) -> web.Response:
+    """Remove one of the driver's titles; another's or a missing one is not found."""
+    driver_id = current_driver(request)
+    raw = request.match_info["title_id"]
+    title_id = int(raw) if raw.isdigit() and len(raw) < 10 else -1
+    async with unit_of_work(request) as uow:
+        removed = await uow.invoices.remove_title(driver_id, title_id)
+        if not removed:
+            raise NotFoundError("发票抬头不存在", detail=f"title {raw}")
+        await uow.commit()
+    return json_response(RemovedOut(removed=True))
+
+
+def _title_out(title_id: int, title: BuyerTitle) -> TitleOut:
+    return TitleOut(
+        id=title_id, kind=title.kind.value, name=title.name, tax_id=title.tax_id, email=title.email
+    )

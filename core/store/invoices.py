@@ -152,6 +152,7 @@ class InvoiceRepository:
                 version=1,
             )
         )
+        await self._flush(invoice.invoice_no)  # the lines refer to it: it goes first
         live = invoice.status in HOLDING
         for line in invoice.lines:
             self._session.add(
@@ -162,11 +163,15 @@ class InvoiceRepository:
                     live_trade_no=line.out_trade_no if live else None,
                 )
             )
+        await self._flush(invoice.invoice_no)
+        self._versions[invoice.invoice_no] = 1
+
+    async def _flush(self, invoice_no: str) -> None:
         try:
             await self._session.flush()
         except IntegrityError as exc:
-            raise StaleWriteError(detail=f"invoice {invoice.invoice_no}: {exc.orig}") from exc
-        self._versions[invoice.invoice_no] = 1
+            # e.g. a concurrent request put one of the payments on a live invoice first.
+            raise StaleWriteError(detail=f"invoice {invoice_no}: {exc.orig}") from exc
 
     async def get(self, invoice_no: str) -> Invoice | None:
         """An invoice by its number."""

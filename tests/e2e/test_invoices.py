@@ -1,0 +1,277 @@
+"""Invoices end to end: pay stays through the sandbox, ask for an invoice in the mini-program API,
+the sweep issues it at WeChat Pay's fapiao sandbox or the fiscal stand-in, refunds reverse (红冲)
+and reissue, failures are retried, concurrent requests give one invoice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+
+from config.settings import Settings
+from core.clock import FrozenClock
+from core.invoices import POLL_AFTER
+from core.payments import SHANGHAI
+from core.services.invoice_sweep import sweep_invoices
+from core.store.city import OperatorRow
+from core.store.unit_of_work import UnitOfWork
+from sandbox.wechatpay.keys import SandboxKeys
+from server.invoicing import FISCAL_SANDBOX_KEY, INVOICE_PROVIDERS_KEY
+from server.resources import DATABASE_KEY
+from tests.e2e.test_walking_skeleton import PLATE, sensor_event, staff_token
+from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
+
+__all__ = ["sandbox_keys"]
+
+Client = TestClient[Any, Any]
+TENCENT = {
+    "kind": "company",
+    "name": "深圳市腾讯计算机系统有限公司",
+    "tax_id": "9144030071526726XG",
+}
+PERSON = {"kind": "personal", "name": "李雷", "email": "li.lei@example.com"}
+
+
+class Scene:
+    """The app with its sandbox, one signed-in driver and a finance token."""
+
+    def __init__(self, client: Client, sandbox: str, clock: FrozenClock) -> None:
+        self.client, self.sandbox, self.clock = client, sandbox, clock
+        self.headers: dict[str, str] = {}
+        self.openid = ""
+        self.stays = 0
+
+    async def start(self) -> None:
+        self.headers, self.openid = await log_in_driver(self.client, self.sandbox, "li-lei")
+
+    async def finance(self) -> dict[str, str]:
+        """A fresh finance token (the sweeps move the clock past a token's life)."""
+        return {"Authorization": f"Bearer {await staff_token(self.client, 'demo-finance')}"}
+
+    async def paid_stay(self) -> tuple[str, int]:
+        """Park two hours at HS1-001 and pay through the sandbox; the order and its fen."""
+        n, self.stays = self.stays, self.stays + 1
+        begin = f"{self.clock.now().astimezone(SHANGHAI):%H:%M}"
+        event = sensor_event(f"o-{n}", "occupied", begin, plate=PLATE)
+        assert (await self.client.post("/devices/sensors/events", json=event)).status == 200
+        self.clock.advance(timedelta(hours=2))
+        end = f"{self.clock.now().astimezone(SHANGHAI):%H:%M}"
+        closed = await self.client.post(
+            "/devices/sensors/events", json=sensor_event(f"v-{n}", "vacated", end)
+        )
+        stay_ref = (await closed.json())["stay_ref"]
+        started = await self.client.post(
+            f"/mp/stays/{stay_ref}/payments",
+            json={"idempotency_key": f"e2e-invoice-{n:02d}"},
+            headers=self.headers,
+        )
+        assert started.status == 200, await started.text()
+        order = await started.json()
+        confirm = dict(order["request_payment"], openid=self.openid)
+        async with self.client.session.post(
+            f"{self.sandbox}/sandbox/wechatpay/request-payment", json=confirm
+        ) as response:
+            assert (await response.json())["trade_state"] == "SUCCESS"
+        self.clock.advance(timedelta(minutes=10))
+        return order["payment"]["out_trade_no"], order["payment"]["amount_fen"]
+
+    async def ask(self, numbers: list[str], title: dict[str, Any], key: str) -> Any:
+        body = {"out_trade_nos": numbers, "title": title, "idempotency_key": key}
+        return await self.client.post("/mp/me/invoices", json=body, headers=self.headers)
+
+    async def sweep(self, rounds: int = 6) -> None:
+        """Run the issuing sweep, the clock moving past each poll interval."""
+        app = self.client.app
+        assert app is not None
+        database = app[DATABASE_KEY]
+        for _ in range(rounds):
+            await sweep_invoices(
+                lambda: UnitOfWork(database.sessions), self.clock, app[INVOICE_PROVIDERS_KEY]
+            )
+            self.clock.advance(POLL_AFTER + timedelta(seconds=1))
+
+    async def invoice(self, no: str) -> dict[str, Any]:
+        shown = await self.client.get(f"/mp/me/invoices/{no}", headers=self.headers)
+        assert shown.status == 200, await shown.text()
+        found: dict[str, Any] = await shown.json()
+        return found
+
+    async def refund(self, out_trade_no: str, fen: int) -> None:
+        """Finance refunds; the sandbox completes it and notifies the app."""
+        asked = await self.client.post(
+            f"/ops/payments/{out_trade_no}/refunds",
+            json={"amount_fen": fen, "reason": "计费有误，部分退款"},
+            headers=await self.finance(),
+        )
+        assert asked.status == 200, await asked.text()
+        no = (await asked.json())["out_refund_no"]
+        async with self.client.session.post(
+            f"{self.sandbox}/sandbox/wechatpay/refunds/{no}/complete"
+        ) as response:
+            assert response.status == 200
+        shown = await self.client.get(f"/mp/payments/{out_trade_no}", headers=self.headers)
+        assert (await shown.json())["refunded_fen"] >= fen
+
+    async def mine(self) -> dict[str, Any]:
+        listed = await self.client.get("/mp/me/invoices", headers=self.headers)
+        assert listed.status == 200, await listed.text()
+        found: dict[str, Any] = await listed.json()
+        return found
+
+
+@pytest.fixture
+async def scene(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[Client]],
+) -> Scene:
+    quiet = settings.model_copy(update={"invoices_sweep_seconds": 0, "payments_sweep_seconds": 0})
+    client, sandbox = await app_with_builtin_sandbox(quiet, clock, sandbox_keys, aiohttp_client)
+    found = Scene(client, sandbox, clock)
+    await found.start()
+    return found
+
+
+async def lots_kind(scene: Scene) -> None:
+    """Make the demo operator a seller of 数电票 (through WeChat Pay) instead of fiscal receipts."""
+    app = scene.client.app
+    assert app is not None
+    async with UnitOfWork(app[DATABASE_KEY].sessions) as uow:
+        await uow.session.execute(update(OperatorRow).values(fiscal_receipts=False))
+        await uow.commit()
+
+
+async def test_digital_invoice_issued_then_partial_refund_reverses_and_reissues(
+    scene: Scene,
+) -> None:
+    await lots_kind(scene)
+    out_trade_no, paid = await scene.paid_stay()
+    [listed] = (await scene.mine())["invoiceable"]
+    assert (listed["out_trade_no"], listed["invoiceable_fen"], listed["kind"]) == (
+        out_trade_no,
+        paid,
+        "digital_vat",
+    )
+    asked = await scene.ask([out_trade_no], TENCENT, "invoice-tap-01")
+    assert asked.status == 200, await asked.text()
+    first = await asked.json()
+    assert (first["status"], first["amount_fen"], first["tax_id"]) == (
+        "requested",
+        paid,
+        TENCENT["tax_id"],
+    )
+    again = await scene.ask([out_trade_no], TENCENT, "invoice-tap-01")
+    assert (await again.json())["invoice_no"] == first["invoice_no"]  # the same tap: same invoice
+
+    await scene.sweep()
+    issued = await scene.invoice(first["invoice_no"])
+    assert issued["status"] == "issued" and len(issued["document_number"]) == 20
+    pdf = await scene.client.get(
+        f"/mp/me/invoices/{first['invoice_no']}/file", headers=scene.headers
+    )
+    assert pdf.status == 200 and pdf.content_type == "application/pdf"
+    assert (await pdf.read()).startswith(b"%PDF-1.4")
+    assert (await scene.mine())["invoiceable"] == []
+
+    await scene.refund(out_trade_no, 300)
+    assert (await scene.invoice(first["invoice_no"]))["status"] == "reversing"
+    await scene.sweep()
+    assert (await scene.invoice(first["invoice_no"]))["status"] == "reversed"
+    [reissue] = [
+        i for i in (await scene.mine())["invoices"] if i["replaces"] == first["invoice_no"]
+    ]
+    assert (reissue["status"], reissue["amount_fen"]) == ("issued", paid - 300)
+    assert reissue["title_name"] == TENCENT["name"]
+    assert (await scene.mine())["invoiceable"] == []
+
+
+async def test_fiscal_receipt_full_refund_reverses_without_reissue(scene: Scene) -> None:
+    out_trade_no, paid = await scene.paid_stay()
+    asked = await scene.ask([out_trade_no], PERSON, "invoice-tap-02")
+    assert asked.status == 200, await asked.text()
+    no = (await asked.json())["invoice_no"]
+    await scene.sweep(1)
+    receipt = await scene.invoice(no)
+    assert (receipt["kind"], receipt["status"]) == ("fiscal_receipt", "issued")
+    assert len(receipt["document_code"]) == 8 and len(receipt["document_number"]) == 10
+    assert receipt["check_code"]
+    await scene.refund(out_trade_no, paid)
+    await scene.sweep(2)
+    mine = await scene.mine()
+    assert [(i["invoice_no"], i["status"]) for i in mine["invoices"]] == [(no, "reversed")]
+    assert mine["invoiceable"] == []
+
+
+async def test_merged_payments_and_a_failure_retried(scene: Scene) -> None:
+    await lots_kind(scene)
+    first, first_fen = await scene.paid_stay()
+    second, second_fen = await scene.paid_stay()
+    [group] = (await scene.mine())["merge_groups"]
+    assert sorted(group["out_trade_nos"]) == sorted([first, second])
+    async with scene.client.session.post(
+        f"{scene.sandbox}/sandbox/wechatpay/fapiao/fail",
+        json={"count": 1, "code": "INVALID_REQUEST", "message": "税控设备离线"},
+    ) as response:
+        assert response.status == 200
+    asked = await scene.ask([first, second], PERSON, "invoice-tap-03")
+    assert asked.status == 200, await asked.text()
+    no = (await asked.json())["invoice_no"]
+    await scene.sweep(1)
+    listed = await scene.client.get("/ops/invoices?status=failed", headers=await scene.finance())
+    [failed] = (await listed.json())["invoices"]
+    assert failed["invoice"]["invoice_no"] == no and "税控设备离线" in failed["failure"]
+    retried = await scene.client.post(f"/ops/invoices/{no}/retry", headers=await scene.finance())
+    assert retried.status == 200, await retried.text()
+    await scene.sweep()
+    merged = await scene.invoice(no)
+    assert (merged["status"], merged["amount_fen"]) == ("issued", first_fen + second_fen)
+    exported = await scene.client.get("/ops/invoices/export", headers=await scene.finance())
+    assert (await exported.text()).count(no) == 2  # one row per merged payment
+
+
+async def test_bad_requests_change_nothing(scene: Scene) -> None:
+    out_trade_no, _ = await scene.paid_stay()
+    wrong = dict(TENCENT, tax_id="9144030071526726XA")
+    refused = await scene.ask([out_trade_no], wrong, "invoice-tap-04")
+    assert refused.status == 400
+    assert (await refused.json())["code"] == "invalid_tax_id"
+    missing = await scene.ask(["NOT-A-PAYMENT-0001"], PERSON, "invoice-tap-05")
+    assert missing.status == 404
+    other_headers, _ = await log_in_driver(scene.client, scene.sandbox, "han-meimei")
+    theirs = await scene.client.post(
+        "/mp/me/invoices",
+        json={"out_trade_nos": [out_trade_no], "title": PERSON, "idempotency_key": "invoice-x-1"},
+        headers=other_headers,
+    )
+    assert theirs.status == 404
+    assert (await scene.mine())["invoices"] == []
+
+
+async def test_concurrent_requests_give_one_invoice_and_a_409(scene: Scene) -> None:
+    out_trade_no, _ = await scene.paid_stay()
+    answers = await asyncio.gather(
+        scene.ask([out_trade_no], PERSON, "invoice-race-a"),
+        scene.ask([out_trade_no], PERSON, "invoice-race-b"),
+    )
+    assert sorted(a.status for a in answers) == [200, 409]
+    assert len((await scene.mine())["invoices"]) == 1
+
+
+async def test_fiscal_provider_lag_is_polled(scene: Scene) -> None:
+    app = scene.client.app
+    assert app is not None
+    app[FISCAL_SANDBOX_KEY].lag_queries = 2
+    out_trade_no, _ = await scene.paid_stay()
+    no = (await (await scene.ask([out_trade_no], PERSON, "invoice-tap-06")).json())["invoice_no"]
+    await scene.sweep(1)
+    assert (await scene.invoice(no))["status"] == "issuing"
+    await scene.sweep(2)
+    assert (await scene.invoice(no))["status"] == "issued"

@@ -87,6 +87,8 @@ async def call(client: Client, endpoint: Endpoint, headers: dict[str, str]) -> t
     if endpoint.body is not None:
         kwargs["json"] = {}
     async with client.request(endpoint.method, path, **kwargs) as response:
+        if response.content_type != "application/json":  # a CSV export, when allowed
+            return response.status, {"code": None, "text": await response.text()}
         return response.status, await response.json()
 
 

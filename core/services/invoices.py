@@ -181,8 +181,9 @@ async def update_invoice(
             if after.status in (InvoiceStatus.ISSUED, InvoiceStatus.FAILED):
                 # A refund that came while the provider was issuing: reverse or withdraw now.
                 await _settle_excess(uow, clock, after, {})
-            reason = after.failure or after.status.value
-            await audit.record(uow, clock, "system:invoices", action, invoice_no, reason)
+            if after.status is not invoice.status:  # a poll that changes nothing is not audited
+                reason = after.failure or after.status.value
+                await audit.record(uow, clock, "system:invoices", action, invoice_no, reason)
             await uow.commit()
             return after
 

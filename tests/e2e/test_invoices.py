@@ -22,9 +22,12 @@ from core.payments import SHANGHAI
 from core.services.invoice_sweep import sweep_invoices
 from core.store.city import OperatorRow
 from core.store.unit_of_work import UnitOfWork
+from sandbox.wechatpay.fapiao import FAPIAO_KEY
 from sandbox.wechatpay.keys import SandboxKeys
 from server.invoicing import FISCAL_SANDBOX_KEY, INVOICE_PROVIDERS_KEY
 from server.resources import DATABASE_KEY
+from server.wechat import SANDBOX_KEY
+from tests.e2e.test_passes_and_top_ups import CARD_PLATE
 from tests.e2e.test_walking_skeleton import PLATE, sensor_event, staff_token
 from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
 
@@ -275,3 +278,37 @@ async def test_fiscal_provider_lag_is_polled(scene: Scene) -> None:
     assert (await scene.invoice(no))["status"] == "issuing"
     await scene.sweep(2)
     assert (await scene.invoice(no))["status"] == "issued"
+
+
+async def test_top_up_gets_a_prepaid_invoice_marked_not_taxed(scene: Scene) -> None:
+    bound = await scene.client.post(
+        "/mp/me/plates", json={"plate": CARD_PLATE}, headers=scene.headers
+    )
+    assert bound.status in (200, 201), await bound.text()
+    body = {"plate": CARD_PLATE, "amount_fen": 1000, "idempotency_key": "top-up-invoice-1"}
+    started = await scene.client.post(
+        "/mp/lots/LOT-TIANYI/stored-value/top-ups", json=body, headers=scene.headers
+    )
+    assert started.status == 200, await started.text()
+    order = await started.json()
+    confirm = dict(order["request_payment"], openid=scene.openid)
+    async with scene.client.session.post(
+        f"{scene.sandbox}/sandbox/wechatpay/request-payment", json=confirm
+    ) as response:
+        assert (await response.json())["trade_state"] == "SUCCESS"
+    [listed] = (await scene.mine())["invoiceable"]
+    assert (listed["purpose"], listed["kind"], listed["invoiceable_fen"]) == (
+        "top_up",
+        "prepaid",
+        1000,
+    )
+    no = (await (await scene.ask([listed["out_trade_no"]], PERSON, "invoice-top-1")).json())[
+        "invoice_no"
+    ]
+    await scene.sweep()
+    assert (await scene.invoice(no))["status"] == "issued"
+    app = scene.client.app
+    assert app is not None
+    books = app[SANDBOX_KEY].runner.app[FAPIAO_KEY]
+    [item] = books.applications[no].items
+    assert (item["tax_code"], item["tax_prefer_mark"]) == ("6010000000000000000", "OUTSIDE_VAT")

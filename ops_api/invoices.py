@@ -13,7 +13,7 @@ from core.errors import ValidationFailedError
 from core.invoices import Invoice, InvoiceStatus
 from core.payments import SHANGHAI
 from core.services.invoices import retry_invoice, reverse_invoice
-from core.staff import Permission
+from core.staff import Permission, covers
 from miniprogram_api.invoices import InvoiceOut, invoice_out
 from miniprogram_api.payments import uows_of
 from ops_api.auth import acting_staff
@@ -96,7 +96,9 @@ async def list_invoices(request: web.Request, query: InvoiceQuery) -> web.Respon
         found = await uow.invoices.listed(
             status=status, sub_mchid=query.sub_mchid, limit=query.limit, after_id=query.after_id
         )
-    page = [_staff_out(i, v) for i, v in found]
+    scope = acting_staff(request).scope
+    # A scoped account sees its operators' invoices only; paging stays on the unfiltered ids.
+    page = [_staff_out(i, v) for i, v in found if covers(scope, operator_code=v.operator_code)]
     next_after = found[-1][0] if len(found) == query.limit else None
     return json_response(StaffInvoicesOut(invoices=page, next_after_id=next_after))
 
@@ -115,6 +117,8 @@ async def export_invoices(request: web.Request, query: InvoiceQuery) -> web.Resp
         found = await uow.invoices.listed(
             status=status, sub_mchid=query.sub_mchid, limit=query.limit, after_id=query.after_id
         )
+    scope = acting_staff(request).scope
+    found = [(i, v) for i, v in found if covers(scope, operator_code=v.operator_code)]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -150,7 +154,9 @@ async def daily_total(request: web.Request, query: DayQuery) -> web.Response:
         raise ValidationFailedError("日期超出范围", detail="day")
     start = datetime.combine(query.day, time(), SHANGHAI)
     async with read_unit_of_work(request) as uow:
-        totals = await uow.invoices.totals_between(start, start + timedelta(days=1))
+        scope = acting_staff(request).scope
+        mine = None if scope.city_wide else scope.operators  # district and lot scopes: none
+        totals = await uow.invoices.totals_between(start, start + timedelta(days=1), operators=mine)
     pending = sum(totals.get(s, 0) for s in (InvoiceStatus.REQUESTED, InvoiceStatus.ISSUING))
     body = DayTotalOut(
         day=query.day,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from core import invoices
 from core.clock import Clock
-from core.errors import ValidationFailedError
+from core.errors import PermissionDeniedError, ValidationFailedError
 from core.invoice_provider import InvoiceProviders
 from core.invoices import (
     BuyerTitle,
@@ -21,7 +21,7 @@ from core.invoices import (
 from core.payments import Payment, PaymentNotFoundError
 from core.services import audit
 from core.services.retrying import Uows, retrying
-from core.staff import StaffIdentity
+from core.staff import StaffIdentity, covers
 from core.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ async def retry_invoice(uows: Uows, clock: Clock, actor: StaffIdentity, invoice_
             invoice = await uow.invoices.get(invoice_no)
             if invoice is None:
                 raise InvoiceNotFoundError(detail=invoice_no)
+            _check_scope(actor, invoice)
             after = invoices.retry_now(invoice, clock.now())
             await uow.invoices.save(after)
             await audit.record(uow, clock, actor, "invoice.retry", invoice_no, "财务重试开票")
@@ -217,6 +218,7 @@ async def reverse_invoice(
             invoice = await uow.invoices.get(invoice_no)
             if invoice is None:
                 raise InvoiceNotFoundError(detail=invoice_no)
+            _check_scope(actor, invoice)
             after = invoices.owe_reversal(invoice, clock.now())
             await uow.invoices.save(after)
             await audit.record(uow, clock, actor, "invoice.reverse", invoice_no, reason)
@@ -224,3 +226,8 @@ async def reverse_invoice(
             return after
 
     return await retrying(attempt)
+
+
+def _check_scope(actor: StaffIdentity, invoice: Invoice) -> None:
+    if not covers(actor.scope, operator_code=invoice.operator_code):
+        raise PermissionDeniedError(detail=f"{actor.actor} does not cover {invoice.invoice_no}")

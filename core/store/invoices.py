@@ -216,13 +216,17 @@ class InvoiceRepository:
         )
         return int(found or 0)
 
-    async def totals_between(self, start: datetime, end: datetime) -> dict[InvoiceStatus, int]:
-        """Fen of the invoices created in [start, end), by state."""
+    async def totals_between(
+        self, start: datetime, end: datetime, *, operators: frozenset[str] | None = None
+    ) -> dict[InvoiceStatus, int]:
+        """Fen of the invoices created in [start, end), by state (`operators`: only theirs)."""
         query = (
             select(InvoiceRow.status, func.sum(InvoiceRow.amount_fen))
             .where(InvoiceRow.created_at >= start, InvoiceRow.created_at < end)
             .group_by(InvoiceRow.status)
         )
+        if operators is not None:
+            query = query.where(InvoiceRow.operator_code.in_(sorted(operators)))
         return {InvoiceStatus(s): int(t or 0) for s, t in await self._session.execute(query)}
 
     async def due(self, now: datetime, *, limit: int = 50) -> list[Invoice]:

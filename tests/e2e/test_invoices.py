@@ -20,6 +20,7 @@ from core.clock import FrozenClock
 from core.invoices import POLL_AFTER
 from core.payments import SHANGHAI
 from core.services.invoice_sweep import sweep_invoices
+from core.staff import Role, Scope
 from core.store.city import OperatorRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.fapiao import FAPIAO_KEY
@@ -29,6 +30,7 @@ from server.resources import DATABASE_KEY
 from server.wechat import SANDBOX_KEY
 from tests.e2e.test_passes_and_top_ups import CARD_PLATE
 from tests.e2e.test_walking_skeleton import PLATE, sensor_event, staff_token
+from tests.integration.test_staff_routes import bearer, make_staff, token_of
 from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
 
 __all__ = ["sandbox_keys"]
@@ -312,3 +314,29 @@ async def test_top_up_gets_a_prepaid_invoice_marked_not_taxed(scene: Scene) -> N
     books = app[SANDBOX_KEY].runner.app[FAPIAO_KEY]
     [item] = books.applications[no].items
     assert (item["tax_code"], item["tax_prefer_mark"]) == ("6010000000000000000", "OUTSIDE_VAT")
+
+
+async def test_a_scoped_finance_account_sees_and_touches_only_its_operators(
+    scene: Scene, settings: Settings
+) -> None:
+    out_trade_no, paid = await scene.paid_stay()
+    no = (await (await scene.ask([out_trade_no], PERSON, "invoice-scope-1")).json())["invoice_no"]
+    app = scene.client.app
+    assert app is not None
+    elsewhere = Scope(operators=frozenset({"OP-ELSEWHERE"}))
+    staff_id = await make_staff(
+        app[DATABASE_KEY], scene.clock, Role.FINANCE, username="fin-elsewhere", scope=elsewhere
+    )
+    headers = bearer(token_of(settings, scene.clock, staff_id, Role.FINANCE))
+    listed = await scene.client.get("/ops/invoices", headers=headers)
+    assert (await listed.json())["invoices"] == []
+    total = await scene.client.get("/ops/invoices/daily-total?day=2026-11-25", headers=headers)
+    assert (await total.json())["pending_fen"] == 0
+    reversed_ = await scene.client.post(
+        f"/ops/invoices/{no}/reverse", json={"reason": "抬头错误"}, headers=headers
+    )
+    assert reversed_.status == 403
+    city = await scene.client.get(
+        "/ops/invoices/daily-total?day=2026-11-25", headers=await scene.finance()
+    )
+    assert (await city.json())["pending_fen"] == paid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -9,7 +10,7 @@ from urllib.parse import quote
 from adapters.wechatpay import WeChatPayGateway
 from core.invoice_provider import InvoiceProviderError, ProviderReport, ProviderState
 from core.invoices import Invoice, InvoiceKind, IssuedDocument, TitleKind
-from core.payment_gateway import GatewayError, GatewayRejectedError
+from core.payment_gateway import GatewayError, GatewayRejectedError, NotifyRejectedError
 
 BASE = "/v3/new-tax-control-fapiao"
 # 税收分类编码: 3040502020200000000 车辆停放服务; 6010000000000000000 预付卡销售和充值 (不征税).
@@ -65,6 +66,18 @@ class WeChatPayFapiao:
 
     def __init__(self, gateway: WeChatPayGateway) -> None:
         self._gateway = gateway
+
+    async def set_callback(self, url: str) -> None:
+        """PATCH merchant/development-config: where WeChat Pay sends FAPIAO.* notifies."""
+        await self._gateway.call("fapiao_set_merchant_config", callback_url=url)
+
+    async def parse_notice(self, headers: Mapping[str, str], body: bytes) -> str:
+        """The application number a verified, decrypted FAPIAO.* notify is about."""
+        data = await self._gateway.decode_notification(headers, body)
+        apply_id = data["resource"].get("fapiao_apply_id")
+        if not isinstance(apply_id, str) or not apply_id:
+            raise NotifyRejectedError(detail="fapiao notify without fapiao_apply_id")
+        return apply_id
 
     async def issue(self, invoice: Invoice, payer_openid: str) -> ProviderReport:
         """POST fapiao-applications; WeChat Pay answers 202 and issues asynchronously."""

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from core.errors import NotFoundError
-from core.invoices import BuyerTitle, Candidate, Invoice, TitleKind, check_title
+from core.errors import DomainError, NotFoundError
+from core.invoices import (
+    BuyerTitle,
+    Candidate,
+    Invoice,
+    InvoiceNotFoundError,
+    InvoiceProviderNotConfiguredError,
+    TitleKind,
+    check_title,
+)
+from core.payment_gateway import NotifyRejectedError
+from core.services.invoice_sweep import advance
 from core.services.invoices import (
     MAX_MERGED,
     driver_invoice,
@@ -19,8 +30,10 @@ from core.services.invoices import (
 from miniprogram_api.payments import uows_of
 from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
-from server.invoicing import invoice_providers
+from server.invoicing import FAPIAO_KEY, invoice_providers
 from server.resources import clock, read_unit_of_work, unit_of_work
+
+log = logging.getLogger(__name__)
 
 routes = ApiRoutes("miniprogram")
 
@@ -295,3 +308,37 @@ def _title_out(title_id: int, title: BuyerTitle) -> TitleOut:
     return TitleOut(
         id=title_id, kind=title.kind.value, name=title.name, tax_id=title.tax_id, email=title.email
     )
+
+
+@routes.route(
+    "POST",
+    "/wechatpay/fapiao-notify",
+    "WeChat Pay FAPIAO.* notifications (signed, AES-GCM encrypted)",
+    status=204,
+)
+async def fapiao_notify(request: web.Request, _: None) -> web.StreamResponse:
+    """Verify the notify, then ask WeChat Pay where the application is and apply that."""
+    fapiao = request.config_dict.get(FAPIAO_KEY)
+    if fapiao is None:
+        raise InvoiceProviderNotConfiguredError(detail="WeChat Pay fapiao not configured")
+    try:
+        apply_id = await fapiao.parse_notice(request.headers, await request.read())
+    except NotifyRejectedError as exc:
+        log.warning("rejected a fapiao notification: %s", exc.detail)
+        return _fail(401, "验签失败")
+    try:
+        async with read_unit_of_work(request) as uow:
+            invoice = await uow.invoices.get(apply_id)
+        if invoice is None:
+            raise InvoiceNotFoundError(detail=apply_id)
+        await advance(uows_of(request), clock(request), invoice_providers(request), invoice)
+    except DomainError as exc:
+        # Answering a failure makes WeChat Pay deliver the notification again later.
+        log.warning("fapiao notification not applied: %s %s", exc.code, exc.detail)
+        return _fail(500 if exc.status < 500 else exc.status, exc.message_zh)
+    return web.Response(status=204)
+
+
+def _fail(status: int, message: str) -> web.Response:
+    """The failure answer WeChat Pay documents: an error status and {code: FAIL, message}."""
+    return web.json_response({"code": "FAIL", "message": message}, status=status)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from adapters.wechatpay_fapiao import WeChatPayFapiao
+from core.errors import DomainError
 from core.invoice_provider import InvoiceProvider, InvoiceProviders
 from core.invoices import InvoiceKind
 from core.services.invoice_sweep import sweep_invoices
@@ -21,6 +22,8 @@ from server.wechat import WECHAT_SERVICES_KEY
 log = logging.getLogger(__name__)
 
 INVOICE_PROVIDERS_KEY = web.AppKey("invoice_providers", InvoiceProviders)
+FAPIAO_KEY = web.AppKey("wechatpay_fapiao", WeChatPayFapiao)
+FAPIAO_NOTIFY_PATH = "/mp/wechatpay/fapiao-notify"
 FISCAL_SANDBOX_KEY = web.AppKey("fiscal_sandbox", FiscalReceiptSandbox)
 
 
@@ -33,10 +36,14 @@ async def invoicing_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context (after wechat_services): the providers and the sweep's task."""
     settings, clock = app[SETTINGS_KEY], app[CLOCK_KEY]
     by_kind: dict[InvoiceKind, InvoiceProvider] = {}
+    tasks: list[asyncio.Task[None]] = []
     services = app.get(WECHAT_SERVICES_KEY)
     if services is not None:
         fapiao = WeChatPayFapiao(services.gateway)
+        app[FAPIAO_KEY] = fapiao
         by_kind[InvoiceKind.DIGITAL_VAT] = by_kind[InvoiceKind.PREPAID] = fapiao
+        callback = services.setup.notify_url.split("/mp/", 1)[0] + FAPIAO_NOTIFY_PATH
+        tasks.append(asyncio.create_task(_register_callback(fapiao, callback)))
     if settings.wechat_sandbox:
         # No fiscal platform is integrated yet: only the sandbox issues fiscal e-receipts.
         fiscal = FiscalReceiptSandbox(clock)
@@ -44,14 +51,22 @@ async def invoicing_ctx(app: web.Application) -> AsyncIterator[None]:
         by_kind[InvoiceKind.FISCAL_RECEIPT] = fiscal
     providers = InvoiceProviders(by_kind)
     app[INVOICE_PROVIDERS_KEY] = providers
-    task = None
     if by_kind and settings.invoices_sweep_seconds > 0:
-        task = asyncio.create_task(_sweep_forever(app, providers, settings.invoices_sweep_seconds))
+        every = settings.invoices_sweep_seconds
+        tasks.append(asyncio.create_task(_sweep_forever(app, providers, every)))
     yield
-    if task is not None:
+    for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _register_callback(fapiao: WeChatPayFapiao, url: str) -> None:
+    """Tell WeChat Pay where FAPIAO.* notifies go; without it the sweep still polls."""
+    try:
+        await fapiao.set_callback(url)
+    except DomainError as exc:
+        log.warning("fapiao callback %s not registered: %s %s", url, exc.code, exc.detail)
 
 
 async def _sweep_forever(app: web.Application, providers: InvoiceProviders, every: float) -> None:

@@ -3,7 +3,9 @@ reverse (红冲) and files, with switches to make issuing fail or lag; FAPIAO.IS
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,7 @@ class FapiaoBooks:
     fail_next: list[tuple[str, str]] = field(default_factory=list)
     lag_queries: int = 0
     files: dict[str, bytes] = field(default_factory=dict)
+    callback_url: str | None = None  # development-config: where FAPIAO.* notifies go
 
 
 FAPIAO_KEY = web.AppKey("wechatpay_fapiao", FapiaoBooks)
@@ -67,6 +70,8 @@ def install(app: web.Application) -> None:
     app.router.add_get(f"{BASE}/fapiao-applications/{{id}}/fapiao-files", files)
     app.router.add_get(f"{BASE}/download", download)
     app.router.add_get(f"{BASE}/merchant/{{sub_mchid}}/check", check_sub_merchant)
+    app.router.add_patch(f"{BASE}/merchant/development-config", set_config)
+    app.router.add_get(f"{BASE}/merchant/development-config", show_config)
     app.router.add_post("/sandbox/wechatpay/fapiao/fail", fail_next)
     app.router.add_post("/sandbox/wechatpay/fapiao/lag", lag)
 
@@ -112,10 +117,40 @@ async def apply(request: web.Request) -> web.Response:
     if books.fail_next:
         code, message = books.fail_next.pop(0)
         raise SandboxApiError(400, code, message)
-    books.applications[apply_id] = Application(
+    found = Application(
         apply_id, sub_mchid, str(info["fapiao_id"]), buyer, total, items, lag=books.lag_queries
     )
+    books.applications[apply_id] = found
+    if books.callback_url and not found.lag:
+        # Issued a moment later, and said so with a FAPIAO.ISSUED notify, as WeChat Pay does.
+        _later(request, _issue_and_notify(request, found))
     return answer(sandbox, 202, None)
+
+
+async def _issue_and_notify(request: web.Request, found: Application) -> None:
+    await asyncio.sleep(0.05)
+    if found.status == "ISSUE_ACCEPTED":
+        _issue(request, found)
+    await _notify(request, found, "FAPIAO.ISSUED", "发票已开具")
+
+
+async def _notify(request: web.Request, found: Application, event: str, summary: str) -> None:
+    sandbox, url = request.app[SANDBOX_KEY], _books(request).callback_url
+    if url:
+        content = {
+            "mchid": sandbox.books.sp_mchid,
+            "sub_mchid": found.sub_mchid,
+            "fapiao_apply_id": found.apply_id,
+            "fapiao_information": [{"fapiao_id": found.fapiao_id, "status": found.status}],
+        }
+        await sandbox.outbox.send(url, event, summary, "fapiao", content)
+
+
+def _later(request: web.Request, coroutine: Coroutine[Any, Any, None]) -> None:
+    tasks = request.app[SANDBOX_KEY].tasks
+    task = asyncio.get_running_loop().create_task(coroutine)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 async def query(request: web.Request) -> web.Response:
@@ -174,7 +209,31 @@ async def reverse(request: web.Request) -> web.Response:
         "fapiao_number": f"{now:%y}{secrets.randbelow(10**18):018d}",
         "fapiao_time": wechat_time(now),
     }
+    if _books(request).callback_url:
+        _later(request, _reverse_and_notify(request, found))
     return answer(sandbox, 202, None)
+
+
+async def _reverse_and_notify(request: web.Request, found: Application) -> None:
+    await asyncio.sleep(0.05)
+    found.status = "REVERSED"
+    await _notify(request, found, "FAPIAO.REVERSED", "发票已冲红")
+
+
+async def set_config(request: web.Request) -> web.Response:
+    """PATCH merchant/development-config: the callback URL of FAPIAO.* notifies."""
+    data = await read_json(request)
+    url = data.get("callback_url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise SandboxApiError(400, "PARAM_ERROR", "callback_url 格式不正确")
+    _books(request).callback_url = url
+    return answer(request.app[SANDBOX_KEY], 200, {"callback_url": url})
+
+
+async def show_config(request: web.Request) -> web.Response:
+    """GET merchant/development-config."""
+    url = _books(request).callback_url or ""
+    return answer(request.app[SANDBOX_KEY], 200, {"callback_url": url})
 
 
 async def files(request: web.Request) -> web.Response:

@@ -340,3 +340,20 @@ async def test_a_scoped_finance_account_sees_and_touches_only_its_operators(
         "/ops/invoices/daily-total?day=2026-11-25", headers=await scene.finance()
     )
     assert (await city.json())["pending_fen"] == paid
+
+
+async def test_the_fapiao_notify_alone_brings_the_issued_state(scene: Scene) -> None:
+    await lots_kind(scene)
+    out_trade_no, _ = await scene.paid_stay()
+    no = (await (await scene.ask([out_trade_no], PERSON, "invoice-notify-1")).json())["invoice_no"]
+    await scene.sweep(1)  # sends the application; the sandbox issues and notifies by itself
+    for _ in range(100):
+        if (await scene.invoice(no))["status"] == "issued":
+            break
+        await asyncio.sleep(0.05)
+    assert (await scene.invoice(no))["status"] == "issued"
+    async with scene.client.session.get(f"{scene.sandbox}/sandbox/wechatpay/notifications") as got:
+        sent = [n for n in await got.json() if n["event_type"] == "FAPIAO.ISSUED"]
+    assert [n["deliveries"] for n in sent] == [[204]]
+    forged = await scene.client.post("/mp/wechatpay/fapiao-notify", data=b"{}")
+    assert forged.status == 401

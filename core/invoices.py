@@ -140,10 +140,16 @@ def check_title(title: BuyerTitle) -> BuyerTitle:
             raise InvalidTaxIdError(detail="tax_id")
     elif tax_id is not None:
         raise ValidationFailedError("个人抬头不填写纳税人识别号", detail="tax_id")
-    email = (title.email or "").strip() or None
-    if email is not None and not _EMAIL.match(email):
-        raise ValidationFailedError("邮箱地址不正确", detail="email")
+    email = check_email(title.email) if (title.email or "").strip() else None
     return BuyerTitle(title.kind, name, tax_id, email)
+
+
+def check_email(address: str | None) -> str:
+    """An email address by form, trimmed; ValidationFailedError naming `email`."""
+    email = (address or "").strip()
+    if not _EMAIL.match(email):
+        raise ValidationFailedError("邮箱地址不正确", detail="email")
+    return email
 
 
 def invoiceable_fen(payment: Payment, in_flight_refund_fen: int = 0) -> int:

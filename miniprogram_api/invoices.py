@@ -17,8 +17,11 @@ from core.invoices import (
     InvoiceNotFoundError,
     InvoiceProviderNotConfiguredError,
     TitleKind,
+    check_email,
     check_title,
 )
+from core.mail import OutgoingMail
+from core.money import format_yuan as yuan
 from core.payment_gateway import NotifyRejectedError
 from core.services.invoice_sweep import advance
 from core.services.invoices import (
@@ -30,7 +33,7 @@ from core.services.invoices import (
 from miniprogram_api.payments import uows_of
 from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
-from server.invoicing import FAPIAO_KEY, invoice_providers
+from server.invoicing import FAPIAO_KEY, invoice_providers, mail_sender
 from server.resources import clock, read_unit_of_work, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -266,6 +269,44 @@ async def invoice_file(request: web.Request, _: None) -> web.Response:
     return web.Response(
         body=pdf, content_type="application/pdf", headers={"Content-Disposition": disposition}
     )
+
+
+class EmailIn(BaseModel):
+    """Where to send the file; the title's email when left out."""
+
+    email: str | None = Field(None, max_length=254)
+
+
+class EmailedOut(BaseModel):
+    sent_to: str
+
+
+@routes.route(
+    "POST",
+    "/me/invoices/{invoice_no}/email",
+    "Send the issued invoice's PDF by email (driver token)",
+    body=EmailIn,
+    response=EmailedOut,
+)
+async def email_invoice(request: web.Request, body: EmailIn) -> web.Response:
+    """Fetch the file and mail it to the given address or the title's."""
+    driver_id = current_driver(request)
+    async with read_unit_of_work(request) as uow:
+        invoice = await driver_invoice(uow, driver_id, request.match_info["invoice_no"])
+    to = check_email(body.email or invoice.title.email or "")
+    if invoice.issued_at is None:
+        raise NotFoundError("发票尚未开具", detail=f"{invoice.invoice_no} is {invoice.status}")
+    sender = mail_sender(request)
+    pdf = await invoice_providers(request).for_kind(invoice.kind).download(invoice)
+    mail = OutgoingMail(
+        to=to,
+        subject=f"电子发票 {invoice.document_number or invoice.invoice_no}",
+        text=f"您好，附件是您申请的发票（{yuan(invoice.amount_fen)}）。",
+        attachment_name=f"{invoice.invoice_no}.pdf",
+        attachment=pdf,
+    )
+    await sender.send(mail)
+    return json_response(EmailedOut(sent_to=to))
 
 
 @routes.route("GET", "/me/invoice-titles", "The driver's saved buyer titles", response=TitlesOut)

@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from adapters.smtp_mail import SmtpMail
 from adapters.wechatpay_fapiao import WeChatPayFapiao
 from core.errors import DomainError
 from core.invoice_provider import InvoiceProvider, InvoiceProviders
 from core.invoices import InvoiceKind
+from core.mail import MailNotConfiguredError, MailSender
 from core.services.invoice_sweep import sweep_invoices
 from core.store.unit_of_work import UnitOfWork
 from sandbox.fiscal_receipts import FiscalReceiptSandbox
@@ -24,6 +26,17 @@ log = logging.getLogger(__name__)
 INVOICE_PROVIDERS_KEY = web.AppKey("invoice_providers", InvoiceProviders)
 FAPIAO_KEY = web.AppKey("wechatpay_fapiao", WeChatPayFapiao)
 FAPIAO_NOTIFY_PATH = "/mp/wechatpay/fapiao-notify"
+MAIL_KEY = web.AppKey("mail", SmtpMail)
+
+
+def mail_sender(request: web.Request) -> MailSender:
+    """The configured mail server, or MailNotConfiguredError."""
+    sender = request.config_dict.get(MAIL_KEY)
+    if sender is None:
+        raise MailNotConfiguredError(detail="PARKING_SMTP_HOST not set")
+    return sender
+
+
 FISCAL_SANDBOX_KEY = web.AppKey("fiscal_sandbox", FiscalReceiptSandbox)
 
 
@@ -50,6 +63,16 @@ async def invoicing_ctx(app: web.Application) -> AsyncIterator[None]:
         app[FISCAL_SANDBOX_KEY] = fiscal
         by_kind[InvoiceKind.FISCAL_RECEIPT] = fiscal
     providers = InvoiceProviders(by_kind)
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        app[MAIL_KEY] = SmtpMail(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_sender,
+            username=settings.smtp_username,
+            password=password,
+            starttls=settings.smtp_starttls,
+        )
     app[INVOICE_PROVIDERS_KEY] = providers
     if by_kind and settings.invoices_sweep_seconds > 0:
         every = settings.invoices_sweep_seconds

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from email.parser import BytesParser
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, unused_port
+from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
 from config.settings import Settings
@@ -138,7 +141,20 @@ async def scene(
     sandbox_keys: tuple[SandboxKeys, Path],
     aiohttp_client: Callable[..., Awaitable[Client]],
 ) -> Scene:
-    quiet = settings.model_copy(update={"invoices_sweep_seconds": 0, "payments_sweep_seconds": 0})
+    return await make_scene(settings, clock, sandbox_keys, aiohttp_client)
+
+
+async def make_scene(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    **overrides: Any,
+) -> Scene:
+    """The app with the sweeps off (tests run them), and a signed-in driver."""
+    quiet = settings.model_copy(
+        update={"invoices_sweep_seconds": 0, "payments_sweep_seconds": 0, **overrides}
+    )
     client, sandbox = await app_with_builtin_sandbox(quiet, clock, sandbox_keys, aiohttp_client)
     found = Scene(client, sandbox, clock)
     await found.start()
@@ -357,3 +373,62 @@ async def test_the_fapiao_notify_alone_brings_the_issued_state(scene: Scene) -> 
     assert [n["deliveries"] for n in sent] == [[204]]
     forged = await scene.client.post("/mp/wechatpay/fapiao-notify", data=b"{}")
     assert forged.status == 401
+
+
+class Catcher:
+    """aiosmtpd's handler: keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(bytes(envelope.content))
+        return "250 OK"
+
+
+async def test_the_file_is_sent_again_by_email(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[Client]],
+) -> None:
+    catcher, port = Catcher(), unused_port()
+    controller = Controller(catcher, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        scene = await make_scene(
+            settings, clock, sandbox_keys, aiohttp_client, smtp_host="127.0.0.1", smtp_port=port
+        )
+        out_trade_no, _ = await scene.paid_stay()
+        asked = await scene.ask([out_trade_no], PERSON, "invoice-mail-1")
+        no = (await asked.json())["invoice_no"]
+        early = await scene.client.post(
+            f"/mp/me/invoices/{no}/email", json={}, headers=scene.headers
+        )
+        assert early.status == 404  # nothing to send before it is issued
+        await scene.sweep(1)
+        sent = await scene.client.post(
+            f"/mp/me/invoices/{no}/email", json={}, headers=scene.headers
+        )
+        assert sent.status == 200, await sent.text()
+        assert (await sent.json())["sent_to"] == PERSON["email"]
+        bad = await scene.client.post(
+            f"/mp/me/invoices/{no}/email", json={"email": "nobody"}, headers=scene.headers
+        )
+        assert bad.status == 400
+    finally:
+        controller.stop()
+    [raw] = catcher.messages
+    message = BytesParser(policy=default).parsebytes(raw)
+    assert message["To"] == PERSON["email"]
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == f"{no}.pdf"
+    assert attachment.get_content().startswith(b"%PDF-1.4")
+
+
+async def test_email_without_a_mail_server_answers_503(scene: Scene) -> None:
+    out_trade_no, _ = await scene.paid_stay()
+    no = (await (await scene.ask([out_trade_no], PERSON, "invoice-mail-2")).json())["invoice_no"]
+    await scene.sweep(1)
+    sent = await scene.client.post(f"/mp/me/invoices/{no}/email", json={}, headers=scene.headers)
+    assert (sent.status, (await sent.json())["code"]) == (503, "mail_not_configured")

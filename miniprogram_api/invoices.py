@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -336,7 +337,7 @@ async def remove_title(request: web.Request, _: None) -> web.Response:
     """Remove one of the driver's titles; another's or a missing one is not found."""
     driver_id = current_driver(request)
     raw = request.match_info["title_id"]
-    title_id = int(raw) if raw.isdigit() and len(raw) < 10 else -1
+    title_id = int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else -1  # not "¹", which isdigit
     async with unit_of_work(request) as uow:
         removed = await uow.invoices.remove_title(driver_id, title_id)
         if not removed:

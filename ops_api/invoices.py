@@ -30,7 +30,7 @@ class InvoiceQuery(BaseModel):
 
     status: str | None = Field(None, pattern=f"^({_STATUSES})$")
     sub_mchid: str | None = Field(None, max_length=32, pattern=r"^[0-9]+$")
-    after_id: int = Field(0, ge=0, le=2**62)
+    after_id: int = Field(0, ge=0, le=2**31 - 1)  # ids are 32-bit integers
     limit: int = Field(50, ge=1, le=500)
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from adapters.wechatpay import WeChatPayGateway
 from core.invoice_provider import InvoiceProviderError, ProviderReport, ProviderState
-from core.invoices import Invoice, InvoiceKind, IssuedDocument, TitleKind
+from core.invoices import (
+    BuyerTitle,
+    Invoice,
+    InvoiceKind,
+    IssuedDocument,
+    TitleKind,
+    TitleNotChosenError,
+)
 from core.payment_gateway import GatewayError, GatewayRejectedError, NotifyRejectedError
 
 BASE = "/v3/new-tax-control-fapiao"
@@ -79,6 +86,39 @@ class WeChatPayFapiao:
             raise NotifyRejectedError(detail="fapiao notify without fapiao_apply_id")
         return apply_id
 
+    async def title_url(
+        self, apply_id: str, total_fen: int, openid: str, appid: str, sub_mchid: str
+    ) -> dict[str, str]:
+        """WeChat's own title picker for the payer: the mini-program page to open."""
+        query = urlencode(
+            {
+                "fapiao_apply_id": apply_id,
+                "source": "MINIPROGRAM",
+                "total_amount": total_fen,
+                "appid": appid,
+                "openid": openid,
+                "sub_mchid": sub_mchid,
+            }
+        )
+        body = await self._get_raw(f"{BASE}/user-title/title-url?{query}")
+        return {k: str(v) for k, v in body.items() if isinstance(v, str)}
+
+    async def user_title(self, apply_id: str, sub_mchid: str) -> BuyerTitle:
+        """The title the payer filled in WeChat's picker for this application."""
+        query = urlencode(
+            {"fapiao_apply_id": apply_id, "scene": "WITH_WECHATPAY", "sub_mchid": sub_mchid}
+        )
+        try:
+            _, body = await self._gateway.signed_request("GET", f"{BASE}/user-title?{query}")
+        except GatewayRejectedError as exc:
+            if exc.provider_code == "RESOURCE_NOT_EXISTS":
+                raise TitleNotChosenError(detail=apply_id) from exc
+            raise InvoiceProviderError(detail=exc.detail) from exc
+        company = body.get("type") == "ORGANIZATION"
+        kind = TitleKind.COMPANY if company else TitleKind.PERSONAL
+        tax_id = str(body.get("taxpayer_id") or "") or None
+        return BuyerTitle(kind, str(body.get("name", "")), tax_id if company else None)
+
     async def issue(self, invoice: Invoice, payer_openid: str) -> ProviderReport:
         """POST fapiao-applications; WeChat Pay answers 202 and issues asynchronously."""
         path = f"{BASE}/fapiao-applications"
@@ -140,9 +180,11 @@ class WeChatPayFapiao:
         return url
 
     async def _get(self, path: str, invoice: Invoice) -> dict[str, Any]:
-        query = f"{path}?sub_mchid={quote(invoice.sub_mchid)}"
+        return await self._get_raw(f"{path}?sub_mchid={quote(invoice.sub_mchid)}")
+
+    async def _get_raw(self, path_and_query: str) -> dict[str, Any]:
         try:
-            _, body = await self._gateway.signed_request("GET", query)
+            _, body = await self._gateway.signed_request("GET", path_and_query)
         except (GatewayRejectedError, GatewayError) as exc:
             raise InvoiceProviderError(detail=exc.detail) from exc
         return body if isinstance(body, dict) else {}

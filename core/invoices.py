@@ -89,6 +89,13 @@ class InvoiceStateError(ConflictError):
     message_zh = "发票当前状态不允许此操作"
 
 
+class TitleNotChosenError(ConflictError):
+    """WeChat's title picker has no title for this application yet."""
+
+    code = "title_not_chosen"
+    message_zh = "请先在微信中选择发票抬头"
+
+
 class InvoiceProviderNotConfiguredError(DomainError):
     """No invoicing provider is configured for this kind of document."""
 
@@ -233,17 +240,7 @@ def plan_invoice(
     now: datetime,
 ) -> Invoice:
     """One invoice over payments of one seller and one kind; each line what is left to invoice."""
-    if not candidates:
-        raise ValidationFailedError("请选择要开票的支付单", detail="out_trade_nos")
-    sellers = sorted({c.payment.sub_mchid for c in candidates})
-    if len(sellers) > 1:
-        raise MixedSellersError(detail=f"sellers: {', '.join(sellers)}")
-    kinds = {c.kind for c in candidates}
-    if len(kinds) > 1:
-        raise MixedSellersError("票据种类不同的支付单不能合并开票", detail="kinds differ")
-    empty = [c.payment.out_trade_no for c in candidates if c.amount_fen <= 0]
-    if empty:
-        raise NotInvoiceableError(detail=f"nothing to invoice: {', '.join(empty)}")
+    check_merge(candidates)
     first = candidates[0].payment
     return Invoice(
         invoice_no=invoice_no,
@@ -257,6 +254,21 @@ def plan_invoice(
         created_at=now,
         next_try_at=now,
     )
+
+
+def check_merge(candidates: Sequence[Candidate]) -> None:
+    """Payments that may share one invoice: some, of one seller and kind, each with money left."""
+    if not candidates:
+        raise ValidationFailedError("请选择要开票的支付单", detail="out_trade_nos")
+    sellers = sorted({c.payment.sub_mchid for c in candidates})
+    if len(sellers) > 1:
+        raise MixedSellersError(detail=f"sellers: {', '.join(sellers)}")
+    kinds = {c.kind for c in candidates}
+    if len(kinds) > 1:
+        raise MixedSellersError("票据种类不同的支付单不能合并开票", detail="kinds differ")
+    empty = [c.payment.out_trade_no for c in candidates if c.amount_fen <= 0]
+    if empty:
+        raise NotInvoiceableError(detail=f"nothing to invoice: {', '.join(empty)}")
 
 
 def start_issuing(invoice: Invoice, now: datetime) -> Invoice:

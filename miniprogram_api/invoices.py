@@ -10,23 +10,28 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from core.errors import DomainError, NotFoundError
+from adapters.wechatpay_fapiao import WeChatPayFapiao
+from core.errors import DomainError, NotFoundError, ValidationFailedError
 from core.invoices import (
     BuyerTitle,
     Candidate,
     Invoice,
+    InvoiceKind,
     InvoiceNotFoundError,
     InvoiceProviderNotConfiguredError,
     TitleKind,
     check_email,
     check_title,
+    new_invoice_no,
 )
 from core.mail import OutgoingMail
 from core.money import format_yuan as yuan
 from core.payment_gateway import NotifyRejectedError
+from core.payments import PaymentNotFoundError
 from core.services.invoice_sweep import advance
 from core.services.invoices import (
     MAX_MERGED,
+    check_request,
     driver_invoice,
     list_invoiceable,
     request_invoice,
@@ -55,12 +60,30 @@ class TitleIn(BaseModel):
 
 
 class InvoiceIn(BaseModel):
-    """One invoice over payments of one seller; one key per tap (a repeat returns the same)."""
+    """One invoice over payments of one seller; one key per tap (a repeat returns the same).
+
+    The buyer is `title`, or the one chosen in WeChat's picker for `wechat_title_apply_id`
+    (from POST /me/invoices/title-url)."""
 
     out_trade_nos: list[str] = Field(min_length=1, max_length=MAX_MERGED)
-    title: TitleIn
+    title: TitleIn | None = None
+    wechat_title_apply_id: str | None = Field(None, pattern=r"^IV[0-9]{24}$")
     save_title: bool = False
     idempotency_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+
+
+class TitleUrlIn(BaseModel):
+    """The payments the title is for (one seller invoicing through WeChat Pay)."""
+
+    out_trade_nos: list[str] = Field(min_length=1, max_length=MAX_MERGED)
+
+
+class TitleUrlOut(BaseModel):
+    """Open this page of WeChat's invoice mini-program (wx.navigateToMiniProgram)."""
+
+    fapiao_apply_id: str
+    miniprogram_appid: str
+    miniprogram_path: str
 
 
 class InvoiceableOut(BaseModel):
@@ -213,7 +236,14 @@ async def my_invoices(request: web.Request, _: None) -> web.Response:
 async def ask_invoice(request: web.Request, body: InvoiceIn) -> web.Response:
     """Record the request; the sweep sends it to the seller's provider."""
     driver_id = current_driver(request)
-    title = check_title(body.title.title())
+    if (body.title is None) == (body.wechat_title_apply_id is None):
+        raise ValidationFailedError("请填写发票抬头，或在微信中选择", detail="title")
+    apply_id = body.wechat_title_apply_id
+    if body.title is not None:
+        title = check_title(body.title.title())
+    else:
+        assert apply_id is not None
+        title = check_title(await _wechat_title(request, body.out_trade_nos[0], apply_id))
     invoice = await request_invoice(
         uows_of(request),
         clock(request),
@@ -222,10 +252,55 @@ async def ask_invoice(request: web.Request, body: InvoiceIn) -> web.Response:
         out_trade_nos=body.out_trade_nos,
         title=title,
         idempotency_key=body.idempotency_key,
+        invoice_no=apply_id,
     )
     if body.save_title:
         await _save_title(request, driver_id, title)
     return json_response(invoice_out(invoice))
+
+
+def _fapiao(request: web.Request) -> WeChatPayFapiao:
+    fapiao = request.config_dict.get(FAPIAO_KEY)
+    if fapiao is None:
+        raise InvoiceProviderNotConfiguredError(detail="WeChat Pay fapiao not configured")
+    return fapiao
+
+
+async def _wechat_title(request: web.Request, out_trade_no: str, apply_id: str) -> BuyerTitle:
+    async with read_unit_of_work(request) as uow:
+        payment = await uow.payments.get(out_trade_no)
+    if payment is None:
+        raise PaymentNotFoundError(detail=out_trade_no)
+    return await _fapiao(request).user_title(apply_id, payment.sub_mchid)
+
+
+@routes.route(
+    "POST",
+    "/me/invoices/title-url",
+    "WeChat's own title picker for payments invoiced through WeChat Pay (driver token)",
+    body=TitleUrlIn,
+    response=TitleUrlOut,
+)
+async def title_url(request: web.Request, body: TitleUrlIn) -> web.Response:
+    """Check the payments as a request would, reserve the application number, ask for the page."""
+    driver_id = current_driver(request)
+    async with read_unit_of_work(request) as uow:
+        candidates = await check_request(uow, driver_id, list(dict.fromkeys(body.out_trade_nos)))
+    if candidates[0].kind is InvoiceKind.FISCAL_RECEIPT:
+        raise ValidationFailedError("财政电子票据不支持微信抬头选择", detail="out_trade_nos")
+    payment = candidates[0].payment
+    apply_id = new_invoice_no(clock(request).now())
+    total = sum(c.amount_fen for c in candidates)
+    page = await _fapiao(request).title_url(
+        apply_id, total, payment.payer_openid, payment.appid, payment.sub_mchid
+    )
+    return json_response(
+        TitleUrlOut(
+            fapiao_apply_id=apply_id,
+            miniprogram_appid=page.get("miniprogram_appid", ""),
+            miniprogram_path=page.get("miniprogram_path", ""),
+        )
+    )
 
 
 async def _save_title(request: web.Request, driver_id: int, title: BuyerTitle) -> int:
@@ -360,9 +435,7 @@ def _title_out(title_id: int, title: BuyerTitle) -> TitleOut:
 )
 async def fapiao_notify(request: web.Request, _: None) -> web.StreamResponse:
     """Verify the notify, then ask WeChat Pay where the application is and apply that."""
-    fapiao = request.config_dict.get(FAPIAO_KEY)
-    if fapiao is None:
-        raise InvoiceProviderNotConfiguredError(detail="WeChat Pay fapiao not configured")
+    fapiao = _fapiao(request)
     try:
         apply_id = await fapiao.parse_notice(request.headers, await request.read())
     except NotifyRejectedError as exc:

@@ -73,6 +73,7 @@ async def request_invoice(
     out_trade_nos: Sequence[str],
     title: BuyerTitle,
     idempotency_key: str,
+    invoice_no: str | None = None,
 ) -> Invoice:
     """Record one invoice over the payments (one seller); the sweep sends it to the provider."""
     numbers = list(dict.fromkeys(out_trade_nos))
@@ -84,15 +85,9 @@ async def request_invoice(
         if earlier is not None:
             return earlier
         await uow.payments.lock_for_write()
-        candidates = [await _own_candidate(uow, driver_id, no) for no in numbers]
-        held = await uow.invoices.live_trade_nos(numbers)
-        if held:
-            raise NotInvoiceableError(
-                "该支付单已开票", detail=f"invoiced: {', '.join(sorted(held))}"
-            )
-        invoice = invoices.plan_invoice(
-            invoices.new_invoice_no(clock.now()), driver_id, title, candidates, clock.now()
-        )
+        candidates = await check_request(uow, driver_id, numbers)
+        number = invoice_no or invoices.new_invoice_no(clock.now())
+        invoice = invoices.plan_invoice(number, driver_id, title, candidates, clock.now())
         providers.for_kind(invoice.kind)  # 503 before anything is written when none issues it
         await uow.invoices.add(invoice, idempotency_key=key)
         await audit.record(
@@ -110,6 +105,16 @@ async def request_invoice(
         )
         await uow.commit()
         return invoice
+
+
+async def check_request(uow: UnitOfWork, driver_id: int, numbers: list[str]) -> list[Candidate]:
+    """The driver's payments to invoice together, each with money left and on no live invoice."""
+    candidates = [await _own_candidate(uow, driver_id, no) for no in numbers]
+    held = await uow.invoices.live_trade_nos(numbers)
+    if held:
+        raise NotInvoiceableError("该支付单已开票", detail=f"invoiced: {', '.join(sorted(held))}")
+    invoices.check_merge(candidates)
+    return candidates
 
 
 async def _own_candidate(uow: UnitOfWork, driver_id: int, out_trade_no: str) -> Candidate:

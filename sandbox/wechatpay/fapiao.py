@@ -56,6 +56,7 @@ class FapiaoBooks:
     lag_queries: int = 0
     files: dict[str, bytes] = field(default_factory=dict)
     callback_url: str | None = None  # development-config: where FAPIAO.* notifies go
+    titles: dict[str, dict[str, str]] = field(default_factory=dict)  # filled in the picker
 
 
 FAPIAO_KEY = web.AppKey("wechatpay_fapiao", FapiaoBooks)
@@ -72,7 +73,10 @@ def install(app: web.Application) -> None:
     app.router.add_get(f"{BASE}/merchant/{{sub_mchid}}/check", check_sub_merchant)
     app.router.add_patch(f"{BASE}/merchant/development-config", set_config)
     app.router.add_get(f"{BASE}/merchant/development-config", show_config)
+    app.router.add_get(f"{BASE}/user-title/title-url", title_url)
+    app.router.add_get(f"{BASE}/user-title", user_title)
     app.router.add_post("/sandbox/wechatpay/fapiao/fail", fail_next)
+    app.router.add_post("/sandbox/wechatpay/fapiao/user-title", fill_title)
     app.router.add_post("/sandbox/wechatpay/fapiao/lag", lag)
 
 
@@ -262,6 +266,40 @@ async def check_sub_merchant(request: web.Request) -> web.Response:
         200,
         {"sub_mchid": request.match_info["sub_mchid"], "status": "OPENED"},
     )
+
+
+async def title_url(request: web.Request) -> web.Response:
+    """GET user-title/title-url: the mini-program page of WeChat's title picker."""
+    sub_mchid_of(request)
+    needed = ("fapiao_apply_id", "source", "total_amount", "appid", "openid")
+    missing = [name for name in needed if not request.query.get(name)]
+    if missing:
+        raise SandboxApiError(400, "PARAM_ERROR", f"缺少参数 {', '.join(missing)}")
+    apply_id = request.query["fapiao_apply_id"]
+    body = {
+        "miniprogram_appid": "wx9db2c16d0633c2e7",  # WeChat's 微信发票 mini-program
+        "miniprogram_path": f"pages/fapiao/title?fapiao_apply_id={apply_id}",
+        "miniprogram_user_name": "gh_sandbox_fapiao",
+    }
+    return answer(request.app[SANDBOX_KEY], 200, body)
+
+
+async def user_title(request: web.Request) -> web.Response:
+    """GET user-title: what the user filled in the picker; 404 before they have."""
+    sub_mchid_of(request)
+    filled = _books(request).titles.get(request.query.get("fapiao_apply_id", ""))
+    if filled is None:
+        raise SandboxApiError(404, "RESOURCE_NOT_EXISTS", "用户尚未填写抬头")
+    return answer(request.app[SANDBOX_KEY], 200, filled)
+
+
+async def fill_title(request: web.Request) -> web.Response:
+    """Sandbox only: the user picks a title in WeChat for an application number."""
+    data = await read_json(request)
+    apply_id = str(data.get("fapiao_apply_id", ""))
+    title = {k: str(data[k]) for k in ("type", "name", "taxpayer_id") if data.get(k)}
+    _books(request).titles[apply_id] = title
+    return web.json_response(title)
 
 
 async def fail_next(request: web.Request) -> web.Response:

@@ -432,3 +432,51 @@ async def test_email_without_a_mail_server_answers_503(scene: Scene) -> None:
     await scene.sweep(1)
     sent = await scene.client.post(f"/mp/me/invoices/{no}/email", json={}, headers=scene.headers)
     assert (sent.status, (await sent.json())["code"]) == (503, "mail_not_configured")
+
+
+async def test_wechat_title_picker_gives_the_buyer(scene: Scene) -> None:
+    await lots_kind(scene)
+    out_trade_no, paid = await scene.paid_stay()
+    page = await scene.client.post(
+        "/mp/me/invoices/title-url", json={"out_trade_nos": [out_trade_no]}, headers=scene.headers
+    )
+    assert page.status == 200, await page.text()
+    picker = await page.json()
+    apply_id = picker["fapiao_apply_id"]
+    assert apply_id in picker["miniprogram_path"]
+    body = {
+        "out_trade_nos": [out_trade_no],
+        "wechat_title_apply_id": apply_id,
+        "idempotency_key": "invoice-picker-1",
+    }
+    early = await scene.client.post("/mp/me/invoices", json=body, headers=scene.headers)
+    assert (early.status, (await early.json())["code"]) == (409, "title_not_chosen")
+    chosen = {"fapiao_apply_id": apply_id, "type": "ORGANIZATION", **TENCENT}
+    chosen["taxpayer_id"] = chosen.pop("tax_id")
+    del chosen["kind"]
+    async with scene.client.session.post(
+        f"{scene.sandbox}/sandbox/wechatpay/fapiao/user-title", json=chosen
+    ) as response:
+        assert response.status == 200
+    asked = await scene.client.post("/mp/me/invoices", json=body, headers=scene.headers)
+    assert asked.status == 200, await asked.text()
+    invoice = await asked.json()
+    assert (invoice["invoice_no"], invoice["title_name"], invoice["tax_id"]) == (
+        apply_id,
+        TENCENT["name"],
+        TENCENT["tax_id"],
+    )
+    await scene.sweep()
+    issued = await scene.invoice(apply_id)
+    assert (issued["status"], issued["amount_fen"]) == ("issued", paid)
+
+
+async def test_fiscal_receipts_have_no_wechat_title_picker(scene: Scene) -> None:
+    out_trade_no, _ = await scene.paid_stay()
+    page = await scene.client.post(
+        "/mp/me/invoices/title-url", json={"out_trade_nos": [out_trade_no]}, headers=scene.headers
+    )
+    assert page.status == 400
+    both = {"out_trade_nos": [out_trade_no], "idempotency_key": "invoice-neither-1"}
+    neither = await scene.client.post("/mp/me/invoices", json=both, headers=scene.headers)
+    assert (neither.status, (await neither.json())["code"]) == (400, "invalid_request")

@@ -7,6 +7,7 @@ from aiohttp import web
 from config.settings import Settings
 from miniprogram_api import (
     availability,
+    invoice_titles,
     invoices,
     lanes,
     my_stays,
@@ -39,6 +40,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     scan_codes.routes,
     passes.routes,
     invoices.routes,
+    invoice_titles.routes,
 )
 
 

@@ -1,62 +1,41 @@
-"""A driver's invoices: what can be invoiced (and merged), requests, status, file, saved titles."""
+"""A driver's invoices: what can be invoiced (and merged), requests, status, file, email."""
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
-from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from adapters.wechatpay_fapiao import WeChatPayFapiao
 from core.errors import DomainError, NotFoundError, ValidationFailedError
 from core.invoices import (
-    BuyerTitle,
     Candidate,
     Invoice,
-    InvoiceKind,
     InvoiceNotFoundError,
-    InvoiceProviderNotConfiguredError,
-    TitleKind,
     check_email,
     check_title,
-    new_invoice_no,
 )
 from core.mail import OutgoingMail
 from core.money import format_yuan as yuan
 from core.payment_gateway import NotifyRejectedError
-from core.payments import PaymentNotFoundError
 from core.services.invoice_sweep import advance
 from core.services.invoices import (
     MAX_MERGED,
-    check_request,
     driver_invoice,
     list_invoiceable,
     request_invoice,
 )
+from miniprogram_api.invoice_titles import TitleIn, fapiao, save_title_for, wechat_title
 from miniprogram_api.payments import uows_of
 from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
-from server.invoicing import FAPIAO_KEY, invoice_providers, mail_sender
-from server.resources import clock, read_unit_of_work, unit_of_work
+from server.invoicing import invoice_providers, mail_sender
+from server.resources import clock, read_unit_of_work
 
 log = logging.getLogger(__name__)
 
 routes = ApiRoutes("miniprogram")
-
-
-class TitleIn(BaseModel):
-    """The buyer: a person, or a company with its 统一社会信用代码 (or old tax number)."""
-
-    kind: Literal["personal", "company"]
-    name: str = Field(min_length=1, max_length=100)
-    tax_id: str | None = Field(None, max_length=20)
-    email: str | None = Field(None, max_length=254, description="where the file is sent")
-
-    def title(self) -> BuyerTitle:
-        return BuyerTitle(TitleKind(self.kind), self.name, self.tax_id, self.email)
 
 
 class InvoiceIn(BaseModel):
@@ -70,20 +49,6 @@ class InvoiceIn(BaseModel):
     wechat_title_apply_id: str | None = Field(None, pattern=r"^IV[0-9]{24}$")
     save_title: bool = False
     idempotency_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
-
-
-class TitleUrlIn(BaseModel):
-    """The payments the title is for (one seller invoicing through WeChat Pay)."""
-
-    out_trade_nos: list[str] = Field(min_length=1, max_length=MAX_MERGED)
-
-
-class TitleUrlOut(BaseModel):
-    """Open this page of WeChat's invoice mini-program (wx.navigateToMiniProgram)."""
-
-    fapiao_apply_id: str
-    miniprogram_appid: str
-    miniprogram_path: str
 
 
 class InvoiceableOut(BaseModel):
@@ -140,22 +105,6 @@ class MyInvoicesOut(BaseModel):
     invoiceable: list[InvoiceableOut]
     merge_groups: list[MergeGroupOut]
     invoices: list[InvoiceOut]
-
-
-class TitleOut(BaseModel):
-    id: int
-    kind: str
-    name: str
-    tax_id: str | None
-    email: str | None
-
-
-class TitlesOut(BaseModel):
-    titles: list[TitleOut]
-
-
-class RemovedOut(BaseModel):
-    removed: bool
 
 
 def invoice_out(invoice: Invoice) -> InvoiceOut:
@@ -243,7 +192,7 @@ async def ask_invoice(request: web.Request, body: InvoiceIn) -> web.Response:
         title = check_title(body.title.title())
     else:
         assert apply_id is not None
-        title = check_title(await _wechat_title(request, body.out_trade_nos[0], apply_id))
+        title = check_title(await wechat_title(request, body.out_trade_nos[0], apply_id))
     invoice = await request_invoice(
         uows_of(request),
         clock(request),
@@ -255,63 +204,8 @@ async def ask_invoice(request: web.Request, body: InvoiceIn) -> web.Response:
         invoice_no=apply_id,
     )
     if body.save_title:
-        await _save_title(request, driver_id, title)
+        await save_title_for(request, driver_id, title)
     return json_response(invoice_out(invoice))
-
-
-def _fapiao(request: web.Request) -> WeChatPayFapiao:
-    fapiao = request.config_dict.get(FAPIAO_KEY)
-    if fapiao is None:
-        raise InvoiceProviderNotConfiguredError(detail="WeChat Pay fapiao not configured")
-    return fapiao
-
-
-async def _wechat_title(request: web.Request, out_trade_no: str, apply_id: str) -> BuyerTitle:
-    async with read_unit_of_work(request) as uow:
-        payment = await uow.payments.get(out_trade_no)
-    if payment is None:
-        raise PaymentNotFoundError(detail=out_trade_no)
-    return await _fapiao(request).user_title(apply_id, payment.sub_mchid)
-
-
-@routes.route(
-    "POST",
-    "/me/invoices/title-url",
-    "WeChat's own title picker for payments invoiced through WeChat Pay (driver token)",
-    body=TitleUrlIn,
-    response=TitleUrlOut,
-)
-async def title_url(request: web.Request, body: TitleUrlIn) -> web.Response:
-    """Check the payments as a request would, reserve the application number, ask for the page."""
-    driver_id = current_driver(request)
-    async with read_unit_of_work(request) as uow:
-        candidates = await check_request(uow, driver_id, list(dict.fromkeys(body.out_trade_nos)))
-    if candidates[0].kind is InvoiceKind.FISCAL_RECEIPT:
-        raise ValidationFailedError("财政电子票据不支持微信抬头选择", detail="out_trade_nos")
-    payment = candidates[0].payment
-    apply_id = new_invoice_no(clock(request).now())
-    total = sum(c.amount_fen for c in candidates)
-    page = await _fapiao(request).title_url(
-        apply_id, total, payment.payer_openid, payment.appid, payment.sub_mchid
-    )
-    return json_response(
-        TitleUrlOut(
-            fapiao_apply_id=apply_id,
-            miniprogram_appid=page.get("miniprogram_appid", ""),
-            miniprogram_path=page.get("miniprogram_path", ""),
-        )
-    )
-
-
-async def _save_title(request: web.Request, driver_id: int, title: BuyerTitle) -> int:
-    async with unit_of_work(request) as uow:
-        saved = await uow.invoices.titles(driver_id)
-        for title_id, known in saved:
-            if known == title:
-                return title_id
-        title_id = await uow.invoices.add_title(driver_id, title, clock(request).now())
-        await uow.commit()
-        return title_id
 
 
 @routes.route(
@@ -385,48 +279,6 @@ async def email_invoice(request: web.Request, body: EmailIn) -> web.Response:
     return json_response(EmailedOut(sent_to=to))
 
 
-@routes.route("GET", "/me/invoice-titles", "The driver's saved buyer titles", response=TitlesOut)
-async def my_titles(request: web.Request, _: None) -> web.Response:
-    """List saved titles, oldest first."""
-    driver_id = current_driver(request)
-    async with read_unit_of_work(request) as uow:
-        saved = await uow.invoices.titles(driver_id)
-    return json_response(TitlesOut(titles=[_title_out(i, t) for i, t in saved]))
-
-
-@routes.route(
-    "POST", "/me/invoice-titles", "Save a buyer title for reuse", body=TitleIn, response=TitleOut
-)
-async def save_title(request: web.Request, body: TitleIn) -> web.Response:
-    """Check the title (tax number with its check character) and save it."""
-    driver_id = current_driver(request)
-    title = check_title(body.title())
-    title_id = await _save_title(request, driver_id, title)
-    return json_response(_title_out(title_id, title))
-
-
-@routes.route(
-    "DELETE", "/me/invoice-titles/{title_id}", "Forget a saved title", response=RemovedOut
-)
-async def remove_title(request: web.Request, _: None) -> web.Response:
-    """Remove one of the driver's titles; another's or a missing one is not found."""
-    driver_id = current_driver(request)
-    raw = request.match_info["title_id"]
-    title_id = int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else -1  # not "¹", which isdigit
-    async with unit_of_work(request) as uow:
-        removed = await uow.invoices.remove_title(driver_id, title_id)
-        if not removed:
-            raise NotFoundError("发票抬头不存在", detail=f"title {raw}")
-        await uow.commit()
-    return json_response(RemovedOut(removed=True))
-
-
-def _title_out(title_id: int, title: BuyerTitle) -> TitleOut:
-    return TitleOut(
-        id=title_id, kind=title.kind.value, name=title.name, tax_id=title.tax_id, email=title.email
-    )
-
-
 @routes.route(
     "POST",
     "/wechatpay/fapiao-notify",
@@ -435,9 +287,9 @@ def _title_out(title_id: int, title: BuyerTitle) -> TitleOut:
 )
 async def fapiao_notify(request: web.Request, _: None) -> web.StreamResponse:
     """Verify the notify, then ask WeChat Pay where the application is and apply that."""
-    fapiao = _fapiao(request)
+    adapter = fapiao(request)
     try:
-        apply_id = await fapiao.parse_notice(request.headers, await request.read())
+        apply_id = await adapter.parse_notice(request.headers, await request.read())
     except NotifyRejectedError as exc:
         log.warning("rejected a fapiao notification: %s", exc.detail)
         return _fail(401, "验签失败")

@@ -480,3 +480,30 @@ async def test_fiscal_receipts_have_no_wechat_title_picker(scene: Scene) -> None
     both = {"out_trade_nos": [out_trade_no], "idempotency_key": "invoice-neither-1"}
     neither = await scene.client.post("/mp/me/invoices", json=both, headers=scene.headers)
     assert (neither.status, (await neither.json())["code"]) == (400, "invalid_request")
+
+
+async def test_titles_are_saved_once_listed_and_removed(scene: Scene) -> None:
+    saved = await scene.client.post("/mp/me/invoice-titles", json=TENCENT, headers=scene.headers)
+    assert saved.status == 200, await saved.text()
+    title_id = (await saved.json())["id"]
+    again = await scene.client.post("/mp/me/invoice-titles", json=TENCENT, headers=scene.headers)
+    assert (await again.json())["id"] == title_id
+    out_trade_no, _ = await scene.paid_stay()
+    body = {
+        "out_trade_nos": [out_trade_no],
+        "title": PERSON,
+        "save_title": True,
+        "idempotency_key": "invoice-save-1",
+    }
+    assert (
+        await scene.client.post("/mp/me/invoices", json=body, headers=scene.headers)
+    ).status == 200
+    listed = await (await scene.client.get("/mp/me/invoice-titles", headers=scene.headers)).json()
+    assert [t["name"] for t in listed["titles"]] == [TENCENT["name"], PERSON["name"]]
+    gone = await scene.client.delete(f"/mp/me/invoice-titles/{title_id}", headers=scene.headers)
+    assert (await gone.json())["removed"] is True
+    twice = await scene.client.delete(f"/mp/me/invoice-titles/{title_id}", headers=scene.headers)
+    assert twice.status == 404
+    wrong = dict(TENCENT, tax_id="914403007152672600")
+    refused = await scene.client.post("/mp/me/invoice-titles", json=wrong, headers=scene.headers)
+    assert (refused.status, (await refused.json())["code"]) == (400, "invalid_tax_id")

@@ -13,7 +13,7 @@ from core.services.vehicles import BoundPlate, bind_plate, list_plates
 ASK_PLATE = "请问是哪个车牌？直接发送车牌号即可，例如 浙B12345。"
 NOT_LINKED = "暂时无法识别您的微信身份，请稍后再试，或在小程序中操作。"
 INVOICE_HELP = (
-    "在小程序“我的发票”中选择缴费记录即可开票：停车场开具数电票，"
+    "在小程序“我的发票”中选择缴费记录即可开具电子发票：停车场开具数电票，"
     "路内停车费开具财政电子票据，同一收费单位的多笔缴费可合并开票。"
 )
 _KIND_ZH = {"digital_vat": "数电票", "prepaid": "预付卡发票", "fiscal_receipt": "财政电子票据"}

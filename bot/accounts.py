@@ -6,16 +6,17 @@ from bot.texts import duration, local_time, yuan
 from bot.turn import Turn
 from core.errors import DomainError
 from core.plates import Plate
-from core.services import driver_stays
+from core.services import driver_stays, invoices
 from core.services.stays import payable_stays
 from core.services.vehicles import BoundPlate, bind_plate, list_plates
 
 ASK_PLATE = "请问是哪个车牌？直接发送车牌号即可，例如 浙B12345。"
 NOT_LINKED = "暂时无法识别您的微信身份，请稍后再试，或在小程序中操作。"
 INVOICE_HELP = (
-    "电子发票功能即将上线。现在需要发票，请回复“人工”联系客服，"
-    "或到停车场管理处开具；路内停车费开具财政电子票据。"
+    "在小程序“我的发票”中选择缴费记录即可开具电子发票：停车场开具数电票，"
+    "路内停车费开具财政电子票据，同一收费单位的多笔缴费可合并开票。"
 )
+_KIND_ZH = {"digital_vat": "数电票", "prepaid": "预付卡发票", "fiscal_receipt": "财政电子票据"}
 
 
 async def _plates(turn: Turn) -> list[BoundPlate]:
@@ -118,14 +119,17 @@ async def bind(turn: Turn, plates: tuple[Plate, ...]) -> str:
 
 
 async def invoice(turn: Turn) -> str:
-    """Where to ask for an invoice now, and which payments could be invoiced."""
+    """How to get an invoice, the driver's invoiceable payments, and the invoice page."""
     setup = turn.setup
     lines = [INVOICE_HELP]
     if turn.driver_id is not None:
-        paid = await turn.uow.chat.paid_payments(turn.driver_id, limit=5)
-        if paid:
+        found = (await invoices.list_invoiceable(turn.uow, turn.driver_id)).candidates[:5]
+        if found:
             lines.append("可开票的缴费：")
-            for p in paid:
-                at, kept = local_time(p.paid_at or p.created_at), p.amount_fen - p.refunded_fen
-                lines.append(f"· {p.plate} {at} {yuan(kept)}")
-    return setup.writer.reply(lines, setup.page("invoice", "查看缴费记录"))
+            for c in found:
+                at = local_time(c.payment.paid_at or c.payment.created_at)
+                kind = _KIND_ZH[c.kind.value]
+                lines.append(f"· {c.payment.plate} {at} {yuan(c.amount_fen)}（{kind}）")
+        else:
+            lines.append("您暂时没有可开票的缴费。")
+    return setup.writer.reply(lines, setup.page("invoice", "去开发票"))

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     sandbox_port: int = Field(8090, ge=0, le=65535)
     sandbox_keys_dir: str = "var/sandbox"
     payments_sweep_seconds: float = Field(300.0, ge=0)
+    # Invoices (docs/invoices.md): send requested ones, poll issuing ones, carry out reversals.
+    invoices_sweep_seconds: float = Field(15.0, ge=0)
+    # Invoice files sent by email; unset: the email route answers 503 mail_not_configured.
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_sender: str = "invoices@parking.local"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
     # Cashier payment codes (docs/lanes.md "Payment codes"): query a USERPAYING order every
     # micropay_poll_seconds; reverse it when the driver has not confirmed within the timeout.
     micropay_poll_seconds: float = Field(5.0, gt=0, le=60)

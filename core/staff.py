@@ -55,6 +55,7 @@ class Permission(StrEnum):
     DRIVER_CONTACT_READ = "driver_contact_read"  # a driver's openid and phone unmasked
     APPEALS_HANDLE = "appeals_handle"
     APPEALS_APPROVE = "appeals_approve"
+    INVOICES_MANAGE = "invoices_manage"
 
 
 P = Permission
@@ -76,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MERCHANT_USAGE_READ,
             P.APPEALS_HANDLE,
             P.APPEALS_APPROVE,
+            P.INVOICES_MANAGE,
         }
     ),
     Role.CASHIER: frozenset(

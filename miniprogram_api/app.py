@@ -10,6 +10,8 @@ from miniprogram_api import (
     auto_pay,
     availability,
     complaints,
+    invoice_titles,
+    invoices,
     lanes,
     my_stays,
     nearby,
@@ -43,6 +45,8 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     appeals.routes,
     complaints.routes,
     auto_pay.routes,
+    invoices.routes,
+    invoice_titles.routes,
 )
 
 

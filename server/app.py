@@ -27,6 +27,7 @@ from ops_api.auth import authorize
 from server.availability import availability_ctx
 from server.driver_features import driver_features_ctx
 from server.http import AUTHORIZER_KEY, error_middleware
+from server.invoicing import invoicing_ctx
 from server.log_masking import install_log_masking
 from server.object_store import object_store_ctx
 from server.openapi import ROUTES_KEY, build_openapi
@@ -57,6 +58,7 @@ def create_app(
     app.cleanup_ctx.append(lane_publisher_ctx)
     app.cleanup_ctx.append(mqtt_ctx)
     app.cleanup_ctx.append(wechat_services)
+    app.cleanup_ctx.append(invoicing_ctx)  # after wechat_services: fapiao uses its client
     app.cleanup_ctx.append(driver_features_ctx)
     app.cleanup_ctx.append(rate_limits_ctx)
     app.cleanup_ctx.append(object_store_ctx)

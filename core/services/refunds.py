@@ -27,7 +27,7 @@ from core.payments import (
     RefundNotFoundError,
     RefundStatus,
 )
-from core.services import audit, pass_sales
+from core.services import audit, invoices, pass_sales
 from core.services.lane_entry import receivable_subject
 from core.services.retrying import Uows, retrying
 from core.staff import StaffIdentity, covers
@@ -171,6 +171,7 @@ async def _refunded(uow: UnitOfWork, clock: Clock, payment: Payment, refund: Ref
     """The money is back with the payer: the payment holds less, the ledger says why."""
     after = payments.apply_refund(payment, refund.amount_fen)
     await uow.payments.save(after)
+    await invoices.after_refund(uow, clock, after)  # an invoice saying more is reversed (红冲)
     if payment.purpose is PaymentPurpose.STAY:
         await _correct_stay(uow, clock, payment, refund)
         entry = payment_refunded(

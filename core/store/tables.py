@@ -35,6 +35,7 @@ from core.store.devices import (
     ViolationRow,
 )
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
+from core.store.invoices import InvoiceLineRow, InvoiceRow, InvoiceTitleRow
 from core.store.lane_outbox import LaneOutboxRow
 from core.store.lots import (
     AttendantTaskRow,
@@ -84,6 +85,9 @@ __all__ = [
     "DriverOpenidRow",
     "DriverRow",
     "HolidayOverrideRow",
+    "InvoiceLineRow",
+    "InvoiceRow",
+    "InvoiceTitleRow",
     "LaneOutboxRow",
     "LanePassageRow",
     "LaneRow",

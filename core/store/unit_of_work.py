@@ -17,6 +17,7 @@ from core.store.conflicts import StoreConflictError
 from core.store.database import READ_ONLY_OPTION
 from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
+from core.store.invoices import InvoiceRepository
 from core.store.lane_read_repository import LaneReadRepository
 from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
@@ -68,6 +69,7 @@ class UnitOfWork:
     support: SupportRepository
     appeals: AppealRepository
     auto_pay: AutoPayRepository
+    invoices: InvoiceRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -101,6 +103,7 @@ class UnitOfWork:
         self.support = SupportRepository(self.session)
         self.appeals = AppealRepository(self.session)
         self.auto_pay = AutoPayRepository(self.session)
+        self.invoices = InvoiceRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

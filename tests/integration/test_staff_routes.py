@@ -90,6 +90,8 @@ async def call(client: Client, endpoint: Endpoint, headers: dict[str, str]) -> t
     async with client.request(endpoint.method, path, **kwargs) as response:
         if response.content_type == "text/event-stream":  # a live stream never ends: let it go
             return response.status, {"code": "stream"}
+        if response.content_type != "application/json":  # a CSV export, when allowed
+            return response.status, {"code": None, "text": await response.text()}
         return response.status, await response.json()
 
 

@@ -237,13 +237,13 @@ INVOICE = [
 ]
 
 
-async def test_invoice_says_where_to_ask(
+async def test_invoice_points_to_the_invoice_page(
     bot: Client, oa_sandbox: TestServer, clock: FrozenClock
 ) -> None:
     alice = await follower(bot, oa_sandbox, clock, "alice")
     for phrase in INVOICE:
         answer = await alice.say(phrase)
-        assert "电子发票功能即将上线" in answer and "财政电子票据" in answer, (phrase, answer)
+        assert "我的发票" in answer and "财政电子票据" in answer, (phrase, answer)
         assert "pages/invoices/index" in answer
 
 

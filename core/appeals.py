@@ -124,6 +124,23 @@ class ApprovalLimits:
         """Whether a money action of this amount waits for a finance approver."""
         return action in MONEY_ACTIONS and amount_fen > self.limit(role, action)
 
+    def check_direct(self, role: str, action: Action, amount_fen: int) -> None:
+        """A waiver or refund made outside an appeal: above the role's limit it is refused (it
+        goes through an appeal, where a finance approver decides), so the limit has no bypass."""
+        if self.needs_approval(role, action, amount_fen):
+            limit = self.limit(role, action)
+            raise OverLimitError(
+                f"金额超过本岗位的处理额度（{limit / 100:.2f}元），请通过申诉由财务审批",
+                detail=f"{role} {action.value} {amount_fen} > {limit}",
+            )
+
+
+class OverLimitError(PermissionDeniedError):
+    """A direct waiver or refund above the role's limit: it needs an appeal and an approver."""
+
+    code = "over_limit"
+    message_zh = "金额超过本岗位的处理额度，请通过申诉由财务审批"
+
 
 def check_photos(refs: list[str], driver_id: int) -> None:
     """At most three, each one the driver uploaded (their own key prefix)."""

@@ -27,7 +27,7 @@ class Outcome(StrEnum):
     IDLE = "idle"  # nobody wrote for the configured time: back to the bot
 
 
-class Category(StrEnum):
+class CloseCategory(StrEnum):
     """What a closed conversation was about (the metrics group by it)."""
 
     FEE = "fee"

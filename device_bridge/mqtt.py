@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from core.errors import DomainError
 from core.lane_events import LaneRead
 from device_bridge.formats import huawei_vias, own_json, vzenith
 from device_bridge.intake import Intake
+from server import input_limits
 from server.resources import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,9 @@ class Decoded:
 
 def decode(prefix: str, topic: str, payload: bytes) -> Decoded:
     """Parse a message by its topic (docs/devices.md); bad input raises a DomainError."""
-    try:
-        data: Any = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DomainError("消息不是有效的 JSON", detail=str(exc)) from None
+    # The HTTP bodies' limits (depth, NUL, number range): a message nested thousands deep is
+    # refused and acknowledged like any bad message, not a RecursionError left unacknowledged.
+    data: Any = input_limits.loads(payload)
     if topic.startswith("device/"):
         match topic.split("/"):
             case ["device", serial, "message", "up", "ivs_result"]:

@@ -8,12 +8,14 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from core.appeals import Action
 from core.payments import Payment, Refund
 from core.reconciliation import ReconciliationReport
 from core.services.reconciliation import reconcile_day
 from core.services.refunds import request_refund
 from core.services.waivers import waive_fee
 from core.staff import Permission
+from ops_api.appeals import approval_limits
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
 from server.resources import clock, unit_of_work
@@ -128,6 +130,8 @@ async def list_stay_payments(request: web.Request, _: None) -> web.Response:
 )
 async def refund_payment(request: web.Request, body: RefundIn) -> web.Response:
     """Record the refund with the reason, ask WeChat Pay for it, answer where it is."""
+    staff = acting_staff(request)
+    approval_limits(request).check_direct(staff.role.value, Action.REFUND, body.amount_fen)
     services = wechat(request)
     refund = await request_refund(
         lambda: unit_of_work(request),
@@ -248,6 +252,8 @@ class WaiverOut(BaseModel):
 )
 async def waive_stay_fee(request: web.Request, body: WaiverIn) -> web.Response:
     """Lower the fee; the operator forgoes the amount in the ledger."""
+    staff = acting_staff(request)
+    approval_limits(request).check_direct(staff.role.value, Action.WAIVE, body.amount_fen)
     async with unit_of_work(request) as uow:
         done = await waive_fee(
             uow,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from core.errors import ValidationFailedError
 from core.services import support, support_panel
 from core.staff import Permission
-from core.support import CANNED, Category, ConversationNotFoundError, MessageKind, SupportPorts
+from core.support import CANNED, CloseCategory, ConversationNotFoundError, MessageKind, SupportPorts
 from ops_api.auth import acting_staff
 from ops_api.support_views import (
     ChatMessageOut,
@@ -60,7 +60,7 @@ class SupportSendIn(BaseModel):
 class SupportCloseIn(BaseModel):
     """What the conversation was about and how it was resolved."""
 
-    category: Category
+    category: CloseCategory
     resolution: str = Field(min_length=2, max_length=500)
 
 

@@ -22,7 +22,7 @@ from core.support import (
     RATING_THANKS,
     RATING_WINDOW,
     AlreadyClaimedError,
-    Category,
+    CloseCategory,
     ConversationNotFoundError,
     ConversationOverError,
     MessageKind,
@@ -295,7 +295,7 @@ async def close(
     ports: SupportPorts,
     staff: StaffIdentity,
     handoff_id: int,
-    category: Category,
+    category: CloseCategory,
     resolution: str,
 ) -> ChatHandoffRow:
     """End a conversation with a category and a resolution; the bot asks for a rating."""

@@ -113,7 +113,7 @@ async def bind(turn: Turn, plates: tuple[Plate, ...]) -> str:
         lines.append(f"已绑定 {bound.plate}（{state}）。")
     if any("未认证" in line for line in lines):
         lines.append(
-            "认证方式：在小程序上传行驶证，或缴纳该车牌的一笔停车费。认证前可缴费，不能查看停车记录。"
+            "认证方式：在小程序上传行驶证；或在泊位、出口扫码后缴纳本次停车费（仅可查看所缴的停车记录）。认证前可缴费，不能查看停车记录。"
         )
     return setup.writer.reply(lines, setup.page("verify", "去认证", plate=plates[0].number))
 

@@ -76,7 +76,7 @@ class LicenceCheckUnavailableError(DomainError):
 
     code = "licence_check_unavailable"
     status = 503
-    message_zh = "行驶证核验暂不可用，可通过缴纳该车牌的一笔停车费完成认证"
+    message_zh = "行驶证核验暂不可用，可在泊位或出口扫码缴纳本次停车费完成缴费认证"
 
 
 class LicenceVerifier(Protocol):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
+from core.money import format_yuan
 
 MAX_PHOTOS = 3
 
@@ -130,7 +131,7 @@ class ApprovalLimits:
         if self.needs_approval(role, action, amount_fen):
             limit = self.limit(role, action)
             raise OverLimitError(
-                f"金额超过本岗位的处理额度（{limit / 100:.2f}元），请通过申诉由财务审批",
+                f"金额超过本岗位的处理额度（{format_yuan(limit)}元），请通过申诉由财务审批",
                 detail=f"{role} {action.value} {amount_fen} > {limit}",
             )
 

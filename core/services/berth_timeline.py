@@ -106,7 +106,13 @@ class BerthTimeline:
         derivation = derive(
             (Observation(o.id, o.kind, o.device_time, o.plate) for o in observations), self._rules
         )
-        plan = reconcile(derivation.stays, await self._known(observations, existing))
+        stored = await self._known(observations, existing)
+        plan = reconcile(derivation.stays, stored)
+        # Only a paid stay (held) or one waiting in review beside it can carry the flag: the
+        # common re-derivation sends no statement for it.
+        flagged = {k.id for k in stored if k.paid} | {
+            s.id for s in existing if s.status == "review"
+        }
         stays_by_id = {s.id: s for s in existing}
         by_id = {o.id: o for o in observations}
         self.stays_by_start = {}
@@ -118,7 +124,7 @@ class BerthTimeline:
             opener = by_id[derived.start_id]
             device = by_id[derived.end_id].device_code if derived.end_id else opener.device_code
             await self._settle(stay, derived, device, placement.held)
-        clean = [p.stay_id for p in plan.placements if p.stay_id and not p.held]
+        clean = [p.stay_id for p in plan.placements if p.stay_id in flagged and not p.held]
         await self._uow.onstreet.unflag_stays(clean, "events_conflict")
         for stay_id in plan.dissolved:
             await self._void(stays_by_id[stay_id])

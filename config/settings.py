@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     lane_outbox_poll_seconds: float = Field(2.0, gt=0, le=60)
     availability_refresh_seconds: float = Field(30.0, gt=0)
     availability_redis_prefix: str = "parking:avail"
+    # Guidance signs (docs/devices.md): push free counts on one worker only.
+    signs_enabled: bool = False
+    signs_tick_seconds: float = Field(2.0, gt=0, le=60)
+    signs_reload_seconds: float = Field(30.0, gt=0)
+    # Open data feed (docs/open-data.md): cached answers, a request budget per client address.
+    open_data_cache_seconds: float = Field(30.0, ge=0, le=600)
+    open_data_rate_per_minute: int = Field(60, ge=1)
     image_dir: str = "var/images"
     # Driver features (docs/drivers.md): plates, entry notices, spaces near me, scan codes.
     max_plates_per_driver: int = Field(5, ge=1, le=50)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.lane_events import LaneRead
 from core.services import lanes
 from device_bridge.formats import lane_json, vzenith
+from device_bridge.formats.lane_controls import controls_for
 from server.http import ApiRoutes, json_response, read_json
 from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
@@ -33,6 +35,10 @@ class LaneDecisionAck(BaseModel):
     fee_fen: int | None = None
     pay_url: str | None = None
     commands: list[CommandOut] = []
+    voice: str | None = Field(None, description="the voice prompt; none when the lane is silent")
+    led_frames: list[str] = Field(
+        [], description="base64 frames for the lane's LED controller (its profile's format)"
+    )
 
 
 class LaneEventAck(BaseModel):
@@ -45,12 +51,17 @@ def ack_of(outcome: lanes.LaneOutcome) -> LaneDecisionAck:
     """The HTTP answer for an outcome."""
     body = lanes.as_dict(outcome)
     opens = any(c.kind.value == "open_gate" for c in outcome.commands)
+    controls = controls_for(outcome)
     return LaneDecisionAck(
         **body,
         gate="open" if opens else "closed",
         commands=[
             CommandOut(kind=c.kind.value, text=c.text, pay_url=c.pay_url) for c in outcome.commands
         ],
+        voice=controls.texts.voice if controls else None,
+        led_frames=[base64.b64encode(f).decode("ascii") for f in controls.frames]
+        if controls
+        else [],
     )
 
 
@@ -114,4 +125,4 @@ async def receive_vzenith(request: web.Request, _: Any) -> web.Response:
     """Parse the vendor push, decide, and answer in the vendor's reply format."""
     read = vzenith.parse(await read_json(request), device_code=request.match_info["device"])
     outcome = await take_read(request, read)
-    return web.json_response(vzenith.reply(read, outcome.decision))
+    return web.json_response(vzenith.reply(read, outcome.decision, controls_for(outcome)))

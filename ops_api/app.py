@@ -23,6 +23,7 @@ from ops_api import (
     payments,
     review,
     scan_codes,
+    signs,
     staff,
     support,
     support_stream,
@@ -52,6 +53,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     support_stream.routes,
     appeals.routes,
     complaints.routes,
+    signs.routes,
 )
 
 

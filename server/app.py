@@ -23,6 +23,7 @@ from core.store.database import PoolOptions, open_database
 from core.store.unit_of_work import UnitOfWork
 from device_bridge.lane_publisher import lane_publisher_ctx
 from device_bridge.mqtt import mqtt_ctx
+from device_bridge.signs import signs_ctx
 from ops_api.auth import authorize
 from server.availability import availability_ctx
 from server.driver_features import driver_features_ctx
@@ -57,6 +58,7 @@ def create_app(
     # The publisher first: the MQTT consumer hands it the commands of cameras' MQTT reads.
     app.cleanup_ctx.append(lane_publisher_ctx)
     app.cleanup_ctx.append(mqtt_ctx)
+    app.cleanup_ctx.append(signs_ctx)  # after availability_ctx: the live store feeds it
     app.cleanup_ctx.append(wechat_services)
     app.cleanup_ctx.append(invoicing_ctx)  # after wechat_services: fapiao uses its client
     app.cleanup_ctx.append(driver_features_ctx)

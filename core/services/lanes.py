@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,7 @@ class LaneOutcome:
     fee_fen: int | None = None
     pay_url: str | None = None
     commands: list[LaneCommand] = field(default_factory=list)
+    display: dict[str, Any] | None = None  # the lane's LED and voice profile, for the transport
 
 
 def lane_name(lot: LotRow, lane: LaneRow) -> str:
@@ -72,7 +73,7 @@ async def on_lane_read(
         raise UnknownLaneDeviceError(detail=f"device {read.device_code!r}")
     lane, lot, policy, seen = found
     if seen is not None:
-        return replay(seen, lot.code, lane.code, duplicate=True)
+        return _shown(replay(seen, lot.code, lane.code, duplicate=True), lane)
     uow.lots.remember_policy(lot.id, policy)
     passage = new_passage(read, lane, clock.now())
     names = (lot.code, lane.code)
@@ -91,8 +92,13 @@ async def on_lane_read(
         seen = await uow.lots.passage_by_key(read.dedupe_key)
         if seen is None:
             raise
-        return replay(seen, *names, duplicate=True)
-    return outcome
+        return _shown(replay(seen, *names, duplicate=True), lane)
+    return _shown(outcome, lane)
+
+
+def _shown(outcome: LaneOutcome, lane: LaneRow) -> LaneOutcome:
+    """The outcome with the lane's display profile, which the transport formats from."""
+    return replace(outcome, display=lane.display) if lane.display else outcome
 
 
 def new_passage(read: LaneRead, lane: LaneRow, now: datetime) -> LanePassageRow:

@@ -101,7 +101,7 @@ async def spaces_near(
         spots = [s for s in spots if s.kind is kind]
     ranked = nearest(spots, center, radius_m, limit)
     now = clock.now()
-    free = await _free_counts(uow, availability, [s for s, _ in ranked], now)
+    free = await free_counts(uow, availability, [s for s, _ in ranked], now)
     prices = {
         code: await briefs.brief(uow, code, now) for code in {s.tariff_code for s, _ in ranked}
     }
@@ -111,9 +111,10 @@ async def spaces_near(
     ]
 
 
-async def _free_counts(
+async def free_counts(
     uow: UnitOfWork, availability: AvailabilityStore | None, spots: list[PlaceSpot], now: datetime
 ) -> dict[str, int]:
+    """Free spaces per place key: lots from their open stays, streets from the live store."""
     lots = {s.code: s for s in spots if s.kind is PlaceKind.LOT}
     zones = sorted({s.code.split("/", 1)[0] for s in spots if s.kind is PlaceKind.STREET})
     free: dict[str, int] = {}

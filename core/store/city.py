@@ -112,6 +112,9 @@ class LaneRow(Base):
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(128))
     direction: Mapped[str] = mapped_column(String(8))
+    display: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="the lane's LED and voice profile (docs/lanes.md), none: the defaults"
+    )
 
 
 class BerthRow(Base):

@@ -60,6 +60,7 @@ from core.store.people import (
     VehicleBindingRow,
     VehicleRow,
 )
+from core.store.signs import GuidanceSignRow
 
 __all__ = [
     "AppealRow",
@@ -84,6 +85,7 @@ __all__ = [
     "DistrictRow",
     "DriverOpenidRow",
     "DriverRow",
+    "GuidanceSignRow",
     "HolidayOverrideRow",
     "InvoiceLineRow",
     "InvoiceRow",

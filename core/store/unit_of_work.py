@@ -33,6 +33,7 @@ from core.store.repositories import (
     StayRepository,
     TariffRepository,
 )
+from core.store.sign_repository import SignRepository
 from core.store.staff_repository import StaffRepository
 from core.store.support_repository import SupportRepository
 from core.store.vehicle_repository import VehicleRepository
@@ -70,6 +71,7 @@ class UnitOfWork:
     appeals: AppealRepository
     auto_pay: AutoPayRepository
     invoices: InvoiceRepository
+    signs: SignRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -104,6 +106,7 @@ class UnitOfWork:
         self.appeals = AppealRepository(self.session)
         self.auto_pay = AutoPayRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
+        self.signs = SignRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

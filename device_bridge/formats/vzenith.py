@@ -19,6 +19,7 @@ from core.errors import ValidationFailedError
 from core.lane_events import LaneRead, VehicleColour, VehicleType
 from core.lanes import Decision
 from core.plates import InvalidPlateError, PlateColour, parse_plate
+from device_bridge.formats.lane_controls import LaneControls
 from server.input_limits import check_event_ids, check_json, epoch_time
 
 VENDOR = "vzenith"
@@ -162,8 +163,11 @@ def _without_images(message: Any) -> dict[str, Any]:
     return stripped if isinstance(stripped, dict) else {}
 
 
-def reply(read: LaneRead, decision: Decision | None) -> dict[str, Any]:
-    """The HTTP reply the camera acts on: `info` "ok" lifts the barrier, the voice speaks."""
+def reply(
+    read: LaneRead, decision: Decision | None, controls: LaneControls | None = None
+) -> dict[str, Any]:
+    """The HTTP reply the camera acts on: `info` "ok" lifts the barrier, the voice speaks and
+    `serialData` goes out of the camera's RS-485 port to the lane's LED controller."""
     plate_id = _plate_id(read.payload)
     if read.offline:
         # An offline record only needs the acknowledgement that asks for the next one.
@@ -176,14 +180,17 @@ def reply(read: LaneRead, decision: Decision | None) -> dict[str, Any]:
         "content": decision.display_zh if decision else "",
         "is_pay": "true" if decision is not None and decision.opens else "false",
     }
-    if decision is not None:
+    voice = controls.texts.voice if controls else decision.display_zh if decision else None
+    if decision is not None and voice:
         answer["playserver_json_request"] = {
             "type": "ps_voice_play",
-            "voice": base64.b64encode(decision.display_zh.encode("utf-8")).decode("ascii"),
+            "voice": base64.b64encode(voice.encode("utf-8")).decode("ascii"),
             "voice_interval": 0,
-            "voice_volume": 100,
+            "voice_volume": controls.profile.volume if controls else 100,
             "voice_male": 1,
         }
+    if controls is not None and controls.frames:
+        answer["serialData"] = controls.serial_data()
     return {"Response_AlarmInfoPlate": answer}
 
 

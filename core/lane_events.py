@@ -11,6 +11,11 @@ from core.plate_matching import VehicleLook
 from core.plates import Plate, PlateColour
 
 
+def plausible_confidence(value: Any) -> int | None:
+    """A camera's confidence when it is a percentage; vendors send other scales or junk."""
+    return value if isinstance(value, int) and 0 <= value <= 100 else None
+
+
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None:
         raise ValueError("device_time must be timezone-aware")

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 
 from core.lane_events import LaneRead
 from core.services import lanes
-from device_bridge.formats import lane_json, vzenith
+from device_bridge.formats import dahua_itc, hikvision_isapi, lane_json, vzenith
 from device_bridge.formats.lane_controls import controls_for
+from device_bridge.intake import Intake
 from server.http import ApiRoutes, json_response, read_json
 from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
@@ -126,3 +127,34 @@ async def receive_vzenith(request: web.Request, _: Any) -> web.Response:
     read = vzenith.parse(await read_json(request), device_code=request.match_info["device"])
     outcome = await take_read(request, read)
     return web.json_response(vzenith.reply(read, outcome.decision, controls_for(outcome)))
+
+
+@routes.route(
+    "POST",
+    "/lanes/vendors/hikvision/{device}",
+    "A Hikvision (海康) ANPR camera's ISAPI EventNotificationAlert: multipart with the XML and "
+    "the plate picture, or the bare XML; the answer is the lane's decision",
+    response=LaneDecisionAck,
+)
+async def receive_hikvision(request: web.Request, _: Any) -> web.Response:
+    """Parse the alarm, keep its pictures, decide; the camera only needs the 200."""
+    parsed = hikvision_isapi.parse(
+        await request.read(),
+        request.headers.get("Content-Type", ""),
+        device_code=request.match_info["device"],
+    )
+    await Intake.of(request.config_dict).keep_images(parsed.images)
+    return json_response(ack_of(await take_read(request, parsed.read)))
+
+
+@routes.route(
+    "POST",
+    "/lanes/vendors/dahua/{device}",
+    "A Dahua (大华) ITC camera's TollgateInfo push (ITSAPI JSON); `Result` true stops resends",
+)
+async def receive_dahua(request: web.Request, _: Any) -> web.Response:
+    """Parse the push, keep its pictures, decide, and acknowledge in Dahua's format."""
+    parsed = dahua_itc.parse(await read_json(request), device_code=request.match_info["device"])
+    await Intake.of(request.config_dict).keep_images(parsed.images)
+    await take_read(request, parsed.read)
+    return web.json_response(dahua_itc.ACK)

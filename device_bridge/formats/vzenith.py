@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import ValidationFailedError
-from core.lane_events import LaneRead, VehicleColour, VehicleType
+from core.lane_events import LaneRead, VehicleColour, VehicleType, plausible_confidence
 from core.lanes import Decision
 from core.plates import InvalidPlateError, PlateColour, parse_plate
 from device_bridge.formats.lane_controls import LaneControls
@@ -93,7 +93,6 @@ def parse(message: Any, *, device_code: str | None = None) -> LaneRead:
             plate = parse_plate(text)
         except InvalidPlateError:
             raise _fail(f"licence {text!r} is not a plate") from None
-    confidence = result.get("confidence")
     device = device_code or serial
     dedupe_key = check_event_ids(f"{VENDOR}:{serial or device_code}:{event_id}", device)
     return LaneRead(
@@ -105,7 +104,7 @@ def parse(message: Any, *, device_code: str | None = None) -> LaneRead:
         plate_colour=PLATE_COLOURS.get(_int(result.get("colorType"))) if plate else None,
         vehicle_type=VEHICLE_TYPES.get(_int(_object_or_empty(result.get("car_brand")).get("type"))),
         vehicle_colour=BODY_COLOURS.get(_int(result.get("carColor"))),
-        confidence=confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
+        confidence=plausible_confidence(result.get("confidence")),
         image_ref=_image(result),
         offline=bool(result.get("isoffline")),
         payload=_without_images(message),

@@ -13,6 +13,7 @@ from aiohttp import web
 import bot.app
 import device_bridge.app
 import miniprogram_api.app
+import open_data_api.app
 import ops_api.app
 from bot.services import bot_ctx
 from config.settings import Settings
@@ -73,6 +74,7 @@ def create_app(
         "/wechat/": bot.app.create_app(settings),
         "/devices/": device_bridge.app.create_app(settings),
         "/ops/": ops_api.app.create_app(settings),
+        "/open/": open_data_api.app.create_app(settings),
     }
     for prefix, sub in mounts.items():
         app.add_subapp(prefix, sub)

@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import aiomqtt
 from aiohttp import web
@@ -15,6 +14,7 @@ from aiohttp import web
 from config.settings import Settings
 from core.lanes import LaneCommand
 from device_bridge.lane_outbox import LaneOutbox, Round
+from device_bridge.mqtt_link import MqttLink
 from server.lane_publishing import LANE_PUBLISHER_KEY
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
@@ -44,9 +44,7 @@ class MqttLanePublisher:
 
     def __init__(self, settings: Settings, outbox: LaneOutbox | None = None) -> None:
         assert settings.mqtt_url is not None
-        self._url = urlsplit(settings.mqtt_url)
-        self._identifier = f"{settings.mqtt_client_id}-commands"
-        self._client: aiomqtt.Client | None = None
+        self._link = MqttLink(settings.mqtt_url, f"{settings.mqtt_client_id}-commands")
         self._lock = asyncio.Lock()
         self.outbox = outbox
         self.wake = asyncio.Event()
@@ -94,25 +92,10 @@ class MqttLanePublisher:
             await self._drop()
 
     async def _connected(self) -> aiomqtt.Client:
-        if self._client is None:
-            client = aiomqtt.Client(
-                self._url.hostname or "127.0.0.1",
-                self._url.port or 1883,
-                username=self._url.username,
-                password=self._url.password,
-                identifier=self._identifier,
-            )
-            await client.__aenter__()
-            self._client = client
-        return self._client
+        return await self._link.client()
 
     async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.__aexit__(None, None, None)
-            except aiomqtt.MqttError as exc:
-                log.info("MQTT command connection closed uncleanly: %s", exc)
+        await self._link.drop()
 
 
 async def lane_publisher_ctx(app: web.Application) -> AsyncIterator[None]:

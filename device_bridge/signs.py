@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from urllib.parse import urlsplit
 
 import aiohttp
 import aiomqtt
@@ -32,6 +31,7 @@ from core.guidance import (
 from core.services.guidance import enabled_signs, target_counts
 from core.store.unit_of_work import UnitOfWork
 from device_bridge.formats.sign_formats import SIGN_FORMATS
+from device_bridge.mqtt_link import MqttLink
 from server.availability import AVAILABILITY_KEY
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
@@ -45,38 +45,20 @@ class MqttSignTransport:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.mqtt_url is not None
-        self._url = urlsplit(settings.mqtt_url)
-        self._identifier = f"{settings.mqtt_client_id}-signs"
-        self._client: aiomqtt.Client | None = None
+        self._link = MqttLink(settings.mqtt_url, f"{settings.mqtt_client_id}-signs")
 
     async def send(self, sign: SignConfig, message: SignMessage) -> None:
         """Publish once; a broken connection is dropped and reopened on the next send."""
         try:
-            client = await self._connected()
+            client = await self._link.client()
             await client.publish(sign_topic(sign.code), message.body, qos=1, retain=True)
         except aiomqtt.MqttError:
-            await self.close()
+            await self._link.drop()
             raise
-
-    async def _connected(self) -> aiomqtt.Client:
-        if self._client is None:
-            client = aiomqtt.Client(
-                self._url.hostname or "127.0.0.1",
-                self._url.port or 1883,
-                username=self._url.username,
-                password=self._url.password,
-                identifier=self._identifier,
-            )
-            await client.__aenter__()
-            self._client = client
-        return self._client
 
     async def close(self) -> None:
         """Disconnect."""
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(aiomqtt.MqttError):
-                await client.__aexit__(None, None, None)
+        await self._link.drop()
 
 
 class HttpSignTransport:

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from core.errors import ValidationFailedError
-from core.lane_events import LaneRead, VehicleColour, plausible_confidence
-from core.plates import InvalidPlateError, PlateColour, parse_plate
+from core.lane_events import LaneRead, plausible_confidence
+from core.plates import InvalidPlateError, parse_plate
+from device_bridge.formats.vendor_names import body_colour, plate_colour
 from server.input_limits import check_event_ids, check_json, check_scalar, epoch_time
 
 VENDOR = "dahua"
@@ -25,27 +26,6 @@ NO_PLATE_TEXTS = frozenset({"", "无车牌", "无牌车", "unknown"})
 # AccurateTime is the camera's local clock; cameras on the mainland run at UTC+8.
 CAMERA_ZONE = timezone(timedelta(hours=8))
 PICTURES = ("CutoutPic", "NormalPic")  # the plate cut-out first: it is the read's image
-
-PLATE_COLOURS: dict[str, PlateColour] = {
-    "blue": PlateColour.BLUE,
-    "yellow": PlateColour.YELLOW,
-    "white": PlateColour.WHITE,
-    "black": PlateColour.BLACK,
-    "green": PlateColour.GREEN,
-    "yellowgreen": PlateColour.LIMEGREEN,
-}
-BODY_COLOURS: dict[str, VehicleColour] = {
-    "white": "white",
-    "silver": "silver",
-    "gray": "silver",
-    "yellow": "yellow",
-    "pink": "pink",
-    "red": "red",
-    "green": "green",
-    "blue": "blue",
-    "brown": "brown",
-    "black": "black",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +75,8 @@ def parse(message: Any, *, device_code: str) -> ParsedSnap:
             device_code=device_code,
             device_time=moment,
             plate=plate,
-            plate_colour=PLATE_COLOURS.get(str(plate_info.get("PlateColor", "")).lower())
-            if plate
-            else None,
-            vehicle_colour=BODY_COLOURS.get(str(vehicle.get("VehicleColor", "")).lower()),
+            plate_colour=plate_colour(plate_info.get("PlateColor")) if plate else None,
+            vehicle_colour=body_colour(vehicle.get("VehicleColor")),
             confidence=plausible_confidence(plate_info.get("Confidence")),
             image_ref=next(iter(images), None),
             offline=bool(snap.get("OfflineData")),

@@ -21,8 +21,9 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from core.errors import DomainError, ValidationFailedError
-from core.lane_events import LaneRead, VehicleColour, VehicleType, plausible_confidence
-from core.plates import InvalidPlateError, PlateColour, parse_plate
+from core.lane_events import LaneRead, VehicleType, plausible_confidence
+from core.plates import InvalidPlateError, parse_plate
+from device_bridge.formats.vendor_names import body_colour, plate_colour
 from server.input_limits import check_event_ids, check_scalar
 
 VENDOR = "hikvision"
@@ -30,26 +31,6 @@ NO_PLATE_TEXTS = frozenset({"", "无车牌", "车牌", "unknown", "无牌车"})
 PLATE_PICTURE = "licensePlatePicture"
 MAX_XML_BYTES = 256 * 1024
 
-PLATE_COLOURS: dict[str, PlateColour] = {
-    "blue": PlateColour.BLUE,
-    "yellow": PlateColour.YELLOW,
-    "white": PlateColour.WHITE,
-    "black": PlateColour.BLACK,
-    "green": PlateColour.GREEN,
-    "yellowGreen": PlateColour.LIMEGREEN,
-}
-BODY_COLOURS: dict[str, VehicleColour] = {
-    "white": "white",
-    "silver": "silver",
-    "gray": "silver",
-    "yellow": "yellow",
-    "pink": "pink",
-    "red": "red",
-    "green": "green",
-    "blue": "blue",
-    "brown": "brown",
-    "black": "black",
-}
 VEHICLE_TYPES: dict[str, VehicleType] = {
     "vehicle": "sedan",
     "SUVMPV": "suv",
@@ -117,9 +98,9 @@ def parse(body: bytes, content_type: str, *, device_code: str) -> ParsedAlarm:
             device_code=device_code,
             device_time=moment,
             plate=plate,
-            plate_colour=PLATE_COLOURS.get(_text(anpr, "plateColor")) if plate else None,
+            plate_colour=plate_colour(_text(anpr, "plateColor")) if plate else None,
             vehicle_type=VEHICLE_TYPES.get(_text(anpr, "vehicleType")),
-            vehicle_colour=BODY_COLOURS.get(_text(vehicle, "color")) if vehicle else None,
+            vehicle_colour=body_colour(_text(vehicle, "color")) if vehicle else None,
             confidence=plausible_confidence(_int(_text(anpr, "confidenceLevel"))),
             image_ref=image_ref,
             offline=_text(alert, "isDataRetransmission") == "true",

@@ -429,6 +429,7 @@ async def test_every_json_route_refuses_other_media_types_with_415(client: Clien
     routes = [(m, p) for m, p, op in _operations(document) if "requestBody" in op]
     routes.append(("POST", "/devices/vendors/huawei-vias/events"))
     routes.append(("POST", "/devices/lanes/vendors/vzenith/{device}"))
+    routes.append(("POST", "/devices/lanes/vendors/dahua/{device}"))
     assert len(routes) >= 50
     valid_login = json.dumps({"username": "demo-admin", "password": DEMO_PASSWORD})
     bodies = [

@@ -77,6 +77,14 @@ async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
     return outcome
 
 
+async def take_pushed(
+    request: web.Request, read: LaneRead, images: dict[str, bytes]
+) -> lanes.LaneOutcome:
+    """Keep a push's pictures (before the read that names them), then apply the read."""
+    await Intake.of(request.config_dict).keep_images(images)
+    return await take_read(request, read)
+
+
 @routes.route(
     "POST",
     "/lanes/reads",
@@ -143,8 +151,7 @@ async def receive_hikvision(request: web.Request, _: Any) -> web.Response:
         request.headers.get("Content-Type", ""),
         device_code=request.match_info["device"],
     )
-    await Intake.of(request.config_dict).keep_images(parsed.images)
-    return json_response(ack_of(await take_read(request, parsed.read)))
+    return json_response(ack_of(await take_pushed(request, parsed.read, parsed.images)))
 
 
 @routes.route(
@@ -155,6 +162,5 @@ async def receive_hikvision(request: web.Request, _: Any) -> web.Response:
 async def receive_dahua(request: web.Request, _: Any) -> web.Response:
     """Parse the push, keep its pictures, decide, and acknowledge in Dahua's format."""
     parsed = dahua_itc.parse(await read_json(request), device_code=request.match_info["device"])
-    await Intake.of(request.config_dict).keep_images(parsed.images)
-    await take_read(request, parsed.read)
+    await take_pushed(request, parsed.read, parsed.images)
     return web.json_response(dahua_itc.ACK)

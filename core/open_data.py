@@ -41,7 +41,7 @@ def site_record(site: OpenSite, updated_at: datetime) -> dict[str, Any]:
         "has_realtime_data": True,
         "realtime_free_capacity": max(0, min(site.free, spot.total)),
         "realtime_data_updated_at": updated_at.isoformat(),
-        "has_fee": price is None or price.text != "免费",
+        "has_fee": None if price is None else price.text != "免费",
         "fee_description": price.text if price else None,
         "price": _price(price),
     }

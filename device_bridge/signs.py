@@ -153,14 +153,16 @@ async def run_board(
     try:
         while True:
             if since_reload >= settings.signs_reload_seconds:
-                with contextlib.suppress(Exception):
+                try:
                     await board.reload()
+                except Exception:  # the database away: keep the signs known so far
+                    log.exception("guidance signs reload failed")
                 since_reload = 0.0
+            changed.clear()  # before the push: a change during it wakes the next round at once
             try:
                 await board.push()
             except Exception:  # the database away: the next tick tries again
                 log.exception("guidance signs push failed")
-            changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), settings.signs_tick_seconds)
             since_reload += settings.signs_tick_seconds

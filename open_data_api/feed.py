@@ -46,7 +46,7 @@ class ParkingSiteProperties(BaseModel):
     has_realtime_data: bool
     realtime_free_capacity: int
     realtime_data_updated_at: datetime
-    has_fee: bool
+    has_fee: bool | None = Field(description="none when the place has no tariff in force")
     fee_description: str | None
     price: SitePriceOut | None
 

@@ -8,12 +8,20 @@ from typing import Any
 
 from core.availability import AvailabilityStore, summarise
 from core.clock import Clock
+from core.errors import NotFoundError
 from core.guidance import Counts, SignConfig, SignTarget, TargetKind
 from core.services.audit import record
 from core.services.nearby import free_counts
 from core.staff import StaffIdentity
 from core.store.signs import GuidanceSignRow
 from core.store.unit_of_work import UnitOfWork
+
+
+class UnknownSignTargetError(NotFoundError):
+    """A sign names a lot or zone that does not exist."""
+
+    code = "unknown_sign_target"
+    message_zh = "诱导屏所显示的停车场或片区不存在"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,10 @@ async def save_sign(
     uow: UnitOfWork, clock: Clock, actor: StaffIdentity, code: str, wanted: SignSettings, why: str
 ) -> GuidanceSignRow:
     """Create or replace a sign's configuration; audited, committed."""
+    for target in wanted.targets:
+        find = uow.city.lot_by_code if target.kind is TargetKind.LOT else uow.city.zone_by_code
+        if await find(target.code) is None:
+            raise UnknownSignTargetError(detail=f"{target.kind.value} {target.code}")
     row = await uow.signs.by_code(code)
     if row is None:
         row = GuidanceSignRow(code=code)

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiomqtt
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings
 from core.availability import OccupancyChange
@@ -21,6 +21,7 @@ from core.store.unit_of_work import UnitOfWork
 from device_bridge.signs import HttpSignTransport, MqttSignTransport, SignBoard
 from server.availability import InProcessAvailability, refresh
 from tests.integration.test_mqtt import Broker, broker
+from tests.integration.test_tariff_routes import admin_headers
 
 __all__ = ["broker"]
 
@@ -157,3 +158,30 @@ async def test_an_http_sign_gets_an_onbon_frame_and_a_failed_push_is_retried(
     assert content_type == "application/octet-stream"
     assert body.startswith(b"\xa5" * 8) and body.endswith(b"\x5a")
     assert "中山东路 余位20".encode("gbk") in body
+
+
+async def test_staff_configure_signs_and_unknown_targets_are_refused(
+    client: TestClient[Any, Any],
+) -> None:
+    headers = await admin_headers(client)
+    sign = {
+        "name": "中山东路口",
+        "transport": "mqtt",
+        "targets": TARGETS,
+        "min_interval_seconds": 10,
+        "reason": "新装诱导屏",
+    }
+    stored = await client.put("/ops/signs/S-09", json=sign, headers=headers)
+    assert stored.status == 200, await stored.text()
+    listed = (await (await client.get("/ops/signs", headers=headers)).json())["signs"]
+    assert [(s["code"], s["topic"], s["min_interval_seconds"]) for s in listed] == [
+        ("S-09", "parking-signs/v1/S-09", 10)
+    ]
+    unknown = {**sign, "targets": [{"kind": "zone", "code": "NOPE", "label": "无"}]}
+    refused = await client.put("/ops/signs/S-10", json=unknown, headers=headers)
+    assert (refused.status, (await refused.json())["code"]) == (404, "unknown_sign_target")
+    no_url = await client.put(
+        "/ops/signs/S-10", json={**sign, "transport": "http"}, headers=headers
+    )
+    assert no_url.status == 400
+    assert len((await (await client.get("/ops/signs", headers=headers)).json())["signs"]) == 1

@@ -185,3 +185,43 @@ async def test_staff_configure_signs_and_unknown_targets_are_refused(
     )
     assert no_url.status == 400
     assert len((await (await client.get("/ops/signs", headers=headers)).json())["signs"]) == 1
+
+
+async def test_the_running_app_pushes_to_its_signs_and_again_after_a_sensor_event(
+    settings: Settings,
+    clock: FrozenClock,
+    broker: Broker,
+    uow_factory: Callable[[], UnitOfWork],
+    aiohttp_client: Callable[..., Any],
+) -> None:
+    from server.app import create_app
+
+    await _add_sign(
+        uow_factory, clock, code="S-03", transport="mqtt", address="", format="own_json"
+    )
+    configured = settings.model_copy(
+        update={
+            "mqtt_url": f"mqtt://127.0.0.1:{broker.port}",
+            "mqtt_client_id": "centre-signs-test",
+            "signs_enabled": True,
+            "signs_tick_seconds": 0.2,
+        }
+    )
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="sign-s03") as station:
+        await station.subscribe(sign_topic("S-03"), qos=1)
+        client = await aiohttp_client(create_app(configured, clock=clock))
+        first = await _next(station, 10)
+        assert first is not None and _free(first)[0] == 20
+        clock.advance(timedelta(minutes=5))
+        event = {
+            "event_id": "sign-1",
+            "device": "MAG-HS1-004",
+            "berth": "HS1-004",
+            "state": "occupied",
+            "device_time": clock.now().isoformat(),
+        }
+        assert (await (await client.post("/devices/sensors/events", json=event)).json())[
+            "outcome"
+        ] == "applied"
+        second = await _next(station, 10)
+        assert second is not None and _free(second)[0] == 19

@@ -109,8 +109,11 @@ class WeChatPayGateway:
         """The service provider's merchant number."""
         return self._config.sp_mchid
 
-    async def call(self, name: str, **kwargs: Any) -> tuple[int, Any]:
-        """Call a wechatpayv3 method; errors translated once: GatewayError or Rejected."""
+    async def call(self, name: str, /, **kwargs: Any) -> tuple[int, Any]:
+        """Call a wechatpayv3 method; errors translated once: GatewayError or Rejected.
+
+        `name` is positional only: profitsharing_add_receiver takes a `name` of its own.
+        """
         client = await self._ready()
         return await self._translated(name, getattr(client, name)(**kwargs))
 
@@ -156,6 +159,7 @@ class WeChatPayGateway:
             appid=order.appid,
             sub_mchid=order.sub_mchid,
             pay_type=WeChatPayType.JSAPI,
+            settle_info={"profit_sharing": True} if order.profit_sharing else None,
         )
         return str(body["prepay_id"])
 

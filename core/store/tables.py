@@ -35,8 +35,10 @@ from core.store.devices import (
     ViolationRow,
 )
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
+from core.store.handovers import HandoverBatchRow, HandoverLineRow
 from core.store.invoices import InvoiceLineRow, InvoiceRow, InvoiceTitleRow
 from core.store.lane_outbox import LaneOutboxRow
+from core.store.late_fees import LateFeeRuleRow
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -60,6 +62,14 @@ from core.store.people import (
     VehicleBindingRow,
     VehicleRow,
 )
+from core.store.settlement import (
+    ContractRow,
+    ShareLineRow,
+    ShareOrderRow,
+    ShareReceiverRow,
+    ShareReturnRow,
+)
+from core.store.write_offs import WriteOffRow
 
 __all__ = [
     "AppealRow",
@@ -78,12 +88,15 @@ __all__ = [
     "ChatMessageRow",
     "ChatUserRow",
     "CombinePartRow",
+    "ContractRow",
     "DeviceEventRow",
     "DeviceHealthRow",
     "DeviceRow",
     "DistrictRow",
     "DriverOpenidRow",
     "DriverRow",
+    "HandoverBatchRow",
+    "HandoverLineRow",
     "HolidayOverrideRow",
     "InvoiceLineRow",
     "InvoiceRow",
@@ -91,6 +104,7 @@ __all__ = [
     "LaneOutboxRow",
     "LanePassageRow",
     "LaneRow",
+    "LateFeeRuleRow",
     "LedgerEntryRow",
     "LedgerPostingRow",
     "LotLevelRow",
@@ -111,6 +125,10 @@ __all__ = [
     "PlateServiceRow",
     "RefundRow",
     "RightOrderRow",
+    "ShareLineRow",
+    "ShareOrderRow",
+    "ShareReceiverRow",
+    "ShareReturnRow",
     "ShiftTakingRow",
     "StaffRow",
     "StaffScopeRow",
@@ -122,5 +140,6 @@ __all__ = [
     "VehicleBindingRow",
     "VehicleRow",
     "ViolationRow",
+    "WriteOffRow",
     "ZoneRow",
 ]

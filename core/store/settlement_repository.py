@@ -7,10 +7,11 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.payments import SETTLED_STATUSES, Payment
+from core.payments import SETTLED_STATUSES, Payment, RefundStatus
 from core.shares import Contract, ReceiverAccount, ShareBasis
+from core.store.activity import LedgerEntryRow, LedgerPostingRow, StayRow
 from core.store.city import BerthRow, OperatorRow, ZoneRow
-from core.store.payments import PaymentRepository, PaymentRow
+from core.store.payments import PaymentRepository, PaymentRow, RefundRow
 from core.store.settlement import (
     ContractRow,
     ShareLineRow,
@@ -65,6 +66,19 @@ class SettlementRepository:
         codes = await self._session.scalars(select(ContractRow.operator_code).distinct())
         found = [await self.contract(code, on) for code in sorted(codes)]
         return [c for c in found if c is not None]
+
+    async def operator(self, operator_code: str) -> OperatorRow | None:
+        """An operator by code."""
+        row: OperatorRow | None = await self._session.scalar(
+            select(OperatorRow).where(OperatorRow.code == operator_code)
+        )
+        return row
+
+    async def operator_codes(self) -> list[str]:
+        """Every operator's code."""
+        return list(
+            await self._session.scalars(select(OperatorRow.code).order_by(OperatorRow.code))
+        )
 
     async def berths_of(self, operator_code: str) -> int:
         """How many on-street berths the operator's zones have (the concession fee's base)."""
@@ -242,3 +256,54 @@ class SettlementRepository:
             .group_by(ShareLineRow.receiver)
         )
         return {r: int(fen) for r, fen in await self._session.execute(query)}
+
+    async def refunds_succeeded(self, sub_mchid: str, start: datetime, end: datetime) -> int:
+        """Fen refunded from the sub-merchant's payments, by refunds that succeeded in the span."""
+        query = (
+            select(func.coalesce(func.sum(RefundRow.amount_fen), 0))
+            .join(PaymentRow, PaymentRow.out_trade_no == RefundRow.out_trade_no)
+            .where(
+                PaymentRow.sub_mchid == sub_mchid,
+                RefundRow.status == RefundStatus.SUCCESS.value,
+                RefundRow.succeeded_at >= start,
+                RefundRow.succeeded_at < end,
+            )
+        )
+        return int(await self._session.scalar(query) or 0)
+
+    async def movement(self, account_key: str, start: datetime, end: datetime) -> int:
+        """Debits less credits of one ledger account by entries posted in the span."""
+        query = (
+            select(
+                func.coalesce(func.sum(LedgerPostingRow.debit_fen - LedgerPostingRow.credit_fen), 0)
+            )
+            .join(LedgerEntryRow, LedgerEntryRow.id == LedgerPostingRow.entry_id)
+            .where(
+                LedgerPostingRow.account == account_key,
+                LedgerEntryRow.created_at >= start,
+                LedgerEntryRow.created_at < end,
+            )
+        )
+        return int(await self._session.scalar(query) or 0)
+
+    async def street_stay_payments(
+        self, operator_code: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime, int]]:
+        """(paid at, car left at, fen held) of the operator's street-stay payments in the span."""
+        query = (
+            select(
+                PaymentRow.paid_at,
+                StayRow.exited_at,
+                PaymentRow.amount_fen - PaymentRow.refunded_fen,
+            )
+            .join(StayRow, StayRow.ref == PaymentRow.stay_ref)
+            .where(
+                PaymentRow.operator_code == operator_code,
+                PaymentRow.status.in_(_SETTLED),
+                PaymentRow.paid_at >= start,
+                PaymentRow.paid_at < end,
+                StayRow.lot_id.is_(None),
+                StayRow.exited_at.is_not(None),
+            )
+        )
+        return [(paid, left, int(fen)) for paid, left, fen in await self._session.execute(query)]

@@ -78,9 +78,7 @@ def test_the_plan_five_fee_is_per_berth_and_month_and_taken_until_paid() -> None
     st.integers(1, 1_000_000).flatmap(
         lambda held: st.tuples(
             st.just(held),
-            st.lists(st.integers(0, held), min_size=1, max_size=3).filter(
-                lambda s: sum(s) <= held
-            ),
+            st.lists(st.integers(0, held), min_size=1, max_size=3).filter(lambda s: sum(s) <= held),
             st.lists(st.integers(1, held), min_size=1, max_size=5),
         )
     )

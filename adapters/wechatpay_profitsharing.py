@@ -30,15 +30,20 @@ class WeChatPayProfitSharing:
         self._gateway = gateway
 
     async def add_receiver(self, sub_mchid: str, receiver: ReceiverAccount) -> None:
-        """POST /v3/profitsharing/receivers/add; the name goes encrypted to the platform key."""
-        await self._gateway.call(
-            "profitsharing_add_receiver",
-            account_type=RECEIVER_TYPE,
-            account=receiver.mchid,
-            relation_type=RELATION,
-            name=receiver.name,
-            sub_mchid=sub_mchid,
-        )
+        """POST /v3/profitsharing/receivers/add; the name goes encrypted to the platform key.
+
+        Built here rather than by the library's profitsharing_add_receiver, whose encryption
+        reads a deprecated certificate property (see WeChatPayGateway.sensitive_post).
+        """
+        body = {
+            "sub_mchid": sub_mchid,
+            "appid": self._gateway.appid,
+            "type": RECEIVER_TYPE,
+            "account": receiver.mchid,
+            "name": receiver.name,
+            "relation_type": RELATION,
+        }
+        await self._gateway.sensitive_post("/v3/profitsharing/receivers/add", body, ("name",))
 
     async def order(self, request: ShareOrderRequest) -> ShareOrderReport:
         """POST /v3/profitsharing/orders."""

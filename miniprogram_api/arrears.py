@@ -16,7 +16,7 @@ from server.resources import clock, read_unit_of_work
 routes = ApiRoutes("miniprogram")
 
 
-class OwedStayOut(BaseModel):
+class MyOwedStayOut(BaseModel):
     """A stay the plate still owes."""
 
     stay_ref: str
@@ -26,7 +26,7 @@ class OwedStayOut(BaseModel):
     late_fee_paused: bool = Field(description="an appeal of the stay is open")
 
 
-class LateFeeOut(BaseModel):
+class MyLateFeeOut(BaseModel):
     """The city's rule as the driver reads it."""
 
     enabled: bool
@@ -34,21 +34,21 @@ class LateFeeOut(BaseModel):
     legal_basis: str
 
 
-class PlateArrearsOut(BaseModel):
+class MyPlateArrearsOut(BaseModel):
     """What the plate owes and the late fee on it."""
 
     plate: str
     due_fen: int
     late_fee_fen: int
-    late_fee: LateFeeOut
-    stays: list[OwedStayOut]
+    late_fee: MyLateFeeOut
+    stays: list[MyOwedStayOut]
 
 
 @routes.route(
     "GET",
     "/me/plates/{plate}/arrears",
     "A verified plate's unpaid stays with any late fee and its legal basis (driver token)",
-    response=PlateArrearsOut,
+    response=MyPlateArrearsOut,
 )
 async def show_arrears(request: web.Request, _: None) -> web.Response:
     """The arrears view of the mini-program."""
@@ -57,15 +57,15 @@ async def show_arrears(request: web.Request, _: None) -> web.Response:
     async with read_unit_of_work(request) as uow:
         owed = await late_fees.plate_owed(uow, clock(request), driver_id, plate.number)
     return json_response(
-        PlateArrearsOut(
+        MyPlateArrearsOut(
             plate=owed.plate,
             due_fen=owed.due_fen,
             late_fee_fen=owed.late_fee_fen,
-            late_fee=LateFeeOut(
+            late_fee=MyLateFeeOut(
                 enabled=owed.rule.enabled, text=owed.rule_text, legal_basis=owed.rule.legal_basis
             ),
             stays=[
-                OwedStayOut(
+                MyOwedStayOut(
                     stay_ref=s.stay_ref,
                     exited_at=s.exited_at,
                     due_fen=s.due_fen,

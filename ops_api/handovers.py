@@ -22,7 +22,7 @@ routes = ApiRoutes("ops")
 TRAFFIC_POLICE_KEY = web.AppKey("traffic_police", RecordingTrafficPolice)
 
 
-class LineOut(BaseModel):
+class HandoverLineOut(BaseModel):
     """One stay of a batch."""
 
     stay_ref: str
@@ -36,7 +36,7 @@ class LineOut(BaseModel):
     notice_served_at: datetime | None
 
 
-class BatchOut(BaseModel):
+class HandoverBatchOut(BaseModel):
     """A batch with its lines and total."""
 
     ref: str
@@ -46,30 +46,30 @@ class BatchOut(BaseModel):
     handed_over_at: datetime | None
     receipt: str | None
     total_fen: int
-    lines: list[LineOut]
+    lines: list[HandoverLineOut]
 
 
-class BatchesOut(BaseModel):
+class HandoverBatchesOut(BaseModel):
     """Batch references, newest first."""
 
     refs: list[str]
 
 
-class MakeIn(BaseModel):
+class HandoverMakeIn(BaseModel):
     """How many escalated arrears at most go into the batch."""
 
     limit: int = Field(500, ge=1, le=5000)
 
 
-class FormatQuery(BaseModel):
+class HandoverFormatQuery(BaseModel):
     """The file format."""
 
     format: ExportFormat = ExportFormat.XLSX
 
 
-def batch_out(batch: HandoverBatch) -> BatchOut:
+def batch_out(batch: HandoverBatch) -> HandoverBatchOut:
     """The response shape of a batch."""
-    return BatchOut(
+    return HandoverBatchOut(
         ref=batch.ref,
         status=batch.status,
         created_by=batch.created_by,
@@ -78,7 +78,7 @@ def batch_out(batch: HandoverBatch) -> BatchOut:
         receipt=batch.receipt,
         total_fen=batch.total_fen,
         lines=[
-            LineOut(
+            HandoverLineOut(
                 stay_ref=line.stay_ref,
                 plate=line.plate,
                 colour=line.colour,
@@ -98,12 +98,12 @@ def batch_out(batch: HandoverBatch) -> BatchOut:
     "POST",
     "/handovers",
     "Batch the escalated arrears in scope not yet handed over (audited)",
-    body=MakeIn,
-    response=BatchOut,
+    body=HandoverMakeIn,
+    response=HandoverBatchOut,
     permission=Permission.HANDOVERS_MANAGE,
     status=201,
 )
-async def make_batch(request: web.Request, body: MakeIn) -> web.Response:
+async def make_batch(request: web.Request, body: HandoverMakeIn) -> web.Response:
     """A new draft batch."""
     async with unit_of_work(request) as uow:
         batch = await handovers.make_batch(uow, clock(request), acting_staff(request), body.limit)
@@ -114,13 +114,13 @@ async def make_batch(request: web.Request, body: MakeIn) -> web.Response:
     "GET",
     "/handovers",
     "Hand-over batches, newest first",
-    response=BatchesOut,
+    response=HandoverBatchesOut,
     permission=Permission.HANDOVERS_MANAGE,
 )
 async def list_batches(request: web.Request, _: None) -> web.Response:
     """Their references."""
     async with read_unit_of_work(request) as uow:
-        return json_response(BatchesOut(refs=await uow.handovers.refs()))
+        return json_response(HandoverBatchesOut(refs=await uow.handovers.refs()))
 
 
 async def _batch(request: web.Request) -> HandoverBatch:
@@ -136,7 +136,7 @@ async def _batch(request: web.Request) -> HandoverBatch:
     "GET",
     "/handovers/{ref}",
     "One batch with its stays",
-    response=BatchOut,
+    response=HandoverBatchOut,
     permission=Permission.HANDOVERS_MANAGE,
 )
 async def show_batch(request: web.Request, _: None) -> web.Response:
@@ -148,10 +148,10 @@ async def show_batch(request: web.Request, _: None) -> web.Response:
     "GET",
     "/handovers/{ref}/export",
     "The batch as XLSX or CSV for the traffic police, with the total owed",
-    query=FormatQuery,
+    query=HandoverFormatQuery,
     permission=Permission.HANDOVERS_MANAGE,
 )
-async def export_batch(request: web.Request, query: FormatQuery) -> web.Response:
+async def export_batch(request: web.Request, query: HandoverFormatQuery) -> web.Response:
     """A file."""
     batch = await _batch(request)
     return sheet_file(batch_sheet(batch), query.format, f"handover-{batch.ref}")
@@ -161,7 +161,7 @@ async def export_batch(request: web.Request, query: FormatQuery) -> web.Response
     "POST",
     "/handovers/{ref}/hand-over",
     "Send the batch to the traffic police and mark it handed over (audited)",
-    response=BatchOut,
+    response=HandoverBatchOut,
     permission=Permission.HANDOVERS_MANAGE,
 )
 async def hand_over(request: web.Request, _: None) -> web.Response:

@@ -58,13 +58,13 @@ class ContractOut(BaseModel):
     starts_on: date | None
 
 
-class RunIn(BaseModel):
+class SharingRunIn(BaseModel):
     """The Beijing day whose payments are shared."""
 
     date: date
 
 
-class RunOut(BaseModel):
+class SharingRunOut(BaseModel):
     """What a profit sharing run did."""
 
     date: date
@@ -74,7 +74,7 @@ class RunOut(BaseModel):
     failed: list[str] = Field(description="share orders left open; the next run sends them")
 
 
-class MonthQuery(BaseModel):
+class StatementMonthQuery(BaseModel):
     """A month, as YYYY-MM."""
 
     month: str = Field(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
@@ -87,7 +87,7 @@ class ExportFormat(StrEnum):
     XLSX = "xlsx"
 
 
-class ExportQuery(MonthQuery):
+class StatementExportQuery(StatementMonthQuery):
     """A month and a file format."""
 
     format: ExportFormat = ExportFormat.XLSX
@@ -191,11 +191,11 @@ async def show_contract(request: web.Request, _: None) -> web.Response:
     "POST",
     "/profit-sharing/runs",
     "Share one Beijing day's payments and return shares of refunds (idempotent per day)",
-    body=RunIn,
-    response=RunOut,
+    body=SharingRunIn,
+    response=SharingRunOut,
     permission=Permission.SETTLEMENT_MANAGE,
 )
-async def run_sharing(request: web.Request, body: RunIn) -> web.Response:
+async def run_sharing(request: web.Request, body: SharingRunIn) -> web.Response:
     """Run the daily profit sharing job by hand."""
     done = await profit_sharing.run_profit_sharing(
         lambda: unit_of_work(request),
@@ -204,7 +204,7 @@ async def run_sharing(request: web.Request, body: RunIn) -> web.Response:
         body.date,
     )
     return json_response(
-        RunOut(
+        SharingRunOut(
             date=done.period,
             orders_finished=done.orders_finished,
             shared_fen=done.shared_fen,
@@ -225,11 +225,11 @@ async def _statement(request: web.Request, month: str) -> Statement:
     "GET",
     "/settlement/statements/{code}",
     "An operator's monthly settlement statement, checked against the ledger",
-    query=MonthQuery,
+    query=StatementMonthQuery,
     response=StatementOut,
     permission=Permission.REPORTS_READ,
 )
-async def show_statement(request: web.Request, query: MonthQuery) -> web.Response:
+async def show_statement(request: web.Request, query: StatementMonthQuery) -> web.Response:
     """The statement as JSON."""
     found = await _statement(request, query.month)
     return json_response(
@@ -260,10 +260,10 @@ async def show_statement(request: web.Request, query: MonthQuery) -> web.Respons
     "GET",
     "/settlement/statements/{code}/export",
     "The statement as XLSX or CSV, with Chinese headers and yuan amounts",
-    query=ExportQuery,
+    query=StatementExportQuery,
     permission=Permission.REPORTS_READ,
 )
-async def export_statement(request: web.Request, query: ExportQuery) -> web.Response:
+async def export_statement(request: web.Request, query: StatementExportQuery) -> web.Response:
     """A file to print and sign."""
     found = await _statement(request, query.month)
     name = f"settlement-{found.operator_code}-{query.month}"

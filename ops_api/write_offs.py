@@ -24,7 +24,7 @@ class WriteOffIn(BaseModel):
     reason: str = Field(min_length=4, max_length=500)
 
 
-class DecisionIn(BaseModel):
+class WriteOffDecisionIn(BaseModel):
     """The approver's note."""
 
     note: str = Field(min_length=2, max_length=500)
@@ -119,11 +119,11 @@ async def list_write_offs(request: web.Request, query: WriteOffQuery) -> web.Res
     "POST",
     "/write-offs/{id}/approval",
     "Approve another person's write-off: the arrear is booked as a bad debt (audited)",
-    body=DecisionIn,
+    body=WriteOffDecisionIn,
     response=WriteOffOut,
     permission=Permission.WRITE_OFFS_APPROVE,
 )
-async def approve_write_off(request: web.Request, body: DecisionIn) -> web.Response:
+async def approve_write_off(request: web.Request, body: WriteOffDecisionIn) -> web.Response:
     """Apply it; never one's own."""
     async with unit_of_work(request) as uow:
         found = await write_offs.approve(
@@ -136,11 +136,11 @@ async def approve_write_off(request: web.Request, body: DecisionIn) -> web.Respo
     "POST",
     "/write-offs/{id}/rejection",
     "Refuse another person's write-off, saying why (audited)",
-    body=DecisionIn,
+    body=WriteOffDecisionIn,
     response=WriteOffOut,
     permission=Permission.WRITE_OFFS_APPROVE,
 )
-async def reject_write_off(request: web.Request, body: DecisionIn) -> web.Response:
+async def reject_write_off(request: web.Request, body: WriteOffDecisionIn) -> web.Response:
     """Refuse it; the arrear stays on the list."""
     async with unit_of_work(request) as uow:
         found = await write_offs.reject(

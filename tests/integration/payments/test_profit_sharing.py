@@ -81,7 +81,8 @@ async def test_shares_go_to_receivers_and_come_back_on_a_refund(
     out_order_no = f"PS{out_trade_no[2:]}"
     assert desk.received[(out_order_no, CITY)] == 80
     assert desk.received[(out_order_no, PLATFORM)] == 40
-    assert desk.frozen[books.orders[out_trade_no].transaction_id] == 0  # the rest unfrozen
+    transaction_id = books.orders[out_trade_no].transaction_id
+    assert transaction_id is not None and desk.frozen[transaction_id] == 0  # the rest unfrozen
     assert await entry_kinds(database, out_order_no) == ["shares_sent"]
     assert await balance(database, f"wechat_clearing:{SUB_MCHID}") == 800 - 120
     assert await balance(database, "shares_sent:OP-CITY/city") == 80

@@ -3,7 +3,7 @@
 `run_profit_sharing(uows, clock, gateway, period_date)` is the daily job: it first takes back
 shares of payments refunded since they were shared, then records one order per profit-sharing
 payment paid on the Beijing day `period_date` (its split fixed by the operator's contract) and
-sends every order of that day not yet finished. Orders and returns are recorded before the
+sends every order not yet finished. Orders and returns are recorded before the
 provider is asked and carry numbers derived from the payment and refund, so running it again,
 or on two workers, sends nothing twice.
 """
@@ -62,11 +62,14 @@ class SharingRun:
 async def run_profit_sharing(
     uows: Uows, clock: Clock, gateway: ProfitSharingGateway, period_date: date
 ) -> SharingRun:
-    """Return shares of refunds, then share the payments of one Beijing day; idempotent."""
+    """Return shares of refunds, then share the payments of one Beijing day; idempotent.
+
+    Orders of earlier days still open (refused, unreachable, PROCESSING) are sent again too.
+    """
     returned = await return_refunded_shares(uows, clock, gateway)
     await _record_orders(uows, clock, period_date)
-    async with uows() as uow:
-        pending = [o.out_order_no for o in await uow.settlement.open_orders(period_date)]
+    async with uows() as uow:  # earlier days' open orders too: a failed send is retried
+        pending = [o.out_order_no for o in await uow.settlement.open_orders()]
     finished, shared, failed = 0, 0, []
     for out_order_no in pending:
         try:

@@ -140,7 +140,7 @@ class SettlementRepository:
         return list(await self._session.scalars(query.order_by(ShareLineRow.id)))
 
     async def open_orders(self, period: date | None = None) -> list[ShareOrderRow]:
-        """Orders not yet finished at the provider (of one day, or all)."""
+        """Orders not yet finished at the provider (of one day, or of any)."""
         query = select(ShareOrderRow).where(ShareOrderRow.state.in_(OPEN_ORDER_STATES))
         if period is not None:
             query = query.where(ShareOrderRow.period == period)

@@ -7,11 +7,14 @@ import io
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from openpyxl import load_workbook
 
 from core.clock import FrozenClock
+from core.payment_gateway import GatewayRejectedError
 from core.payments import SHANGHAI
+from core.profit_sharing import ShareLine, ShareOrderRequest
 from core.store.database import Database
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.profitsharing import DESK_KEY
@@ -24,6 +27,7 @@ from tests.wechat_sandbox import (
     entry_kinds,
     log_in,
     sandbox_post,
+    services,
     start_payment,
 )
 
@@ -143,3 +147,30 @@ async def test_shares_go_to_receivers_and_come_back_on_a_refund(
     async with UnitOfWork(database.sessions) as uow:
         payment = await uow.payments.get(out_trade_no)
         assert payment is not None and payment.profit_sharing
+
+
+async def test_the_sandbox_refuses_what_wechat_pay_refuses(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    driver = await log_in(paying_client, wechat_sandbox, "han-mei")
+    stay_ref = await closed_stay(database, clock, 1_000)
+    started = await start_payment(paying_client, driver, stay_ref)  # no contract: not frozen
+    await confirm(paying_client, wechat_sandbox, started, driver)
+    order = wechat_sandbox.app[SANDBOX_KEY].books.orders[started["payment"]["out_trade_no"]]
+    assert order.transaction_id is not None and "settle_info" not in order.request
+    sharing = services(paying_client).profit_sharing
+    request = ShareOrderRequest(
+        SUB_MCHID, order.transaction_id, "PS-REFUSED-0001", (ShareLine(CITY, 100, "分成"),)
+    )
+    with pytest.raises(GatewayRejectedError) as refused:
+        await sharing.order(request)
+    assert refused.value.provider_code == "INVALID_REQUEST"  # not paid with profit sharing
+
+    finance = {"Authorization": f"Bearer {await staff_token(paying_client, 'demo-finance')}"}
+    ran = await _run(paying_client, finance, clock.now().astimezone(SHANGHAI).date().isoformat())
+    assert (ran["orders_finished"], ran["shared_fen"]) == (0, 0)  # nothing to share
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.settlement.open_orders() == []

@@ -37,7 +37,7 @@ def test_net_reconciliation_and_concession_outstanding() -> None:
         29_400,
         20_600,
     )
-    rows = dict(statement_sheet(statement).rows)
+    rows = {row[0]: row[1] for row in statement_sheet(statement).rows}
     assert rows["尚欠特许经营费"] == 20_600 and rows["运营单位净收入"] == 63_600
 
 

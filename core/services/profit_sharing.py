@@ -28,7 +28,7 @@ from core.profit_sharing import (
     ShareOrderRequest,
     ShareOrderState,
 )
-from core.services.retrying import Uows
+from core.services.retrying import Uows, retrying
 from core.settlement import month_of
 from core.shares import (
     Contract,
@@ -67,7 +67,8 @@ async def run_profit_sharing(
     Orders of earlier days still open (refused, unreachable, PROCESSING) are sent again too.
     """
     returned = await return_refunded_shares(uows, clock, gateway)
-    await _record_orders(uows, clock, period_date)
+    # Two workers at once: the second's orders clash on their numbers and it reads them anew.
+    await retrying(lambda: _record_orders(uows, clock, period_date))
     async with uows() as uow:  # earlier days' open orders too: a failed send is retried
         pending = [o.out_order_no for o in await uow.settlement.open_orders()]
     finished, shared, failed = 0, 0, []
@@ -229,35 +230,8 @@ async def return_refunded_shares(uows: Uows, clock: Clock, gateway: ProfitSharin
     Each receiver gives back `share_to_return` of what was refunded; the return's number is
     made of the latest refund's and the receiver's, so a second run asks nothing twice.
     """
+    await retrying(lambda: _record_returns(uows, clock))
     async with uows() as uow:
-        for order, payment in await uow.settlement.refunded_since_sharing():
-            refunds = [
-                r
-                for r in await uow.payments.refunds_of(payment.out_trade_no)
-                if r.status is RefundStatus.SUCCESS
-            ]
-            if not refunds:
-                continue
-            refunded = min(payment.refunded_fen - order.refunded_before_fen, order.held_fen)
-            latest = max(refunds, key=lambda r: (r.succeeded_at or r.created_at, r.out_refund_no))
-            for line in await uow.settlement.lines(order.id):
-                back = share_to_return(line.amount_fen, order.held_fen, refunded, line.returned_fen)
-                number = f"PR{latest.out_refund_no[2:]}{line.receiver[0].upper()}"
-                if line.result != "SUCCESS" or back <= 0:
-                    continue
-                if await uow.settlement.share_return(number) is not None:
-                    continue
-                await uow.settlement.add_return(
-                    ShareReturnRow(
-                        out_return_no=number,
-                        line_id=line.id,
-                        out_refund_no=latest.out_refund_no,
-                        amount_fen=back,
-                        result="CREATED",
-                        created_at=clock.now(),
-                    )
-                )
-        await uow.commit()
         waiting = await uow.settlement.open_returns()
     returned = 0
     for row, line, order in waiting:
@@ -278,6 +252,40 @@ async def return_refunded_shares(uows: Uows, clock: Clock, gateway: ProfitSharin
             uows, clock, row.out_return_no, report.result, report.return_id
         )
     return returned
+
+
+async def _record_returns(uows: Uows, clock: Clock) -> None:
+    async with uows() as uow:
+        for order, payment in await uow.settlement.refunded_since_sharing():
+            refunds = [
+                r
+                for r in await uow.payments.refunds_of(payment.out_trade_no)
+                if r.status is RefundStatus.SUCCESS
+            ]
+            if not refunds:
+                continue
+            refunded = min(payment.refunded_fen - order.refunded_before_fen, order.held_fen)
+            latest = max(refunds, key=lambda r: (r.succeeded_at or r.created_at, r.out_refund_no))
+            for line in await uow.settlement.lines(order.id):
+                # Returns still under way count as given back, or a second refund would ask twice.
+                asked = line.returned_fen + await uow.settlement.pending_return_fen(line.id)
+                back = share_to_return(line.amount_fen, order.held_fen, refunded, asked)
+                number = f"PR{latest.out_refund_no[2:]}{line.receiver[0].upper()}"
+                if line.result != "SUCCESS" or back <= 0:
+                    continue
+                if await uow.settlement.share_return(number) is not None:
+                    continue
+                await uow.settlement.add_return(
+                    ShareReturnRow(
+                        out_return_no=number,
+                        line_id=line.id,
+                        out_refund_no=latest.out_refund_no,
+                        amount_fen=back,
+                        result="CREATED",
+                        created_at=clock.now(),
+                    )
+                )
+        await uow.commit()
 
 
 async def _apply_return(

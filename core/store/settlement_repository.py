@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.payments import SETTLED_STATUSES, Payment, RefundStatus
 from core.shares import Contract, ReceiverAccount, ShareBasis
 from core.store.activity import LedgerEntryRow, LedgerPostingRow, StayRow
 from core.store.city import BerthRow, OperatorRow, ZoneRow
-from core.store.payments import PaymentRepository, PaymentRow, RefundRow
+from core.store.payments import PaymentRepository, PaymentRow, RefundRow, StaleWriteError
 from core.store.settlement import (
     ContractRow,
     ShareLineRow,
@@ -120,11 +121,11 @@ class SettlementRepository:
     async def add_order(self, order: ShareOrderRow, lines: list[ShareLineRow]) -> None:
         """Record a sharing order and its lines (flushed, so they have ids)."""
         self._session.add(order)
-        await self._session.flush()
+        await self._flush(order.out_order_no)
         for line in lines:
             line.order_id = order.id
             self._session.add(line)
-        await self._session.flush()
+        await self._flush(order.out_order_no)
 
     async def order(self, out_order_no: str, *, for_update: bool = False) -> ShareOrderRow | None:
         """A sharing order by its number."""
@@ -183,7 +184,14 @@ class SettlementRepository:
     async def add_return(self, row: ShareReturnRow) -> None:
         """Record a return before the provider is asked (flushed)."""
         self._session.add(row)
-        await self._session.flush()
+        await self._flush(row.out_return_no)
+
+    async def _flush(self, what: str) -> None:
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:
+            # A concurrent run recorded the same number first; retrying reads it.
+            raise StaleWriteError(detail=f"{what}: {exc.orig}") from exc
 
     async def share_return(
         self, out_return_no: str, *, for_update: bool = False
@@ -208,6 +216,14 @@ class SettlementRepository:
         if row is None:
             raise LookupError(f"share order {order_id}")
         return row
+
+    async def pending_return_fen(self, line_id: int) -> int:
+        """Fen of a line's returns asked for and not yet answered."""
+        query = select(func.coalesce(func.sum(ShareReturnRow.amount_fen), 0)).where(
+            ShareReturnRow.line_id == line_id,
+            ShareReturnRow.result.in_(("CREATED", "PROCESSING")),
+        )
+        return int(await self._session.scalar(query) or 0)
 
     async def open_returns(self) -> list[tuple[ShareReturnRow, ShareLineRow, ShareOrderRow]]:
         """Returns not yet answered SUCCESS or FAILED, with their line and order."""

@@ -174,3 +174,54 @@ async def test_the_sandbox_refuses_what_wechat_pay_refuses(
     assert (ran["orders_finished"], ran["shared_fen"]) == (0, 0)  # nothing to share
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.settlement.open_orders() == []
+
+
+async def test_a_concession_fee_is_taken_until_the_month_is_paid_then_payments_unfreeze(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    finance = {"Authorization": f"Bearer {await staff_token(paying_client, 'demo-finance')}"}
+    contract = {
+        **CONTRACT,
+        "basis": "concession_fee",
+        "city_bp": 0,
+        "platform_bp": 0,
+        "concession_fen_per_berth": 1,
+        "reason": "特许经营合同：经营费每泊位每月按合同约定上缴",
+    }
+    made = await paying_client.post(
+        "/ops/operators/OP-CITY/contracts", json=contract, headers=finance
+    )
+    assert made.status == 200, await made.text()
+    async with UnitOfWork(database.sessions) as uow:
+        due = await uow.settlement.berths_of("OP-CITY")
+    assert 0 < due <= 300  # the demo city's street berths: one payment's 30% covers them
+
+    driver = await log_in(paying_client, wechat_sandbox, "li-lei")
+    paid = []
+    for key in ("tap-0000001", "tap-0000002"):
+        stay_ref = await closed_stay(database, clock, 1_000)
+        started = await start_payment(paying_client, driver, stay_ref, key)
+        await confirm(paying_client, wechat_sandbox, started, driver)
+        paid.append(started["payment"]["out_trade_no"])
+    day = clock.now().astimezone(SHANGHAI).date()
+    ran = await _run(paying_client, finance, day.isoformat())
+    assert (ran["orders_finished"], ran["shared_fen"]) == (2, due)
+    async with UnitOfWork(database.sessions) as uow:
+        first = await uow.settlement.order(f"PS{paid[0][2:]}")
+        second = await uow.settlement.order(f"PS{paid[1][2:]}")
+        assert first is not None and second is not None
+        assert (first.kind, second.kind) == ("share", "unfreeze")
+        assert [line.amount_fen for line in await uow.settlement.lines(first.id)] == [due]
+    desk = wechat_sandbox.app[DESK_KEY]
+    assert desk.orders[f"PS{paid[1][2:]}"].receivers == []  # released whole to the operator
+
+    shown = await paying_client.get(
+        f"/ops/settlement/statements/OP-CITY?month={day:%Y-%m}", headers=finance
+    )
+    statement = await shown.json()
+    assert (statement["concession_due_fen"], statement["concession_paid_fen"]) == (due, due)
+    assert statement["concession_outstanding_fen"] == 0
+    assert statement["net_fen"] == 2_000 - due and statement["reconciled"] is True

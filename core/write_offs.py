@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from core.errors import ConflictError, NotFoundError
+from core.sheets import Sheet
 
 
 class WriteOffStatus(StrEnum):
@@ -66,3 +67,36 @@ class WriteOff:
     def reference(self) -> str:
         """The ledger and audit reference of the write-off."""
         return f"WO{self.id}"
+
+
+WRITE_OFF_HEADERS = (
+    "核销单号", "停车记录号", "车牌号", "运营单位", "核销金额（元）", "原因",
+    "状态", "申请人", "申请时间", "审批人", "审批时间", "审批意见",
+)  # fmt: skip
+STATUS_ZH = {
+    WriteOffStatus.PENDING: "待审批",
+    WriteOffStatus.APPROVED: "已核销",
+    WriteOffStatus.REJECTED: "已驳回",
+}
+
+
+def write_offs_sheet(title: str, found: list[WriteOff]) -> Sheet:
+    """Write-offs as a sheet (reports, exports) with the total written off."""
+    rows = tuple(
+        (
+            w.reference,
+            w.stay_ref,
+            w.plate,
+            w.operator_code,
+            w.amount_fen,
+            w.reason,
+            STATUS_ZH[w.status],
+            w.requested_by,
+            w.requested_at,
+            w.decided_by,
+            w.decided_at,
+            w.decision_note,
+        )
+        for w in found
+    )
+    return Sheet(title, WRITE_OFF_HEADERS, rows, frozenset({4}), total_label="合计")

@@ -1,4 +1,4 @@
-"""`parking settlement ...`: a clerk's statement and hand-over files, and profit sharing by hand."""
+"""`parking settlement ...`: a clerk's statement, write-off and hand-over files; sharing by hand."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from core.errors import DomainError
 from core.handovers import BatchNotFoundError, batch_sheet
 from core.services.profit_sharing import run_profit_sharing
 from core.services.settlement import monthly_statement
-from core.settlement import statement_sheet
+from core.settlement import month_bounds, statement_sheet
 from core.sheets import Sheet, to_csv
 from core.store.database import open_database
 from core.store.unit_of_work import UnitOfWork
+from core.write_offs import WriteOffStatus, write_offs_sheet
 
 
 def _write(sheet: Sheet, out: str) -> None:
@@ -91,3 +92,20 @@ async def share_command(settings: Settings, day: str) -> int:
         f"{done.returned_fen} fen returned, {len(done.failed)} left for the next run"
     )
     return 1 if done.failed else 0
+
+
+async def write_offs_command(settings: Settings, month: str, out: str) -> int:
+    """Write the month's approved write-offs (坏账核销) to a .xlsx or .csv file."""
+    try:
+        start, end = month_bounds(date.fromisoformat(f"{month}-01"))
+    except ValueError as exc:
+        print(f"parking settlement write-offs: {exc}", file=sys.stderr)
+        return 1
+    database = open_database(settings.database_url)
+    try:
+        async with UnitOfWork(database.sessions, read_only=True) as uow:
+            found = await uow.write_offs.listed(WriteOffStatus.APPROVED, start, end, limit=100_000)
+    finally:
+        await database.dispose()
+    _write(write_offs_sheet(f"{month} 坏账核销", found), out)
+    return 0

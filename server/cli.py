@@ -98,6 +98,10 @@ def _settlement_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     handover.add_argument("ref")
     handover.add_argument("--out", required=True, help="a .xlsx or .csv file")
     handover.set_defaults(run=_settlement_handover)
+    written = settle_commands.add_parser("write-offs", help="a month's approved write-offs")
+    written.add_argument("--month", required=True, help="YYYY-MM (Beijing)")
+    written.add_argument("--out", required=True, help="a .xlsx or .csv file")
+    written.set_defaults(run=_settlement_write_offs)
     share = settle_commands.add_parser("share", help="run one day's profit sharing (idempotent)")
     share.add_argument("--date", required=True, help="YYYY-MM-DD (Beijing)")
     share.set_defaults(run=_settlement_share)
@@ -113,6 +117,12 @@ def _settlement_handover(settings: Settings, args: argparse.Namespace) -> int:
     from ops_api.settlement_commands import handover_command
 
     return asyncio.run(handover_command(settings, args.ref, args.out))
+
+
+def _settlement_write_offs(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.settlement_commands import write_offs_command
+
+    return asyncio.run(write_offs_command(settings, args.month, args.out))
 
 
 def _settlement_share(settings: Settings, args: argparse.Namespace) -> int:

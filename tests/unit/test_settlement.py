@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from core.settlement import Statement, month_bounds, month_of, statement_sheet
 from core.shares import ShareBasis
 from core.sheets import Sheet, to_csv
+from core.write_offs import WriteOff, WriteOffStatus, write_offs_sheet
 
 
 def test_months_cut_at_beijing_midnight() -> None:
@@ -49,3 +50,18 @@ def test_a_sheet_totals_its_fen_columns_and_writes_yuan() -> None:
     text = to_csv(sheet).decode("utf-8")
     assert text.startswith("\ufeff车牌号,金额（元）")
     assert text.splitlines()[-1] == "合计,1.55" and "浙B2,0.05" in text
+
+
+def test_write_offs_as_a_sheet_with_their_total() -> None:
+    asked = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    found = [
+        WriteOff(
+            1, "s1", "浙B1", "OP-CITY", 1_200, "车辆已报废", WriteOffStatus.APPROVED, "a", asked
+        ),
+        WriteOff(2, "s2", "浙B2", "OP-CITY", 350, "超过时效", WriteOffStatus.APPROVED, "a", asked),
+    ]
+    sheet = write_offs_sheet("2026-11 坏账核销", found)
+    assert sheet.headers[4] == "核销金额（元）"
+    assert sheet.rows[0][0] == "WO1" and sheet.rows[0][6] == "已核销"
+    total = sheet.total_row()
+    assert total is not None and total[4] == 1_550

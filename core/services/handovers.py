@@ -77,6 +77,7 @@ async def hand_over(
         raise BatchHandedOverError(detail=ref)
     receipt = await gateway.submit(batch)  # the port answers the same receipt for a repeat
     async with uows() as uow:
+        await uow.payments.lock_for_write()  # SQLite: a concurrent hand-over commits first
         row = await uow.handovers.row(ref, for_update=True)
         if row is None:
             raise BatchNotFoundError(detail=ref)

@@ -202,6 +202,7 @@ async def _apply_order(
 ) -> int | None:
     """Record the provider's answer; a finished order posts its shares once (row locked)."""
     async with uows() as uow:
+        await uow.payments.lock_for_write()  # SQLite: wait for a concurrent run's answer first
         order = await uow.settlement.order(out_order_no, for_update=True)
         if order is None or order.state == "finished":
             return None
@@ -292,6 +293,7 @@ async def _apply_return(
     uows: Uows, clock: Clock, out_return_no: str, result: ReturnResult, return_id: str
 ) -> int:
     async with uows() as uow:
+        await uow.payments.lock_for_write()
         row = await uow.settlement.share_return(out_return_no, for_update=True)
         if row is None or row.result in ("SUCCESS", "FAILED"):
             return 0

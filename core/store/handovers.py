@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.handovers import BatchStatus, HandoverBatch, HandoverLine
 from core.store.base import Base, JSONDocument
+from core.store.conflicts import StoreConflictError
 from core.store.people import VehicleRow
 
 
@@ -76,7 +78,10 @@ class HandoverRepository:
                     notice_served_at=line.notice_served_at,
                 )
             )
-        await self._session.flush()
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:  # a concurrent batch took one of these stays first
+            raise StoreConflictError(detail=f"batch {batch.ref}: {exc.orig}") from exc
 
     async def row(self, ref: str, *, for_update: bool = False) -> HandoverBatchRow | None:
         """A batch's row by reference."""

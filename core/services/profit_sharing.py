@@ -88,6 +88,7 @@ async def _record_orders(uows: Uows, clock: Clock, period_date: date) -> None:
     """One order per unshared payment of the day, split by the contract in force that day."""
     start, end = day_bounds(period_date)
     async with uows() as uow:
+        await uow.payments.lock_for_write()
         for contract in await uow.settlement.contracts(period_date):
             left = await concession_left(uow, contract, period_date)
             for payment in await uow.settlement.unshared(contract.operator_code, start, end):
@@ -257,6 +258,7 @@ async def return_refunded_shares(uows: Uows, clock: Clock, gateway: ProfitSharin
 
 async def _record_returns(uows: Uows, clock: Clock) -> None:
     async with uows() as uow:
+        await uow.payments.lock_for_write()
         for order, payment in await uow.settlement.refunded_since_sharing():
             refunds = [
                 r

@@ -3,6 +3,7 @@ return, and the month's statement agreeing with the ledger to the fen (JSON, CSV
 
 from __future__ import annotations
 
+import asyncio
 import io
 from decimal import Decimal
 from typing import Any
@@ -225,3 +226,25 @@ async def test_a_concession_fee_is_taken_until_the_month_is_paid_then_payments_u
     assert (statement["concession_due_fen"], statement["concession_paid_fen"]) == (due, due)
     assert statement["concession_outstanding_fen"] == 0
     assert statement["net_fen"] == 2_000 - due and statement["reconciled"] is True
+
+
+async def test_two_runs_at_once_share_a_payment_once(
+    paying_client: TestClient[Any, Any],
+    wechat_sandbox: TestServer,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    finance = {"Authorization": f"Bearer {await staff_token(paying_client, 'demo-finance')}"}
+    made = await paying_client.post(
+        "/ops/operators/OP-CITY/contracts", json=CONTRACT, headers=finance
+    )
+    assert made.status == 200, await made.text()
+    driver = await log_in(paying_client, wechat_sandbox, "li-lei")
+    started = await start_payment(paying_client, driver, await closed_stay(database, clock, 600))
+    await confirm(paying_client, wechat_sandbox, started, driver)
+    day = clock.now().astimezone(SHANGHAI).date().isoformat()
+    runs = await asyncio.gather(*(_run(paying_client, finance, day) for _ in range(3)))
+    assert sum(run["shared_fen"] for run in runs) == 60 + 30
+    out_order_no = f"PS{started['payment']['out_trade_no'][2:]}"
+    assert await entry_kinds(database, out_order_no) == ["shares_sent"]
+    assert await balance(database, f"wechat_clearing:{SUB_MCHID}") == 600 - 90

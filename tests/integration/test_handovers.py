@@ -94,8 +94,11 @@ async def test_the_late_fee_is_off_until_set_with_its_basis_and_pauses_for_an_ap
     now = clock.now()
     ref = await street_stay(database, plate=plate, fee_fen=1_000, exited_at=now)
     async with UnitOfWork(database.sessions) as uow:
-        owner, _ = await bind_plate(uow, clock, plate)
+        owner, typist = await bind_plate(uow, clock, plate)
     secret = settings.secret_key.get_secret_value()
+    typed_only = _auth(driver_tokens.issue(typist, now, 3_600, secret).token)
+    refused = await client.get(f"/mp/me/plates/{plate}/arrears", headers=typed_only)
+    assert (refused.status, (await refused.json())["code"]) == (403, "binding_not_verified")
 
     def signed_in() -> dict[str, str]:
         return _auth(driver_tokens.issue(owner, clock.now(), 3_600, secret).token)

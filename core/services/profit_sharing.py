@@ -18,7 +18,7 @@ from core.bills import day_bounds
 from core.clock import Clock
 from core.errors import DomainError
 from core.ledger import share_returned, shares_sent
-from core.payments import RefundStatus
+from core.payments import Payment, RefundStatus
 from core.profit_sharing import (
     ProfitSharingGateway,
     ReturnRequest,
@@ -35,6 +35,7 @@ from core.shares import (
     Receiver,
     ReceiverAccount,
     ShareBasis,
+    Split,
     concession_due,
     share_to_return,
     split_payment,
@@ -98,35 +99,41 @@ async def _record_orders(uows: Uows, clock: Clock, period_date: date) -> None:
                 held = max(payment.amount_fen - payment.refunded_fen - in_flight, 0)
                 split = split_payment(contract, held, left)
                 left -= split.city_fen
-                order = ShareOrderRow(
-                    out_order_no=f"PS{payment.out_trade_no[2:]}",
-                    out_trade_no=payment.out_trade_no,
-                    transaction_id=payment.transaction_id,
-                    operator_code=contract.operator_code,
-                    sub_mchid=payment.sub_mchid,
-                    period=period_date,
-                    kind="share" if split.shared_fen else "unfreeze",
-                    state="created",
-                    held_fen=held,
-                    refunded_before_fen=payment.amount_fen - held,
-                    created_at=clock.now(),
-                )
-                lines = [
-                    ShareLineRow(
-                        receiver=receiver.value,
-                        account=_account(contract, receiver).mchid,
-                        amount_fen=fen,
-                        result="PENDING",
-                        returned_fen=0,
-                    )
-                    for receiver, fen in (
-                        (Receiver.CITY, split.city_fen),
-                        (Receiver.PLATFORM, split.platform_fen),
-                    )
-                    if fen > 0
-                ]
+                order, lines = _order_of(contract, payment, held, split, period_date, clock)
                 await uow.settlement.add_order(order, lines)
         await uow.commit()
+
+
+def _order_of(
+    contract: Contract, payment: Payment, held: int, split: Split, period: date, clock: Clock
+) -> tuple[ShareOrderRow, list[ShareLineRow]]:
+    """The order of a payment (an unfreeze when nothing is shared) and a line per receiver."""
+    order = ShareOrderRow(
+        out_order_no=f"PS{payment.out_trade_no[2:]}",
+        out_trade_no=payment.out_trade_no,
+        transaction_id=str(payment.transaction_id),
+        operator_code=contract.operator_code,
+        sub_mchid=payment.sub_mchid,
+        period=period,
+        kind="share" if split.shared_fen else "unfreeze",
+        state="created",
+        held_fen=held,
+        refunded_before_fen=payment.amount_fen - held,
+        created_at=clock.now(),
+    )
+    parts = ((Receiver.CITY, split.city_fen), (Receiver.PLATFORM, split.platform_fen))
+    lines = [
+        ShareLineRow(
+            receiver=receiver.value,
+            account=_account(contract, receiver).mchid,
+            amount_fen=fen,
+            result="PENDING",
+            returned_fen=0,
+        )
+        for receiver, fen in parts
+        if fen > 0
+    ]
+    return order, lines
 
 
 async def concession_left(uow: UnitOfWork, contract: Contract, day: date) -> int:

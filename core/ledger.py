@@ -20,6 +20,8 @@ class AccountKind(StrEnum):
     WAIVED = "waived"  # subject: operator code
     STORED_VALUE = "stored_value"  # subject: card (a liability: what its holder may spend)
     DEFERRED_REVENUE = "deferred_revenue"  # subject: operator code (passes paid in advance)
+    SHARES_SENT = "shares_sent"  # subject: operator code/receiver (city or platform)
+    WRITTEN_OFF = "written_off"  # subject: operator code (bad debts, 坏账核销)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,5 +222,45 @@ def stored_value_refunded(
         out_refund_no,
         Account(AccountKind.STORED_VALUE, card_ref),
         Account(AccountKind.WECHAT_CLEARING, sub_mchid),
+        amount_fen,
+    )
+
+
+def shares_sent(
+    out_order_no: str, sub_mchid: str, operator_code: str, fen_by_receiver: dict[str, int]
+) -> JournalEntry:
+    """Profit sharing moved fen from the sub-merchant to each receiver: clearing down."""
+    lines = tuple(
+        Posting(Account(AccountKind.SHARES_SENT, f"{operator_code}/{receiver}"), debit_fen=fen)
+        for receiver, fen in sorted(fen_by_receiver.items())
+        if fen > 0
+    )
+    total = sum(fen_by_receiver.values())
+    clearing = Posting(Account(AccountKind.WECHAT_CLEARING, sub_mchid), credit_fen=total)
+    return JournalEntry("shares_sent", out_order_no, (*lines, clearing))
+
+
+def share_returned(
+    out_return_no: str, sub_mchid: str, operator_code: str, receiver: str, amount_fen: int
+) -> JournalEntry:
+    """A receiver gave a share back after a refund: clearing up again."""
+    return _transfer(
+        "share_returned",
+        out_return_no,
+        Account(AccountKind.WECHAT_CLEARING, sub_mchid),
+        Account(AccountKind.SHARES_SENT, f"{operator_code}/{receiver}"),
+        amount_fen,
+    )
+
+
+def arrear_written_off(
+    write_off_ref: str, plate: str, operator_code: str, amount_fen: int
+) -> JournalEntry:
+    """An approved write-off (坏账核销): the operator books the unpaid fee as a bad debt."""
+    return _transfer(
+        "arrear_written_off",
+        write_off_ref,
+        Account(AccountKind.WRITTEN_OFF, operator_code),
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
         amount_fen,
     )

@@ -84,6 +84,7 @@ class JsapiOrder:
     notify_url: str
     expires_at: datetime
     attach: str = ""
+    profit_sharing: bool = False  # frozen at the sub-merchant until shares go out (分账)
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,6 +144,7 @@ class Payment:
     closed_at: datetime | None = None
     refunded_fen: int = 0
     purpose: PaymentPurpose = PaymentPurpose.STAY
+    profit_sharing: bool = False  # held at the sub-merchant for the contract's shares
 
     def __post_init__(self) -> None:
         if self.amount_fen <= 0:

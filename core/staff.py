@@ -56,6 +56,10 @@ class Permission(StrEnum):
     APPEALS_HANDLE = "appeals_handle"
     APPEALS_APPROVE = "appeals_approve"
     INVOICES_MANAGE = "invoices_manage"
+    SETTLEMENT_MANAGE = "settlement_manage"  # operator contracts, profit sharing runs
+    WRITE_OFFS_REQUEST = "write_offs_request"
+    WRITE_OFFS_APPROVE = "write_offs_approve"
+    HANDOVERS_MANAGE = "handovers_manage"  # batches of arrears for the traffic police
 
 
 P = Permission
@@ -78,6 +82,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.APPEALS_HANDLE,
             P.APPEALS_APPROVE,
             P.INVOICES_MANAGE,
+            P.SETTLEMENT_MANAGE,
+            P.WRITE_OFFS_REQUEST,
+            P.WRITE_OFFS_APPROVE,
         }
     ),
     Role.CASHIER: frozenset(
@@ -92,7 +99,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.ENFORCEMENT_OFFICER: frozenset(
-        {P.SELF, P.ARREARS_READ, P.ARREARS_MANAGE, P.STAYS_READ, P.PATROL, P.BLOCKS_MANAGE}
+        {
+            P.SELF,
+            P.ARREARS_READ,
+            P.ARREARS_MANAGE,
+            P.STAYS_READ,
+            P.PATROL,
+            P.BLOCKS_MANAGE,
+            P.WRITE_OFFS_REQUEST,
+            P.HANDOVERS_MANAGE,
+        }
     ),
     Role.SUPPORT_AGENT: frozenset(
         {
@@ -105,6 +121,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYMENTS_REFUND,
             P.STAYS_REVIEW,
             P.APPEALS_HANDLE,
+            P.WRITE_OFFS_REQUEST,
         }
     ),
     Role.REMOTE_ATTENDANT: frozenset({P.SELF, P.LANE_CONTROL, P.STAYS_READ}),

@@ -7,6 +7,7 @@ from aiohttp import web
 from config.settings import Settings
 from miniprogram_api import (
     appeals,
+    arrears,
     auto_pay,
     availability,
     complaints,
@@ -45,6 +46,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     appeals.routes,
     complaints.routes,
     auto_pay.routes,
+    arrears.routes,
     invoices.routes,
     invoice_titles.routes,
 )

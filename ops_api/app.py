@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.traffic_police import RecordingTrafficPolice
 from config.settings import Settings
 from miniprogram_api.availability import install_stream_shutdown
 from ops_api import (
@@ -12,8 +13,10 @@ from ops_api import (
     auto_pay,
     cashier,
     complaints,
+    handovers,
     invoices,
     lanes,
+    late_fees,
     ledger,
     lot_review,
     lot_rights,
@@ -23,11 +26,13 @@ from ops_api import (
     payments,
     review,
     scan_codes,
+    settlement,
     signs,
     staff,
     support,
     support_stream,
     tariffs,
+    write_offs,
 )
 from server.http import ApiRoutes
 from server.openapi import ROUTES_KEY
@@ -54,6 +59,10 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     appeals.routes,
     complaints.routes,
     signs.routes,
+    settlement.routes,
+    write_offs.routes,
+    late_fees.routes,
+    handovers.routes,
 )
 
 
@@ -63,5 +72,6 @@ def create_app(settings: Settings) -> web.Application:
     for table in ROUTE_TABLES:
         table.install(app)
     app[ROUTES_KEY] = list(ROUTE_TABLES)
+    app[handovers.TRAFFIC_POLICE_KEY] = RecordingTrafficPolice()
     install_stream_shutdown(app)  # the support console's stream ends with the server
     return app

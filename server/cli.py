@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--scope", action="append", default=[], help="kind:code, repeatable")
     create.add_argument("--merchant", default=None, help="merchant code (role merchant only)")
     create.set_defaults(run=_staff_create)
+    _settlement_parser(commands)
     agent = commands.add_parser("lane-agent", help="run a lot's lane agent (docs/lane-agent.md)")
     agent.add_argument("--lot", required=True)
     agent.add_argument("--centre", default="http://127.0.0.1:8080")
@@ -83,6 +84,51 @@ def _parser() -> argparse.ArgumentParser:
 
     add_bot_arguments(commands)  # chat, wechat menu push
     return parser
+
+
+def _settlement_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    settle = commands.add_parser("settlement", help="statements, hand-over files, profit sharing")
+    settle_commands = settle.add_subparsers(dest="settlement_command", required=True)
+    statement = settle_commands.add_parser("statement", help="an operator's monthly statement")
+    statement.add_argument("operator")
+    statement.add_argument("--month", required=True, help="YYYY-MM (Beijing)")
+    statement.add_argument("--out", required=True, help="a .xlsx or .csv file")
+    statement.set_defaults(run=_settlement_statement)
+    handover = settle_commands.add_parser("handover", help="a hand-over batch as a file")
+    handover.add_argument("ref")
+    handover.add_argument("--out", required=True, help="a .xlsx or .csv file")
+    handover.set_defaults(run=_settlement_handover)
+    written = settle_commands.add_parser("write-offs", help="a month's approved write-offs")
+    written.add_argument("--month", required=True, help="YYYY-MM (Beijing)")
+    written.add_argument("--out", required=True, help="a .xlsx or .csv file")
+    written.set_defaults(run=_settlement_write_offs)
+    share = settle_commands.add_parser("share", help="run one day's profit sharing (idempotent)")
+    share.add_argument("--date", required=True, help="YYYY-MM-DD (Beijing)")
+    share.set_defaults(run=_settlement_share)
+
+
+def _settlement_statement(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.settlement_commands import statement_command
+
+    return asyncio.run(statement_command(settings, args.operator, args.month, args.out))
+
+
+def _settlement_handover(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.settlement_commands import handover_command
+
+    return asyncio.run(handover_command(settings, args.ref, args.out))
+
+
+def _settlement_write_offs(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.settlement_commands import write_offs_command
+
+    return asyncio.run(write_offs_command(settings, args.month, args.out))
+
+
+def _settlement_share(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.settlement_commands import share_command
+
+    return asyncio.run(share_command(settings, args.date))
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

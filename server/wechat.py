@@ -18,6 +18,7 @@ from adapters.wechatpay_bills import WeChatPayBills
 from adapters.wechatpay_complaints import WeChatPayComplaints
 from adapters.wechatpay_micropay import MicropayTiming, WeChatPayMicropay
 from adapters.wechatpay_parking import WeChatPayParking
+from adapters.wechatpay_profitsharing import WeChatPayProfitSharing
 from config.settings import Settings, SettingsError
 from core.clock import Clock
 from core.notices import APPEAL_OUTCOME, STAY_FEE, STAY_OPENED
@@ -88,6 +89,11 @@ class WeChatServices:
     def bills(self) -> WeChatPayBills:
         """The trade bills of the sub-merchants, through the same client."""
         return WeChatPayBills(self.gateway)
+
+    @property
+    def profit_sharing(self) -> WeChatPayProfitSharing:
+        """分账 of the sub-merchants' payments, through the same client."""
+        return WeChatPayProfitSharing(self.gateway)
 
     @property
     def complaints(self) -> WeChatPayComplaints:

@@ -22,6 +22,7 @@ from core.payment_gateway import (
     TransactionReport,
 )
 from core.payments import (
+    SHANGHAI,
     Payment,
     PaymentNotFoundError,
     PaymentPurpose,
@@ -168,6 +169,8 @@ async def _reserve(
         openid = await payer_openid(uow, setup, driver_id)
         operator = await uow.city.operator(stay.operator_id)
         now = clock.now()
+        # With a contract in force the payment stays frozen for the shares (core/shares.py).
+        contract = await uow.settlement.contract(operator.code, now.astimezone(SHANGHAI).date())
         payment = Payment(
             out_trade_no=payments.new_out_trade_no(now),
             channel=CHANNEL_WECHAT_JSAPI,
@@ -180,6 +183,7 @@ async def _reserve(
             appid=setup.appid,
             status=PaymentStatus.CREATED,
             created_at=now,
+            profit_sharing=contract is not None,
         )
         await uow.payments.add(payment, driver_id=driver_id, idempotency_key=key)
         await uow.commit()
@@ -199,6 +203,7 @@ async def _open_at_provider(
         notify_url=setup.notify_url,
         expires_at=payment.created_at + timedelta(minutes=setup.order_minutes),
         attach=payment.stay_ref or payment.purpose.value,
+        profit_sharing=payment.profit_sharing,
     )
     try:
         prepay_id = await gateway.create_jsapi(order)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
-from core.ledger import fee_waived
+from core.ledger import arrear_written_off, fee_waived
 from core.payments import OPEN_STATUSES
 from core.services import audit
 from core.services.lane_entry import receivable_subject
@@ -61,8 +61,14 @@ async def waive_fee(
     stay_ref: str,
     amount_fen: int,
     reason: str,
+    *,
+    write_off: str | None = None,
 ) -> Waiver:
-    """Lower a closed stay's fee by `amount_fen` of what is unpaid, post it, audit it; commits."""
+    """Lower a closed stay's fee by `amount_fen` of what is unpaid, post it, audit it; commits.
+
+    With `write_off` (its reference) the fen are booked as a bad debt (坏账核销) instead of a
+    waiver, and the stay's quote lists it under `write_offs`.
+    """
     # Locked: a payment settling meanwhile sees the lower fee after, or this sees it paid.
     stay = await uow.stays.by_ref(stay_ref, for_update=True)
     if stay is None or stay.status != "closed" or not stay.fee_fen:
@@ -87,12 +93,19 @@ async def waive_fee(
     now = clock.now()
     quote = dict(stay.quote or {})
     record = {"fen": amount_fen, "by": staff.actor, "reason": reason.strip(), "at": now.isoformat()}
-    quote["waivers"] = [*quote.get("waivers", []), record]
+    key = "waivers" if write_off is None else "write_offs"
+    quote[key] = [*quote.get(key, []), record]
     stay.quote = quote
     subject = receivable_subject(stay, details)
-    await uow.ledger.post(fee_waived(stay.ref, subject, operator, amount_fen), now)
+    entry = (
+        fee_waived(stay.ref, subject, operator, amount_fen)
+        if write_off is None
+        else arrear_written_off(write_off, subject, operator, amount_fen)
+    )
+    await uow.ledger.post(entry, now)
     details_audit = {"amount_fen": amount_fen, "fee_before": fee, "fee_after": stay.fee_fen}
-    await audit.record(uow, clock, staff, "stay.waive", stay_ref, reason, details_audit)
+    action = "stay.waive" if write_off is None else "stay.write_off"
+    await audit.record(uow, clock, staff, action, stay_ref, reason, details_audit)
     await uow.commit()
     return Waiver(stay_ref, amount_fen, fee, fee - amount_fen, due - amount_fen)
 

@@ -22,6 +22,7 @@ from core.store.activity import StayRow
 from core.store.appeals import AppealRow
 from core.store.arrears import ArrearsActionRow
 from core.store.city import BerthRow, DistrictRow, OperatorRow, ZoneRow
+from core.store.handovers import HandoverLineRow
 from core.store.people import VehicleBindingRow, VehicleRow
 from core.store.stay_payments import held_by_payments
 
@@ -118,6 +119,17 @@ class ArrearsRepository:
     async def of_plate(self, plate: str, scope: Scope, *, limit: int = 200) -> list[ArrearsItem]:
         """A plate's unpaid on-street stays, oldest first."""
         query = _narrowed(_unpaid().where(StayRow.plate == plate), ArrearsFilter(), scope)
+        rows = await self._session.execute(query.order_by(StayRow.exited_at).limit(limit))
+        return [_item(row) for row in rows.all()]
+
+    async def escalated_unbatched(self, scope: Scope, *, limit: int = 500) -> list[ArrearsItem]:
+        """Escalated arrears in scope in no hand-over batch yet, oldest first."""
+        escalated = exists().where(
+            ArrearsActionRow.stay_id == StayRow.id,
+            ArrearsActionRow.step == ArrearsStep.ESCALATED.value,
+        )
+        batched = exists().where(HandoverLineRow.stay_id == StayRow.id)
+        query = _narrowed(_unpaid().where(escalated, ~batched), ArrearsFilter(), scope)
         rows = await self._session.execute(query.order_by(StayRow.exited_at).limit(limit))
         return [_item(row) for row in rows.all()]
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    false,
     func,
     select,
     text,
@@ -82,6 +83,7 @@ class PaymentRow(Base):
     paid_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
+    profit_sharing: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RefundRow(Base):
@@ -142,6 +144,7 @@ def _payment(row: PaymentRow) -> Payment:
         closed_at=row.closed_at,
         refunded_fen=row.refunded_fen,
         purpose=PaymentPurpose(row.purpose),
+        profit_sharing=row.profit_sharing,
     )
 
 
@@ -187,6 +190,7 @@ class PaymentRepository:
             created_at=payment.created_at,
             refunded_fen=payment.refunded_fen,
             version=1,
+            profit_sharing=payment.profit_sharing,
         )
         self._session.add(row)
         await self._flush(f"payment {payment.out_trade_no}")

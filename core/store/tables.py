@@ -35,8 +35,10 @@ from core.store.devices import (
     ViolationRow,
 )
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
+from core.store.handovers import HandoverBatchRow, HandoverLineRow
 from core.store.invoices import InvoiceLineRow, InvoiceRow, InvoiceTitleRow
 from core.store.lane_outbox import LaneOutboxRow
+from core.store.late_fees import LateFeeRuleRow
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -60,7 +62,15 @@ from core.store.people import (
     VehicleBindingRow,
     VehicleRow,
 )
+from core.store.settlement import (
+    ContractRow,
+    ShareLineRow,
+    ShareOrderRow,
+    ShareReceiverRow,
+    ShareReturnRow,
+)
 from core.store.signs import GuidanceSignRow
+from core.store.write_offs import WriteOffRow
 
 __all__ = [
     "AppealRow",
@@ -79,6 +89,7 @@ __all__ = [
     "ChatMessageRow",
     "ChatUserRow",
     "CombinePartRow",
+    "ContractRow",
     "DeviceEventRow",
     "DeviceHealthRow",
     "DeviceRow",
@@ -86,6 +97,8 @@ __all__ = [
     "DriverOpenidRow",
     "DriverRow",
     "GuidanceSignRow",
+    "HandoverBatchRow",
+    "HandoverLineRow",
     "HolidayOverrideRow",
     "InvoiceLineRow",
     "InvoiceRow",
@@ -93,6 +106,7 @@ __all__ = [
     "LaneOutboxRow",
     "LanePassageRow",
     "LaneRow",
+    "LateFeeRuleRow",
     "LedgerEntryRow",
     "LedgerPostingRow",
     "LotLevelRow",
@@ -113,6 +127,10 @@ __all__ = [
     "PlateServiceRow",
     "RefundRow",
     "RightOrderRow",
+    "ShareLineRow",
+    "ShareOrderRow",
+    "ShareReceiverRow",
+    "ShareReturnRow",
     "ShiftTakingRow",
     "StaffRow",
     "StaffScopeRow",
@@ -124,5 +142,6 @@ __all__ = [
     "VehicleBindingRow",
     "VehicleRow",
     "ViolationRow",
+    "WriteOffRow",
     "ZoneRow",
 ]

@@ -17,8 +17,10 @@ from core.store.conflicts import StoreConflictError
 from core.store.database import READ_ONLY_OPTION
 from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
+from core.store.handovers import HandoverRepository
 from core.store.invoices import InvoiceRepository
 from core.store.lane_read_repository import LaneReadRepository
+from core.store.late_fees import LateFeeRepository
 from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
 from core.store.onstreet_repository import OnStreetRepository
@@ -33,11 +35,13 @@ from core.store.repositories import (
     StayRepository,
     TariffRepository,
 )
+from core.store.settlement_repository import SettlementRepository
 from core.store.sign_repository import SignRepository
 from core.store.staff_repository import StaffRepository
 from core.store.support_repository import SupportRepository
 from core.store.vehicle_repository import VehicleRepository
 from core.store.write_batch import flush_writes
+from core.store.write_offs import WriteOffRepository
 
 __all__ = ["StoreConflictError", "UnitOfWork"]
 
@@ -72,6 +76,10 @@ class UnitOfWork:
     auto_pay: AutoPayRepository
     invoices: InvoiceRepository
     signs: SignRepository
+    settlement: SettlementRepository
+    write_offs: WriteOffRepository
+    late_fees: LateFeeRepository
+    handovers: HandoverRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -107,6 +115,10 @@ class UnitOfWork:
         self.auto_pay = AutoPayRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
         self.signs = SignRepository(self.session)
+        self.settlement = SettlementRepository(self.session, self.payments)
+        self.write_offs = WriteOffRepository(self.session)
+        self.late_fees = LateFeeRepository(self.session)
+        self.handovers = HandoverRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

@@ -14,7 +14,16 @@ from cryptography import x509
 
 from core.clock import Clock, SystemClock
 from sandbox.wechat.directory import Directory
-from sandbox.wechatpay import bills, codepay, complaints, fapiao, fund_flow_bills, parking, signing
+from sandbox.wechatpay import (
+    bills,
+    codepay,
+    complaints,
+    fapiao,
+    fund_flow_bills,
+    parking,
+    profitsharing,
+    signing,
+)
 from sandbox.wechatpay.keys import SandboxKeys
 from sandbox.wechatpay.notifications import Notification, describe
 from sandbox.wechatpay.orders import PayBooks, Refund, SandboxApiError, wechat_time
@@ -78,6 +87,7 @@ def install(app: web.Application) -> None:
     complaints.install(app)
     parking.install(app)
     fapiao.install(app)
+    profitsharing.install(app)
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:

@@ -9,11 +9,13 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from core.lane_events import LaneRead
+from core.lanes import LaneAction
 from core.services import lanes
 from device_bridge.formats import lane_json, vzenith
 from server.http import ApiRoutes, json_response, read_json
 from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
+from server.wechat import deduct_after_exit
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
         )
     if outcome.outcome == "applied":
         await publish_lane_commands(request, outcome.commands)
+        if outcome.stay_ref and outcome.decision and outcome.decision.action is LaneAction.PAY:
+            deduct_after_exit(request.config_dict, outcome.stay_ref)  # 无感支付, not awaited
     return outcome
 
 

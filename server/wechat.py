@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from pydantic import SecretStr
@@ -32,7 +33,11 @@ from core.store.unit_of_work import UnitOfWork
 from ops_api.cashier import MICROPAY_KEY
 from sandbox import server as sandbox_server
 from sandbox.wechatpay.keys import MERCHANT_KEY_FILE, SandboxKeys
-from server.lane_publishing import publish_app_lane_commands
+from server.lane_publishing import (
+    LANE_PUBLISHER_KEY,
+    publish_app_lane_commands,
+    publish_commands,
+)
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -70,6 +75,9 @@ class WeChatServices:
     miniprogram: MiniProgramClient
     setup: PaymentSetup
     micropay: WeChatPayMicropay
+    auto_pay_result_minutes: int = 30
+    # Deductions asked right after a lot exit, running beside the lane's answer.
+    exit_deductions: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def micropay_ports(self) -> MicropayPorts:
@@ -82,7 +90,13 @@ class WeChatServices:
     def auto_pay_ports(self) -> AutoPayPorts:
         """What auto-pay and combined payments need, through the same client."""
         parking = WeChatPayParking(self.gateway)
-        return AutoPayPorts(parking, self.gateway, self.miniprogram, self.setup)
+        return AutoPayPorts(
+            parking,
+            self.gateway,
+            self.miniprogram,
+            self.setup,
+            result_minutes=self.auto_pay_result_minutes,
+        )
 
     @property
     def bills(self) -> WeChatPayBills:
@@ -137,6 +151,9 @@ async def wechat_services(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
         if services is not None:
+            for task in list(services.exit_deductions):
+                task.cancel()
+            await asyncio.gather(*services.exit_deductions, return_exceptions=True)
             await services.aclose()
         if running is not None:
             await running.stop()
@@ -161,6 +178,30 @@ async def _sweep_forever(app: web.Application, services: WeChatServices, every: 
             await publish_app_lane_commands(app, commands)
         except Exception:  # one bad round (database or WeChat down) must not end the loop
             log.exception("payment sweep failed; trying again in %s s", every)
+
+
+def deduct_after_exit(config: Mapping[Any, Any], stay_ref: str) -> None:
+    """Ask a lot stay's deduction now, beside the lane's answer (the lane never waits for it).
+
+    `config` is the request's config_dict. A stay that is not deductible costs one read.
+    """
+    services = config.get(WECHAT_SERVICES_KEY)
+    if services is None:
+        return
+    task = asyncio.create_task(_deduct_now(config, services, stay_ref))
+    services.exit_deductions.add(task)
+    task.add_done_callback(services.exit_deductions.discard)
+
+
+async def _deduct_now(config: Mapping[Any, Any], services: WeChatServices, stay_ref: str) -> None:
+    database, clock = config[DATABASE_KEY], config[CLOCK_KEY]
+    try:
+        commands = await auto_pay.deduct_stay(
+            lambda: UnitOfWork(database.sessions), clock, services.auto_pay_ports, stay_ref
+        )
+        await publish_commands(config.get(LANE_PUBLISHER_KEY), commands)
+    except Exception:  # the sweep asks again; the car can still scan at the lane
+        log.exception("deduction of %s at the exit failed; the sweep tries again", stay_ref)
 
 
 def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
@@ -210,7 +251,13 @@ def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
     setup = PaymentSetup(settings.miniprogram_appid, notify_url, notify_url)
     gateway = WeChatPayGateway(config, clock)
     timing = MicropayTiming(settings.micropay_poll_seconds, settings.micropay_timeout_seconds)
-    return WeChatServices(gateway, miniprogram, setup, WeChatPayMicropay(gateway, timing))
+    return WeChatServices(
+        gateway,
+        miniprogram,
+        setup,
+        WeChatPayMicropay(gateway, timing),
+        auto_pay_result_minutes=settings.auto_pay_result_minutes,
+    )
 
 
 async def _start_sandbox(
@@ -230,7 +277,12 @@ async def _start_sandbox(
     apps[settings.wechat_appid or SANDBOX_OA_APPID] = oa_secret or SANDBOX_OA_SECRET
     sp_mchid = settings.wechatpay_sp_mchid or SANDBOX_SP_MCHID
     app = sandbox_server.create_app(
-        keys, sp_mchid=sp_mchid, apps=apps, clock=clock, refund_delay=1.0
+        keys,
+        sp_mchid=sp_mchid,
+        apps=apps,
+        clock=clock,
+        refund_delay=1.0,
+        deduction_delay=settings.sandbox_deduction_seconds,
     )
     running = await sandbox_server.serve(app, settings.sandbox_host, settings.sandbox_port)
     log.info("WeChat and WeChat Pay sandbox serving on %s (keys in %s)", running.base_url, folder)

@@ -23,6 +23,7 @@ from sandbox.wechatpay.state import (
     PaySandbox,
     answer,
     read_json,
+    spawn,
     sub_mchid_of,
 )
 
@@ -43,8 +44,13 @@ def create_app(
     directory: Directory | None = None,
     refund_delay: float | None = None,
     wall_clock: Clock | None = None,
+    deduction_delay: float | None = None,
 ) -> web.Application:
-    """Build the stand-in; `clock` drives business time, `wall_clock` checks signature times."""
+    """Build the stand-in; `clock` drives business time, `wall_clock` checks signature times.
+
+    `refund_delay` and `deduction_delay`: seconds after which refunds and parking deductions
+    complete by themselves (None: only through their /sandbox/ routes).
+    """
     app = web.Application(middlewares=[_merchant_auth])
     app[SANDBOX_KEY] = PaySandbox(
         keys,
@@ -54,6 +60,7 @@ def create_app(
         wall_clock or SystemClock(),
         refund_delay,
     )
+    app[SANDBOX_KEY].parking.auto_complete_after = deduction_delay
     app.cleanup_ctx.append(_http_session)
     install(app)
     return app
@@ -212,7 +219,7 @@ async def refund(request: web.Request) -> web.Response:
         raise SandboxApiError(400, "PARAM_ERROR", "缺少 amount.refund 或 amount.total")
     created = sandbox.books.refund(data, sandbox.clock.now())
     if sandbox.refund_delay is not None and created.status == "PROCESSING":
-        _spawn(sandbox, _complete_later(sandbox, created, sandbox.refund_delay))
+        spawn(sandbox, _complete_later(sandbox, created, sandbox.refund_delay))
     return answer(sandbox, 200, created.view())
 
 
@@ -288,12 +295,3 @@ async def _finish_refund(sandbox: PaySandbox, found: Refund) -> Notification | N
 async def _complete_later(sandbox: PaySandbox, found: Refund, delay: float) -> None:
     await asyncio.sleep(delay)
     await _finish_refund(sandbox, found)
-
-
-def _spawn(sandbox: PaySandbox, coroutine: Awaitable[None]) -> None:
-    async def run() -> None:
-        await coroutine
-
-    task = asyncio.get_running_loop().create_task(run())
-    sandbox.tasks.add(task)
-    task.add_done_callback(sandbox.tasks.discard)

@@ -1,11 +1,13 @@
 """WeChat Pay's vehicle parking service (停车服务) and combined payment (合单) in the stand-in.
 
 Plates are told how they are authorised and how their deductions end through /sandbox/ routes;
-deductions are accepted (ACCEPTED) and end SUCCESS or PAY_FAIL when completed, with the notify.
+deductions are accepted (ACCEPTED) and end SUCCESS or PAY_FAIL when completed, with the notify:
+by the /sandbox/ route, or by themselves after the desk's (or the plate's) delay.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -15,7 +17,7 @@ from sandbox.wechatpay import signing
 from sandbox.wechatpay.notifications import Notification, describe
 from sandbox.wechatpay.orders import SHANGHAI, Order, SandboxApiError, paid, wechat_time
 from sandbox.wechatpay.parking_state import Combine, Entry, ParkingDesk
-from sandbox.wechatpay.state import SANDBOX_KEY, PaySandbox, answer, read_json
+from sandbox.wechatpay.state import SANDBOX_KEY, PaySandbox, answer, read_json, spawn
 
 SERVICE_STATES = ("NORMAL", "PAUSE", "OUT_SERVICE")
 COLOURS = ("BLUE", "GREEN", "YELLOW", "BLACK", "WHITE", "LIMEGREEN")
@@ -121,7 +123,18 @@ async def deduct(request: web.Request) -> web.Response:
     order = _parking_order(sandbox, data, entry, sub_mchid)
     desk.parking_orders[order.out_trade_no] = order
     sandbox.books.orders[order.out_trade_no] = order  # refunds find it like any order
+    delay = desk.completes_after(
+        desk.plate(entry.request["plate_number"], entry.request["plate_color"])
+    )
+    if delay is not None:
+        spawn(sandbox, _complete_later(sandbox, order, delay))
     return answer(sandbox, 200, _deduction_view(order))
+
+
+async def _complete_later(sandbox: PaySandbox, order: Order, delay: float) -> None:
+    await asyncio.sleep(delay)
+    if order.trade_state == "ACCEPTED":  # not completed by hand meanwhile
+        await finish_deduction(sandbox, order, notify=True)
 
 
 def _parking_order(
@@ -180,9 +193,22 @@ async def set_plate(request: web.Request) -> web.Response:
     setup.state = state
     setup.openid = str(data.get("openid", setup.openid))
     setup.deduction = str(data.get("deduction", setup.deduction))
+    if setup.deduction not in ("SUCCESS", "PAY_FAIL"):
+        raise SandboxApiError(400, "PARAM_ERROR", "deduction 取值不正确")
+    setup.auto_complete = bool(data.get("auto_complete", setup.auto_complete))
+    if "delay_seconds" in data:
+        delay = data["delay_seconds"]
+        if delay is not None and (not isinstance(delay, int | float) or delay < 0):
+            raise SandboxApiError(400, "PARAM_ERROR", "delay_seconds 必须为非负数")
+        setup.delay_seconds = None if delay is None else float(delay)
     sent = [describe(n) for n in await _entries_follow(sandbox, desk, data, state)]
     return web.json_response(
-        {"state": setup.state, "deduction": setup.deduction, "notifications": sent}
+        {
+            "state": setup.state,
+            "deduction": setup.deduction,
+            "completes_after": desk.completes_after(setup),
+            "notifications": sent,
+        }
     )
 
 
@@ -239,21 +265,28 @@ async def complete_deduction(request: web.Request) -> web.Response:
     if order is None:
         raise SandboxApiError(404, "ORDER_NOT_EXIST", "订单不存在")
     data = await read_json(request) if request.can_read_body else {}
+    sent = await finish_deduction(sandbox, order, notify=bool(data.get("notify", True)))
+    return web.json_response({"trade_state": order.trade_state, "notification": describe(sent)})
+
+
+async def finish_deduction(
+    sandbox: PaySandbox, order: Order, *, notify: bool
+) -> Notification | None:
+    """An accepted deduction ends as its plate is set up; the result is notified when asked."""
     if order.trade_state == "ACCEPTED":
         info = order.request["parking_info"]
-        outcome = desk.plate(info["plate_number"], info["plate_color"]).deduction
+        outcome = sandbox.parking.plate(info["plate_number"], info["plate_color"]).deduction
         if outcome == "SUCCESS":
             paid(order, sandbox.clock.now())
         else:
             order.trade_state = "PAY_FAIL"
-    sent = None
-    if data.get("notify", True):
-        event = "TRANSACTION.SUCCESS" if order.trade_state == "SUCCESS" else "TRANSACTION.FAIL"
-        summary = "支付成功" if order.trade_state == "SUCCESS" else "支付失败"
-        sent = await sandbox.outbox.send(
-            order.notify_url, event, summary, "transaction", _deduction_view(order)
-        )
-    return web.json_response({"trade_state": order.trade_state, "notification": describe(sent)})
+    if not notify:
+        return None
+    event = "TRANSACTION.SUCCESS" if order.trade_state == "SUCCESS" else "TRANSACTION.FAIL"
+    summary = "支付成功" if order.trade_state == "SUCCESS" else "支付失败"
+    return await sandbox.outbox.send(
+        order.notify_url, event, summary, "transaction", _deduction_view(order)
+    )
 
 
 async def combine_prepay(request: web.Request) -> web.Response:

@@ -1,13 +1,17 @@
-"""An authorised plate leaves a lot: the exit is priced, the fee deducted, the gate opens on it."""
+"""An authorised plate leaves a lot: the gate opens once WeChat Pay accepts the deduction; the
+notify settles it, or a failure or a silence leaves the stay owed (leave first, pay later)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -15,8 +19,10 @@ from config.settings import Settings
 from core.clock import FrozenClock
 from core.lanes import CommandKind, LaneCommand, RecordingPublisher
 from core.services import auto_pay
+from core.services.auto_pay import AutoPayPorts
 from core.store.auto_pay import StayParkingRow
 from core.store.database import Database
+from core.store.devices import NotificationRow
 from core.store.people import DriverOpenidRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.keys import SandboxKeys
@@ -28,31 +34,82 @@ from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbo
 
 __all__ = ["sandbox_keys"]
 
+OPEN_X1 = LaneCommand("LOT-HOSP/X1", CommandKind.OPEN_GATE)
+
 
 def units(database: Database) -> Callable[[], UnitOfWork]:
     """Units of work on the test database."""
     return lambda: UnitOfWork(database.sessions)
 
 
-async def test_an_authorised_plate_leaves_a_lot_on_a_confirmed_deduction(
+@dataclass
+class Exit:
+    """A running app with an authorised driver of PLATE, and the lane's published commands."""
+
+    client: TestClient[Any, Any]
+    sandbox: str
+    headers: dict[str, str]
+    driver_id: int
+    publisher: RecordingPublisher
+    uows: Callable[[], UnitOfWork]
+    ports: AutoPayPorts
+
+    async def sandbox_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.client.session.post(f"{self.sandbox}{path}", json=body) as response:
+            assert response.status == 200, await response.text()
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+    async def parking(self, stay_ref: str) -> StayParkingRow:
+        async with self.uows() as uow:
+            row = await uow.session.scalar(
+                select(StayParkingRow).where(StayParkingRow.stay_ref == stay_ref)
+            )
+        assert row is not None
+        return row
+
+    async def detail(self, stay_ref: str) -> dict[str, Any]:
+        shown = await self.client.get(f"/mp/me/stays/{stay_ref}", headers=self.headers)
+        assert shown.status == 200, await shown.text()
+        body: dict[str, Any] = await shown.json()
+        return body
+
+    async def notices(self) -> list[tuple[str, str]]:
+        async with self.uows() as uow:
+            rows = await uow.session.scalars(
+                select(NotificationRow).where(
+                    NotificationRow.driver_id == self.driver_id,
+                    NotificationRow.kind == "arrears_reminder",
+                )
+            )
+            return [(n.kind, n.reference) for n in rows]
+
+    def opened(self) -> list[LaneCommand]:
+        return [
+            LaneCommand(c.lane, c.kind)
+            for c in self.publisher.sent
+            if c.kind is CommandKind.OPEN_GATE
+        ]
+
+
+async def start(
     settings: Settings,
     clock: FrozenClock,
     sandbox_keys: tuple[SandboxKeys, Path],
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
-) -> None:
+    deduction: str = "SUCCESS",
+) -> Exit:
+    """The app as `make run` serves it (the sweep off), a driver who authorised PLATE."""
     publisher = RecordingPublisher()
     client, sandbox = await app_with_builtin_sandbox(
-        settings,
+        settings.model_copy(update={"payments_sweep_seconds": 0}),
         clock,
         sandbox_keys,
         aiohttp_client,
         before_start=lambda app: app.__setitem__(LANE_PUBLISHER_KEY, publisher),
     )
     assert client.app is not None
-    database = client.app[DATABASE_KEY]
-    ports = client.app[WECHAT_SERVICES_KEY].auto_pay_ports
-    uows = units(database)
-
+    uows = units(client.app[DATABASE_KEY])
     headers, openid = await log_in_driver(client, sandbox, "han-meimei")
     async with uows() as uow:
         driver_id = await uow.session.scalar(
@@ -72,38 +129,125 @@ async def test_an_authorised_plate_leaves_a_lot_on_a_confirmed_deduction(
             )
         )
         await uow.commit()
-    setup = {"plate_number": PLATE, "plate_color": "BLUE", "openid": openid, "state": "NORMAL"}
-    async with client.session.post(f"{sandbox}/sandbox/wechatpay/parking/plates", json=setup):
-        pass
+    services = client.app[WECHAT_SERVICES_KEY]
+    at = Exit(client, sandbox, headers, driver_id, publisher, uows, services.auto_pay_ports)
+    setup = {
+        "plate_number": PLATE,
+        "plate_color": "BLUE",
+        "openid": openid,
+        "state": "NORMAL",
+        "deduction": deduction,
+        "auto_complete": False,  # the test completes each deduction itself
+    }
+    await at.sandbox_post("/sandbox/wechatpay/parking/plates", setup)
     shown = await client.post(f"/mp/me/plates/{quote(PLATE)}/auto-pay", headers=headers)
     assert (await shown.json())["state"] == "normal"
+    return at
 
-    assert (await lane_read(client, clock, "E1"))["gate"] == "open"
-    await auto_pay.sweep(uows, clock, ports)  # the entry is told off the lane's path
+
+async def leave(at: Exit, clock: FrozenClock) -> str:
+    """Enter, the entry told to WeChat Pay, two hours, the exit read; the deduction it asks."""
+    assert (await lane_read(at.client, clock, "E1"))["gate"] == "open"
+    await auto_pay.sweep(at.uows, clock, at.ports)  # the entry is told off the lane's path
+    at.publisher.sent.clear()
     clock.advance(timedelta(hours=2))
-    exit_answer = await lane_read(client, clock, "X1")
+    exit_answer = await lane_read(at.client, clock, "X1")
+    # The lane's answer never waits for WeChat Pay: it asks for payment, as for anyone.
     assert (exit_answer["gate"], exit_answer["fee_fen"]) == ("closed", 600)
-    stay_ref = exit_answer["stay_ref"]
-    publisher.sent.clear()
+    assert at.client.app is not None
+    await asyncio.gather(*at.client.app[WECHAT_SERVICES_KEY].exit_deductions)
+    return str(exit_answer["stay_ref"])
 
-    await auto_pay.sweep(uows, clock, ports)
-    async with uows() as uow:
-        parking = await uow.session.scalar(
-            select(StayParkingRow).where(StayParkingRow.stay_ref == stay_ref)
-        )
-    assert parking is not None and parking.state == "deducting"
-    # Accepted is not paid: the gate stays closed until the result.
-    assert not [c for c in publisher.sent if c.kind is CommandKind.OPEN_GATE]
-    async with client.session.post(
-        f"{sandbox}/sandbox/wechatpay/parking/deductions/{parking.out_trade_no}/complete", json={}
-    ) as response:
-        done = await response.json()
+
+async def test_the_gate_opens_on_the_accepted_deduction_and_the_notify_settles_it(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    at = await start(settings, clock, sandbox_keys, aiohttp_client)
+    stay_ref = await leave(at, clock)
+
+    # Accepted, not paid: the car goes now, the stay shows the deduction pending.
+    parking = await at.parking(stay_ref)
+    assert parking.state == "deducting" and parking.out_trade_no
+    assert at.opened() == [OPEN_X1]
+    texts = [c.text for c in at.publisher.sent if c.kind is CommandKind.DISPLAY]
+    assert texts[-1] == f"{PLATE} 无感支付扣费中 一路顺风"
+    pending = await at.detail(stay_ref)
+    assert (pending["auto_pay"], pending["paid"]) == ("deducting", False)
+    assert [p["status"] for p in pending["payments"]] == ["pending"]
+
+    done = await at.sandbox_post(
+        f"/sandbox/wechatpay/parking/deductions/{parking.out_trade_no}/complete", {}
+    )
     assert (done["trade_state"], done["notification"]["deliveries"]) == ("SUCCESS", [204])
-    assert LaneCommand("LOT-HOSP/X1", CommandKind.OPEN_GATE) in [
-        LaneCommand(c.lane, c.kind) for c in publisher.sent
-    ]
-    async with uows() as uow:
+    assert at.opened() == [OPEN_X1]  # opened once, not again on the notify
+    settled = await at.detail(stay_ref)
+    assert (settled["auto_pay"], settled["paid"]) == ("deducted", True)
+    async with at.uows() as uow:
         stay = await uow.stays.by_ref(stay_ref)
         assert stay is not None
         details = await uow.lots.lot_stay(stay.id)
     assert details is not None and details.paid_fen == 600
+
+
+async def test_a_failed_deduction_after_the_car_left_is_owed_and_told(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    at = await start(settings, clock, sandbox_keys, aiohttp_client, deduction="PAY_FAIL")
+    stay_ref = await leave(at, clock)
+    parking = await at.parking(stay_ref)
+    assert at.opened() == [OPEN_X1]
+
+    done = await at.sandbox_post(
+        f"/sandbox/wechatpay/parking/deductions/{parking.out_trade_no}/complete", {}
+    )
+    assert done["trade_state"] == "PAY_FAIL"
+    shown = await at.detail(stay_ref)
+    assert (shown["auto_pay"], shown["paid"]) == ("failed", False)
+    async with at.uows() as uow:
+        owed = await uow.stays.unpaid_for_plate(PLATE)
+    assert [(row.ref, due) for row, due in owed] == [(stay_ref, 600)]
+    assert await at.notices() == [("arrears_reminder", f"{stay_ref}#auto-pay-failed")]
+
+
+@pytest.mark.parametrize("late_result", ["SUCCESS", "never"])
+async def test_a_deduction_without_a_result_in_time_is_told_as_arrears(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    late_result: str,
+) -> None:
+    at = await start(settings, clock, sandbox_keys, aiohttp_client)
+    stay_ref = await leave(at, clock)
+    parking = await at.parking(stay_ref)
+    assert at.opened() == [OPEN_X1]
+
+    clock.advance(timedelta(minutes=at.ports.result_minutes - 1))
+    await auto_pay.sweep(at.uows, clock, at.ports)
+    assert await at.notices() == []  # still in time
+    clock.advance(timedelta(minutes=2))
+    await auto_pay.sweep(at.uows, clock, at.ports)
+    await auto_pay.sweep(at.uows, clock, at.ports)  # told once, not every round
+    assert await at.notices() == [("arrears_reminder", f"{stay_ref}#auto-pay-overdue")]
+    async with at.uows() as uow:
+        owed = await uow.stays.unpaid_for_plate(PLATE)
+    assert [(row.ref, due) for row, due in owed] == [(stay_ref, 600)]
+
+    if late_result == "SUCCESS":  # WeChat Pay deducts after all; the query finds it
+        await at.sandbox_post(
+            f"/sandbox/wechatpay/parking/deductions/{parking.out_trade_no}/complete",
+            {"notify": False},
+        )
+        await auto_pay.sweep(at.uows, clock, at.ports)
+        assert (await at.detail(stay_ref))["paid"] is True
+    else:
+        assert (await at.detail(stay_ref))["auto_pay"] == "deducting"
+    async with at.uows() as uow:
+        owed = await uow.stays.unpaid_for_plate(PLATE)
+    assert len(owed) == (0 if late_result == "SUCCESS" else 1)

@@ -98,11 +98,17 @@ async def start(
     sandbox_keys: tuple[SandboxKeys, Path],
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
     deduction: str = "SUCCESS",
+    *,
+    auto_complete: bool = False,
 ) -> Exit:
-    """The app as `make run` serves it (the sweep off), a driver who authorised PLATE."""
+    """The app as `make run` serves it (the sweep off), a driver who authorised PLATE.
+
+    Unless `auto_complete`, the test completes each deduction itself.
+    """
     publisher = RecordingPublisher()
+    update = {"payments_sweep_seconds": 0, "sandbox_deduction_seconds": 0.05}
     client, sandbox = await app_with_builtin_sandbox(
-        settings.model_copy(update={"payments_sweep_seconds": 0}),
+        settings.model_copy(update=update),
         clock,
         sandbox_keys,
         aiohttp_client,
@@ -137,7 +143,7 @@ async def start(
         "openid": openid,
         "state": "NORMAL",
         "deduction": deduction,
-        "auto_complete": False,  # the test completes each deduction itself
+        "auto_complete": auto_complete,
     }
     await at.sandbox_post("/sandbox/wechatpay/parking/plates", setup)
     shown = await client.post(f"/mp/me/plates/{quote(PLATE)}/auto-pay", headers=headers)
@@ -251,3 +257,21 @@ async def test_a_deduction_without_a_result_in_time_is_told_as_arrears(
     async with at.uows() as uow:
         owed = await uow.stays.unpaid_for_plate(PLATE)
     assert len(owed) == (0 if late_result == "SUCCESS" else 1)
+
+
+async def test_under_make_run_the_sandbox_completes_the_deduction_by_itself(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    at = await start(settings, clock, sandbox_keys, aiohttp_client, auto_complete=True)
+    stay_ref = await leave(at, clock)
+    assert at.opened() == [OPEN_X1]
+    for _ in range(100):  # the sandbox's delay is 0.05 s; its notify settles the stay
+        if (await at.parking(stay_ref)).state == "deducted":
+            break
+        await asyncio.sleep(0.05)
+    shown = await at.detail(stay_ref)
+    assert (shown["auto_pay"], shown["paid"]) == ("deducted", True)
+    assert [p["status"] for p in shown["payments"]] == ["paid"]

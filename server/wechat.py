@@ -23,7 +23,7 @@ from config.settings import Settings, SettingsError
 from core.clock import Clock
 from core.notices import APPEAL_OUTCOME, STAY_FEE, STAY_OPENED
 from core.payment_gateway import GatewayNotConfiguredError
-from core.services import auto_pay
+from core.services import auto_pay, combine_pay
 from core.services.auto_pay import AutoPayPorts
 from core.services.micropay import MicropayPorts
 from core.services.payment_sweep import sweep
@@ -162,20 +162,17 @@ async def wechat_services(app: web.Application) -> AsyncIterator[None]:
 async def _sweep_forever(app: web.Application, services: WeChatServices, every: float) -> None:
     """Every `every` seconds, settle or close forgotten orders and resend stuck refunds."""
     database, clock = app[DATABASE_KEY], app[CLOCK_KEY]
+
+    def uows() -> UnitOfWork:
+        return UnitOfWork(database.sessions)
+
     while True:
         await asyncio.sleep(every)
         try:
-            await sweep(
-                lambda: UnitOfWork(database.sessions),
-                clock,
-                services.gateway,
-                services.miniprogram,
-                services.setup,
-            )
-            commands = await auto_pay.sweep(
-                lambda: UnitOfWork(database.sessions), clock, services.auto_pay_ports
-            )
+            await sweep(uows, clock, services.gateway, services.miniprogram, services.setup)
+            commands = await auto_pay.sweep(uows, clock, services.auto_pay_ports)
             await publish_app_lane_commands(app, commands)
+            await combine_pay.close_stale_combined(uows, clock, services.auto_pay_ports)
         except Exception:  # one bad round (database or WeChat down) must not end the loop
             log.exception("payment sweep failed; trying again in %s s", every)
 

@@ -31,6 +31,7 @@ def install(app: web.Application) -> None:
     app.router.add_get("/v3/vehicle/transactions/out-trade-no/{no}", query_deduction)
     app.router.add_post("/v3/combine-transactions/jsapi", combine_prepay)
     app.router.add_get("/v3/combine-transactions/out-trade-no/{no}", combine_query)
+    app.router.add_post("/v3/combine-transactions/out-trade-no/{no}/close", combine_close)
     app.router.add_post("/sandbox/wechatpay/parking/plates", set_plate)
     app.router.add_post("/sandbox/wechatpay/parking/deductions/{no}/complete", complete_deduction)
     app.router.add_post("/sandbox/wechatpay/combine/request-payment", pay_combine)
@@ -383,6 +384,32 @@ async def combine_query(request: web.Request) -> web.Response:
     if combine is None:
         raise SandboxApiError(404, "ORDER_NOT_EXIST", "订单不存在")
     return answer(sandbox, 200, combine_view(combine))
+
+
+async def combine_close(request: web.Request) -> web.Response:
+    """POST /v3/combine-transactions/out-trade-no/{no}/close: unpaid sub-orders close (204)."""
+    sandbox, desk = _desk(request)
+    combine = desk.combines.get(request.match_info["no"])
+    if combine is None:
+        raise SandboxApiError(404, "ORDER_NOT_EXIST", "订单不存在")
+    data = await read_json(request)
+    if data.get("combine_appid") != combine.combine_appid:
+        raise SandboxApiError(400, "PARAM_ERROR", "combine_appid 与下单时不一致")
+    subs = data.get("sub_orders")
+    if not isinstance(subs, list) or not subs:
+        raise SandboxApiError(400, "PARAM_ERROR", "缺少 sub_orders")
+    by_no = {o.out_trade_no: o for o in combine.orders}
+    chosen = []
+    for sub in subs:
+        order = by_no.get(str(sub.get("out_trade_no", "")))
+        if order is None or order.sub_mchid != _sub_mchid(sub):
+            raise SandboxApiError(400, "PARAM_ERROR", "子单不属于该合单")
+        if order.trade_state == "SUCCESS":
+            raise SandboxApiError(400, "ORDERPAID", "订单已支付")
+        chosen.append(order)
+    for order in chosen:
+        order.trade_state = "CLOSED"  # closing a closed one again changes nothing
+    return answer(sandbox, 204, None)
 
 
 async def pay_combine(request: web.Request) -> web.Response:

@@ -180,7 +180,10 @@ async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
             await auto_pay.apply_entry_state(uows_of(request), clock(request), notice)
         elif isinstance(notice, CombineReport):
             ports = services.auto_pay_ports
-            await combine_pay.apply_combined(uows_of(request), clock(request), ports, notice)
+            commands = await combine_pay.apply_combined(
+                uows_of(request), clock(request), ports, notice
+            )
+            await publish_lane_commands(request, commands)
         elif notice is not None:
             await apply_refund_report(uows_of(request), clock(request), notice)
     except DomainError as exc:

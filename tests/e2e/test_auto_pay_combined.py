@@ -1,5 +1,6 @@
 """One payment (合单) over a plate's stays of the demo city's three operators, with a failing
-sub-order, and a combined order left unpaid closed by the sweep; through the app's HTTP."""
+sub-order; a combined order left unpaid closed by the sweep; a hospital exit taking the plate's
+city arrears in the same payment; all through the app's HTTP and the built-in sandbox."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from core.clock import FrozenClock
+from core.lanes import CommandKind, RecordingPublisher
 from core.services import combine_pay
 from core.store.database import Database
 from core.store.people import DriverOpenidRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.keys import SandboxKeys
+from server.lane_publishing import LANE_PUBLISHER_KEY
 from server.resources import DATABASE_KEY
 from server.wechat import WECHAT_SERVICES_KEY
+from tests.e2e.test_walking_skeleton import staff_token
 from tests.wechat_sandbox import (
     PLATE,
     app_with_builtin_sandbox,
@@ -239,3 +243,105 @@ async def test_a_combined_order_left_unpaid_is_closed_by_the_sweep_once(
     again, _ = await pay(client, sandbox, headers, openid)
     assert {p["stay_ref"] for p in again["parts"]} == set(refs)
     assert await balance(database, f"driver_receivable:{PLATE}") == 0
+
+
+async def street_arrears(database: Database, clock: FrozenClock) -> list[str]:
+    """Two unpaid street stays of PLATE: OP-CITY's HS1 and OP-JIANGBEI's JB3 (1,200 fen)."""
+    return [
+        await street_stay(
+            database,
+            fee_fen=fee,
+            exited_at=clock.now() - timedelta(days=days),
+            berth_code=berth,
+            charged=True,
+        )
+        for berth, fee, days in (("HS1-007", 500, 3), ("JB3-009", 700, 2))
+    ]
+
+
+async def test_a_hospital_exit_shows_the_city_arrears_and_takes_them_in_one_payment(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[Client]],
+) -> None:
+    publisher = RecordingPublisher()
+    client, sandbox = await app_with_builtin_sandbox(
+        settings.model_copy(update={"payments_sweep_seconds": 0}),
+        clock,
+        sandbox_keys,
+        aiohttp_client,
+        before_start=lambda app: app.__setitem__(LANE_PUBLISHER_KEY, publisher),
+    )
+    assert client.app is not None
+    database = client.app[DATABASE_KEY]
+    arrears = await street_arrears(database, clock)
+    entered = await lane_read(client, clock, "LOT-HOSP-E1")
+    assert entered["gate"] == "open"  # a hospital never refuses: arrears only flag the entry
+    clock.advance(timedelta(hours=2))
+    leaving = await lane_read(client, clock, "LOT-HOSP-X1")
+    assert (leaving["gate"], leaving["fee_fen"]) == ("closed", 600)
+    assert leaving["display"] == f"{PLATE} 请缴费6.00元 另有欠费12.00元 请扫码一并缴清"
+    stay_ref = leaving["stay_ref"]
+
+    # Someone at the exit (not verified for the plate) pays it all at once.
+    headers, openid = await log_in_driver(client, sandbox, "han-meimei")
+    started = await client.post(f"/mp/stays/{stay_ref}/payments/with-arrears", headers=headers)
+    assert started.status == 200, await started.text()
+    order = await started.json()
+    assert order["amount_fen"] == 600 + 1200
+    assert {p["stay_ref"] for p in order["parts"]} == {stay_ref, *arrears}
+    publisher.sent.clear()
+    body = dict(order["request_payment"], openid=openid, fail=[])
+    async with client.session.post(
+        f"{sandbox}/sandbox/wechatpay/combine/request-payment", json=body
+    ) as response:
+        assert (await response.json())["notification"]["deliveries"] == [204]
+
+    # The exit's sub-order opened the gate; each sub-order went to its stay's own sub-merchant.
+    opened = [c.lane for c in publisher.sent if c.kind is CommandKind.OPEN_GATE]
+    assert opened == ["LOT-HOSP/X1"]
+    async with UnitOfWork(database.sessions) as uow:
+        paid = [await uow.payments.get(p["out_trade_no"]) for p in order["parts"]]
+        owed = await uow.stays.unpaid_for_plate(PLATE)
+    assert {p.stay_ref: (p.sub_mchid, p.status) for p in paid if p} == {
+        stay_ref: ("1900000101", "paid"),
+        arrears[0]: ("1900000101", "paid"),
+        arrears[1]: ("1900000103", "paid"),
+    }
+    assert owed == []
+    assert await balance(database, f"driver_receivable:{PLATE}") == 0
+    assert await balance(database, "wechat_clearing:1900000101") == 1100
+    assert await balance(database, "wechat_clearing:1900000103") == 700
+
+
+async def test_a_lot_set_not_to_collect_shows_only_its_own_fee(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[Client]],
+) -> None:
+    client, sandbox = await app_with_builtin_sandbox(
+        settings.model_copy(update={"payments_sweep_seconds": 0}),
+        clock,
+        sandbox_keys,
+        aiohttp_client,
+    )
+    assert client.app is not None
+    admin = {"Authorization": f"Bearer {await staff_token(client, 'demo-admin')}"}
+    shown = await client.get("/ops/lots/LOT-HOSP/policy", headers=admin)
+    assert (await shown.json())["collect_arrears_at_exit"] is True  # a hospital's default
+    change = {"collect_arrears_at_exit": False, "reason": "出口只收本次停车费"}
+    changed = await client.patch("/ops/lots/LOT-HOSP/policy", json=change, headers=admin)
+    assert changed.status == 200, await changed.text()
+    await street_arrears(client.app[DATABASE_KEY], clock)
+    await lane_read(client, clock, "LOT-HOSP-E1")
+    clock.advance(timedelta(hours=2))
+    leaving = await lane_read(client, clock, "LOT-HOSP-X1")
+    assert leaving["display"] == f"{PLATE} 请缴费6.00元"
+    headers, _ = await log_in_driver(client, sandbox, "han-meimei")
+    refused = await client.post(
+        f"/mp/stays/{leaving['stay_ref']}/payments/with-arrears", headers=headers
+    )
+    assert refused.status == 400
+    assert (await refused.json())["code"] == "no_arrears_to_pay"

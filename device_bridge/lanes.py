@@ -15,7 +15,7 @@ from device_bridge.formats import lane_json, vzenith
 from server.http import ApiRoutes, json_response, read_json
 from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
-from server.wechat import deduct_after_exit
+from server.wechat import after_lane_decision
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,10 @@ async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
         )
     if outcome.outcome == "applied":
         await publish_lane_commands(request, outcome.commands)
-        if outcome.stay_ref and outcome.decision and outcome.decision.action is LaneAction.PAY:
-            deduct_after_exit(request.config_dict, outcome.stay_ref)  # 无感支付, not awaited
+        action = outcome.decision.action if outcome.decision else None
+        if outcome.stay_ref and action in (LaneAction.OPEN, LaneAction.PAY):  # 无感支付
+            exiting = action is LaneAction.PAY
+            after_lane_decision(request.config_dict, outcome.stay_ref, exiting=exiting)
     return outcome
 
 

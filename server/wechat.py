@@ -76,8 +76,8 @@ class WeChatServices:
     setup: PaymentSetup
     micropay: WeChatPayMicropay
     auto_pay_result_minutes: int = 30
-    # Deductions asked right after a lot exit, running beside the lane's answer.
-    exit_deductions: set[asyncio.Task[None]] = field(default_factory=set)
+    # Auto-pay entries and deductions started by lane reads, running beside the lane's answer.
+    lane_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def micropay_ports(self) -> MicropayPorts:
@@ -151,9 +151,9 @@ async def wechat_services(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
         if services is not None:
-            for task in list(services.exit_deductions):
+            for task in list(services.lane_tasks):
                 task.cancel()
-            await asyncio.gather(*services.exit_deductions, return_exceptions=True)
+            await asyncio.gather(*services.lane_tasks, return_exceptions=True)
             await services.aclose()
         if running is not None:
             await running.stop()
@@ -177,28 +177,37 @@ async def _sweep_forever(app: web.Application, services: WeChatServices, every: 
             log.exception("payment sweep failed; trying again in %s s", every)
 
 
-def deduct_after_exit(config: Mapping[Any, Any], stay_ref: str) -> None:
-    """Ask a lot stay's deduction now, beside the lane's answer (the lane never waits for it).
+def after_lane_decision(config: Mapping[Any, Any], stay_ref: str, *, exiting: bool) -> None:
+    """Tell WeChat Pay of an entry, or ask an exit's deduction, beside the lane's answer.
 
-    `config` is the request's config_dict. A stay that is not deductible costs one read.
+    The lane never waits for it. `config` is the request's config_dict; a stay whose plate is
+    not authorised costs one read.
     """
     services = config.get(WECHAT_SERVICES_KEY)
     if services is None:
         return
-    task = asyncio.create_task(_deduct_now(config, services, stay_ref))
-    services.exit_deductions.add(task)
-    task.add_done_callback(services.exit_deductions.discard)
+    task = asyncio.create_task(_auto_pay_now(config, services, stay_ref, exiting=exiting))
+    services.lane_tasks.add(task)
+    task.add_done_callback(services.lane_tasks.discard)
 
 
-async def _deduct_now(config: Mapping[Any, Any], services: WeChatServices, stay_ref: str) -> None:
+async def _auto_pay_now(
+    config: Mapping[Any, Any], services: WeChatServices, stay_ref: str, *, exiting: bool
+) -> None:
     database, clock = config[DATABASE_KEY], config[CLOCK_KEY]
+
+    def uows() -> UnitOfWork:
+        return UnitOfWork(database.sessions)
+
+    ports = services.auto_pay_ports
     try:
-        commands = await auto_pay.deduct_stay(
-            lambda: UnitOfWork(database.sessions), clock, services.auto_pay_ports, stay_ref
-        )
+        if not exiting:
+            await auto_pay.enter_stay(uows, clock, ports, stay_ref)
+            return
+        commands = await auto_pay.deduct_stay(uows, clock, ports, stay_ref)
         await publish_commands(config.get(LANE_PUBLISHER_KEY), commands)
-    except Exception:  # the sweep asks again; the car can still scan at the lane
-        log.exception("deduction of %s at the exit failed; the sweep tries again", stay_ref)
+    except Exception:  # the sweep does it again; at the exit the car can still scan
+        log.exception("auto-pay for %s after the lane failed; the sweep tries again", stay_ref)
 
 
 def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:

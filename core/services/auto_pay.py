@@ -36,6 +36,7 @@ from core.services.payments import payer_openid, update_payment
 from core.services.retrying import Uows
 from core.services.stays import paid_toward
 from core.store.auto_pay import PlateServiceRow, StayParkingRow
+from core.store.unit_of_work import StoreConflictError
 
 __all__ = [
     "AutoPayPorts",
@@ -107,25 +108,52 @@ async def enter_open_stays(uows: Uows, clock: Clock, ports: AutoPayPorts) -> int
     async with uows() as uow:
         for stay, service in await uow.auto_pay.stays_to_enter():
             operator = await uow.city.operator(stay.operator_id)
-            uow.auto_pay.add(
-                StayParkingRow(
-                    stay_ref=stay.ref,
-                    driver_id=service.driver_id,
-                    plate=service.plate,
-                    plate_colour=service.plate_colour,
-                    openid=service.openid,
-                    sub_mchid=operator.sub_mchid,
-                    out_parking_no=auto_pay.parking_no(stay.ref),
-                    state=ParkingState.ENTERING.value,
-                    created_at=clock.now(),
-                )
-            )
-        await uow.commit()
+            uow.auto_pay.add(_new_parking(clock, stay.ref, service, operator.sub_mchid))
+        try:
+            await uow.commit()
+        except StoreConflictError:  # a lane's entry recorded one meanwhile: the next round
+            await uow.rollback()
         entering = await uow.auto_pay.parkings_in((ParkingState.ENTERING.value,))
     told = 0
     for parking in entering:
         told += await _enter(uows, clock, ports, parking.stay_ref)
     return told
+
+
+async def enter_stay(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str) -> int:
+    """创建停车入场 for one stay just opened, if its plate is authorised (right after the entry)."""
+    async with uows() as uow:
+        stay = await uow.stays.by_ref(stay_ref)
+        if stay is None or stay.status != "open" or stay.plate is None:
+            return 0
+        if await uow.auto_pay.parking(stay_ref) is not None:
+            return 0  # told already (or being told by the sweep)
+        service = await uow.auto_pay.authorised_for(stay.plate)
+        if service is None:
+            return 0
+        operator = await uow.city.operator(stay.operator_id)
+        uow.auto_pay.add(_new_parking(clock, stay.ref, service, operator.sub_mchid))
+        try:
+            await uow.commit()
+        except StoreConflictError:  # the sweep recorded it first: it tells WeChat Pay
+            return 0
+    return await _enter(uows, clock, ports, stay_ref)
+
+
+def _new_parking(
+    clock: Clock, stay_ref: str, service: PlateServiceRow, sub_mchid: str
+) -> StayParkingRow:
+    return StayParkingRow(
+        stay_ref=stay_ref,
+        driver_id=service.driver_id,
+        plate=service.plate,
+        plate_colour=service.plate_colour,
+        openid=service.openid,
+        sub_mchid=sub_mchid,
+        out_parking_no=auto_pay.parking_no(stay_ref),
+        state=ParkingState.ENTERING.value,
+        created_at=clock.now(),
+    )
 
 
 async def _enter(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str) -> int:

@@ -68,6 +68,12 @@ class Exit:
         assert row is not None
         return row
 
+    async def parking_of_open_stay(self) -> StayParkingRow:
+        async with self.uows() as uow:
+            row = await uow.session.scalar(select(StayParkingRow))
+        assert row is not None
+        return row
+
     async def detail(self, stay_ref: str) -> dict[str, Any]:
         shown = await self.client.get(f"/mp/me/stays/{stay_ref}", headers=self.headers)
         assert shown.status == 200, await shown.text()
@@ -154,14 +160,17 @@ async def start(
 async def leave(at: Exit, clock: FrozenClock) -> str:
     """Enter, the entry told to WeChat Pay, two hours, the exit read; the deduction it asks."""
     assert (await lane_read(at.client, clock, "E1"))["gate"] == "open"
-    await auto_pay.sweep(at.uows, clock, at.ports)  # the entry is told off the lane's path
+    assert at.client.app is not None
+    await asyncio.gather(*at.client.app[WECHAT_SERVICES_KEY].lane_tasks)
+    # The entry was told right after the lane's answer, off its path.
+    assert (await at.parking_of_open_stay()).state == "deductible"
     at.publisher.sent.clear()
     clock.advance(timedelta(hours=2))
     exit_answer = await lane_read(at.client, clock, "X1")
     # The lane's answer never waits for WeChat Pay: it asks for payment, as for anyone.
     assert (exit_answer["gate"], exit_answer["fee_fen"]) == ("closed", 600)
     assert at.client.app is not None
-    await asyncio.gather(*at.client.app[WECHAT_SERVICES_KEY].exit_deductions)
+    await asyncio.gather(*at.client.app[WECHAT_SERVICES_KEY].lane_tasks)
     return str(exit_answer["stay_ref"])
 
 

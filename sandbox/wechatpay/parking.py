@@ -35,11 +35,31 @@ def install(app: web.Application) -> None:
     app.router.add_post("/sandbox/wechatpay/parking/plates", set_plate)
     app.router.add_post("/sandbox/wechatpay/parking/deductions/{no}/complete", complete_deduction)
     app.router.add_post("/sandbox/wechatpay/combine/request-payment", pay_combine)
+    app.router.add_post("/sandbox/wechatpay/parking/outage", set_outage)
 
 
 def _desk(request: web.Request) -> tuple[PaySandbox, ParkingDesk]:
     sandbox = request.app[SANDBOX_KEY]
     return sandbox, sandbox.parking
+
+
+def _service(request: web.Request) -> tuple[PaySandbox, ParkingDesk]:
+    """The desk for a parking-service call, unless WeChat Pay is told to be down for it."""
+    sandbox, desk = _desk(request)
+    if desk.outage_calls > 0:
+        desk.outage_calls -= 1
+        raise SandboxApiError(500, "SYSTEM_ERROR", "系统错误，请稍后重试")
+    return sandbox, desk
+
+
+async def set_outage(request: web.Request) -> web.Response:
+    """Sandbox only: the next `calls` parking-service calls (find, enter, deduct, query) fail."""
+    _, desk = _desk(request)
+    calls = (await read_json(request)).get("calls")
+    if not isinstance(calls, int) or isinstance(calls, bool) or calls < 0:
+        raise SandboxApiError(400, "PARAM_ERROR", "calls 必须为非负整数")
+    desk.outage_calls = calls
+    return web.json_response({"outage_calls": calls})
 
 
 def _required(data: dict[str, Any], *names: str) -> None:
@@ -57,7 +77,7 @@ def _sub_mchid(data: dict[str, Any] | Any) -> str:
 
 async def find_service(request: web.Request) -> web.Response:
     """GET .../services/find: the plate's service state for this user (查询车牌服务开通信息)."""
-    sandbox, desk = _desk(request)
+    sandbox, desk = _service(request)
     query = request.query  # aiohttp decodes the percent-encoded plate
     _required(dict(query), "appid", "plate_number", "plate_color", "openid")
     _sub_mchid(query)
@@ -78,7 +98,7 @@ async def find_service(request: web.Request) -> web.Response:
 
 async def enter(request: web.Request) -> web.Response:
     """POST .../parkings: an entry; NORMAL when the plate can be deducted, else BLOCKED."""
-    sandbox, desk = _desk(request)
+    sandbox, desk = _service(request)
     data = await read_json(request)
     _required(data, "out_parking_no", "plate_number", "plate_color", "start_time", "notify_url")
     _required(data, "parking_name")
@@ -102,7 +122,7 @@ async def enter(request: web.Request) -> web.Response:
 
 async def deduct(request: web.Request) -> web.Response:
     """POST .../transactions/parking: a deduction is accepted (ACCEPTED), never paid at once."""
-    sandbox, desk = _desk(request)
+    sandbox, desk = _service(request)
     data = await read_json(request)
     _required(data, "appid", "description", "out_trade_no", "notify_url", "trade_scene")
     if data["trade_scene"] != "PARKING":
@@ -173,7 +193,7 @@ def _deduction_view(order: Order) -> dict[str, Any]:
 
 async def query_deduction(request: web.Request) -> web.Response:
     """GET .../transactions/out-trade-no/{no}?sub_mchid=: the deduction's state."""
-    sandbox, desk = _desk(request)
+    sandbox, desk = _service(request)
     order = desk.parking_orders.get(request.match_info["no"])
     if order is None or order.sub_mchid != request.query.get("sub_mchid"):
         raise SandboxApiError(404, "ORDER_NOT_EXIST", "订单不存在")

@@ -61,6 +61,7 @@ class ParkingDesk:
     # Seconds after which an accepted deduction completes by itself (`make run`); None: never,
     # the /sandbox/ route completes it (tests).
     auto_complete_after: float | None = None
+    outage_calls: int = 0  # the next this many parking-service calls answer 500 SYSTEM_ERROR
 
     def plate(self, number: str, colour: str) -> PlateSetup:
         return self.plates.setdefault(f"{number}:{colour}", PlateSetup())

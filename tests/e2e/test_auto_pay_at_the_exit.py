@@ -49,6 +49,7 @@ class Exit:
     client: TestClient[Any, Any]
     sandbox: str
     headers: dict[str, str]
+    openid: str
     driver_id: int
     publisher: RecordingPublisher
     uows: Callable[[], UnitOfWork]
@@ -142,7 +143,8 @@ async def start(
         )
         await uow.commit()
     services = client.app[WECHAT_SERVICES_KEY]
-    at = Exit(client, sandbox, headers, driver_id, publisher, uows, services.auto_pay_ports)
+    ports = services.auto_pay_ports
+    at = Exit(client, sandbox, headers, openid, driver_id, publisher, uows, ports)
     setup = {
         "plate_number": PLATE,
         "plate_color": "BLUE",
@@ -284,3 +286,77 @@ async def test_under_make_run_the_sandbox_completes_the_deduction_by_itself(
     shown = await at.detail(stay_ref)
     assert (shown["auto_pay"], shown["paid"]) == ("deducted", True)
     assert [p["status"] for p in shown["payments"]] == ["paid"]
+
+
+async def test_wechat_down_at_the_exit_leaves_the_car_to_scan_until_the_sweep_asks_again(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    at = await start(settings, clock, sandbox_keys, aiohttp_client)
+    down = await at.sandbox_post("/sandbox/wechatpay/parking/outage", {"calls": 0})
+    assert down == {"outage_calls": 0}
+    assert (await lane_read(at.client, clock, "E1"))["gate"] == "open"
+    assert at.client.app is not None
+    await asyncio.gather(*at.client.app[WECHAT_SERVICES_KEY].lane_tasks)
+    at.publisher.sent.clear()
+    clock.advance(timedelta(hours=2))
+    await at.sandbox_post("/sandbox/wechatpay/parking/outage", {"calls": 1})
+    leaving = await lane_read(at.client, clock, "X1")
+    await asyncio.gather(*at.client.app[WECHAT_SERVICES_KEY].lane_tasks)
+    stay_ref = leaving["stay_ref"]
+
+    # No answer: the gate stays closed and the lane keeps asking for the ordinary payment.
+    assert at.opened() == [] and leaving["pay_url"]
+    parking = await at.parking(stay_ref)
+    assert parking.state == "deducting"
+    async with at.uows() as uow:
+        steps = [(s.step, s.outcome) for s in await uow.auto_pay.steps(stay_ref)]
+    assert steps[-1] == ("deduct", "no_answer")
+
+    # WeChat Pay is back: the sweep finds no such order, asks again with the same number.
+    commands = await auto_pay.sweep(at.uows, clock, at.ports)  # the server publishes these
+    again = await at.parking(stay_ref)
+    assert again.out_trade_no == parking.out_trade_no
+    assert [LaneCommand(c.lane, c.kind) for c in commands if c.kind is CommandKind.OPEN_GATE] == [
+        OPEN_X1
+    ]
+    await at.sandbox_post(
+        f"/sandbox/wechatpay/parking/deductions/{parking.out_trade_no}/complete", {}
+    )
+    assert (await at.detail(stay_ref))["paid"] is True
+
+
+async def test_a_deduction_settling_after_the_driver_paid_at_the_exit_is_refunded(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    at = await start(settings, clock, sandbox_keys, aiohttp_client)
+    stay_ref = await leave(at, clock)
+    parking = await at.parking(stay_ref)
+    # The driver scanned the lane's code too and paid before the deduction's result.
+    started = await at.client.post(
+        f"/mp/stays/{stay_ref}/payments",
+        json={"idempotency_key": "scan-at-the-exit-0001"},
+        headers=at.headers,
+    )
+    assert started.status == 200, await started.text()
+    order = await started.json()
+    await at.sandbox_post(
+        "/sandbox/wechatpay/request-payment", dict(order["request_payment"], openid=at.openid)
+    )
+    await at.sandbox_post(
+        f"/sandbox/wechatpay/parking/deductions/{parking.out_trade_no}/complete", {}
+    )
+    async with at.uows() as uow:
+        settled = await uow.payments.settled_for_stay(stay_ref)
+        refunds = await uow.payments.refunds_of(parking.out_trade_no or "")
+        stay = await uow.stays.by_ref(stay_ref)
+        assert stay is not None
+        details = await uow.lots.lot_stay(stay.id)
+    assert settled is not None and settled.out_trade_no == order["payment"]["out_trade_no"]
+    assert [(r.amount_fen, r.status) for r in refunds] == [(600, "processing")]
+    assert details is not None and details.paid_fen == 600  # held once, not twice

@@ -161,9 +161,7 @@ async def test_one_payment_over_three_operators_with_one_sub_order_failing(
         operators = {
             ref: (await uow.city.operator(s.operator_id)).code for ref, s in stays.items() if s
         }
-        sub_mchids = {
-            ref: (await uow.payments.get(p["out_trade_no"])) for ref, p in parts.items()
-        }
+        sub_mchids = {ref: (await uow.payments.get(p["out_trade_no"])) for ref, p in parts.items()}
     assert {ref: p.sub_mchid for ref, p in sub_mchids.items() if p} == {
         ref: SUB_MCHIDS[operators[ref]] for ref in parts
     }

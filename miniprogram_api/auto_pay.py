@@ -10,7 +10,13 @@ from pydantic import BaseModel, Field
 from core.auto_pay import ServiceState
 from core.plates import parse_plate
 from core.services import auto_pay, combine_pay
-from miniprogram_api.payments import PaymentOut, RequestPaymentOut, payment_out, uows_of
+from miniprogram_api.payments import (
+    PaymentOut,
+    RequestPaymentOut,
+    payment_out,
+    request_payment_out,
+    uows_of,
+)
 from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
 from server.resources import clock
@@ -152,17 +158,9 @@ async def pay_exit_with_arrears(request: web.Request, _: None) -> web.Response:
 
 
 def _combined_out(started: combine_pay.CombinedPayment) -> CombinedOut:
-    signed = started.request_payment
     return CombinedOut(
         combine_out_trade_no=started.combine_out_trade_no,
         amount_fen=sum(p.amount_fen for p in started.parts),
         parts=[payment_out(p) for p in started.parts],
-        request_payment=RequestPaymentOut(
-            appId=signed.app_id,
-            timeStamp=signed.time_stamp,
-            nonceStr=signed.nonce_str,
-            package=signed.package,
-            signType=signed.sign_type,
-            paySign=signed.pay_sign,
-        ),
+        request_payment=request_payment_out(started.request_payment),
     )

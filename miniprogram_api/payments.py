@@ -13,6 +13,7 @@ from core.payment_gateway import (
     CombineReport,
     EntryStateReport,
     NotifyRejectedError,
+    RequestPayment,
     TransactionReport,
 )
 from core.payments import Payment, PaymentNotFoundError
@@ -118,17 +119,21 @@ async def pay_stay(request: web.Request, body: PayIn) -> web.Response:
 
 def started_out(started: StartedPayment) -> PaymentStartOut:
     """An opened order of any purpose with its wx.requestPayment parameters."""
-    signed = started.request_payment
     return PaymentStartOut(
         payment=payment_out(started.payment),
-        request_payment=RequestPaymentOut(
-            appId=signed.app_id,
-            timeStamp=signed.time_stamp,
-            nonceStr=signed.nonce_str,
-            package=signed.package,
-            signType=signed.sign_type,
-            paySign=signed.pay_sign,
-        ),
+        request_payment=request_payment_out(started.request_payment),
+    )
+
+
+def request_payment_out(signed: RequestPayment) -> RequestPaymentOut:
+    """The signed wx.requestPayment parameters as the mini-program passes them."""
+    return RequestPaymentOut(
+        appId=signed.app_id,
+        timeStamp=signed.time_stamp,
+        nonceStr=signed.nonce_str,
+        package=signed.package,
+        signType=signed.sign_type,
+        paySign=signed.pay_sign,
     )
 
 

@@ -23,14 +23,13 @@ from core.services.auto_pay import AutoPayPorts
 from core.store.auto_pay import StayParkingRow
 from core.store.database import Database
 from core.store.devices import NotificationRow
-from core.store.people import DriverOpenidRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.keys import SandboxKeys
 from server.lane_publishing import LANE_PUBLISHER_KEY
 from server.resources import DATABASE_KEY
 from server.wechat import WECHAT_SERVICES_KEY
 from tests.e2e.test_pay_at_the_exit import PLATE, lane_read
-from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
+from tests.wechat_sandbox import log_in_driver, quiet_app, sandbox_keys, verified_driver_of
 
 __all__ = ["sandbox_keys"]
 
@@ -113,35 +112,18 @@ async def start(
     Unless `auto_complete`, the test completes each deduction itself.
     """
     publisher = RecordingPublisher()
-    update = {"payments_sweep_seconds": 0, "sandbox_deduction_seconds": 0.05}
-    client, sandbox = await app_with_builtin_sandbox(
-        settings.model_copy(update=update),
+    client, sandbox = await quiet_app(
+        settings,
         clock,
         sandbox_keys,
         aiohttp_client,
         before_start=lambda app: app.__setitem__(LANE_PUBLISHER_KEY, publisher),
+        sandbox_deduction_seconds=0.05,
     )
     assert client.app is not None
     uows = units(client.app[DATABASE_KEY])
     headers, openid = await log_in_driver(client, sandbox, "han-meimei")
-    async with uows() as uow:
-        driver_id = await uow.session.scalar(
-            select(DriverOpenidRow.driver_id).where(DriverOpenidRow.openid == openid)
-        )
-        assert driver_id is not None
-        vehicle = VehicleRow(plate=PLATE, plate_colour="BLUE")
-        uow.session.add(vehicle)
-        await uow.session.flush()
-        uow.session.add(
-            VehicleBindingRow(
-                driver_id=driver_id,
-                vehicle_id=vehicle.id,
-                created_at=clock.now(),
-                verified_at=clock.now(),
-                verified_by="licence",
-            )
-        )
-        await uow.commit()
+    driver_id = await verified_driver_of(client.app[DATABASE_KEY], clock, openid, PLATE)
     services = client.app[WECHAT_SERVICES_KEY]
     ports = services.auto_pay_ports
     at = Exit(client, sandbox, headers, openid, driver_id, publisher, uows, ports)

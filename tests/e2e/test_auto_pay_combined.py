@@ -11,14 +11,12 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
 
 from config.settings import Settings
 from core.clock import FrozenClock
 from core.lanes import CommandKind, RecordingPublisher
 from core.services import combine_pay
 from core.store.database import Database
-from core.store.people import DriverOpenidRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.keys import SandboxKeys
 from server.lane_publishing import LANE_PUBLISHER_KEY
@@ -27,11 +25,12 @@ from server.wechat import WECHAT_SERVICES_KEY
 from tests.e2e.test_walking_skeleton import staff_token
 from tests.wechat_sandbox import (
     PLATE,
-    app_with_builtin_sandbox,
     balance,
     log_in_driver,
+    quiet_app,
     sandbox_keys,
     street_stay,
+    verified_driver_of,
 )
 
 __all__ = ["sandbox_keys"]
@@ -86,24 +85,7 @@ async def owed_city_wide(client: Client, database: Database, clock: FrozenClock)
 async def driver(client: Client, sandbox: str, database: Database, clock: FrozenClock) -> Any:
     """A signed-in driver whose binding of PLATE is verified; their auth headers and openid."""
     headers, openid = await log_in_driver(client, sandbox, "li-lei")
-    async with UnitOfWork(database.sessions) as uow:
-        driver_id = await uow.session.scalar(
-            select(DriverOpenidRow.driver_id).where(DriverOpenidRow.openid == openid)
-        )
-        vehicle = VehicleRow(plate=PLATE, plate_colour="BLUE")
-        uow.session.add(vehicle)
-        await uow.session.flush()
-        assert driver_id is not None
-        uow.session.add(
-            VehicleBindingRow(
-                driver_id=driver_id,
-                vehicle_id=vehicle.id,
-                created_at=clock.now(),
-                verified_at=clock.now(),
-                verified_by="licence",
-            )
-        )
-        await uow.commit()
+    await verified_driver_of(database, clock, openid, PLATE)
     return headers, openid
 
 
@@ -140,12 +122,7 @@ async def test_one_payment_over_three_operators_with_one_sub_order_failing(
     sandbox_keys: tuple[SandboxKeys, Path],
     aiohttp_client: Callable[..., Awaitable[Client]],
 ) -> None:
-    client, sandbox = await app_with_builtin_sandbox(
-        settings.model_copy(update={"payments_sweep_seconds": 0}),
-        clock,
-        sandbox_keys,
-        aiohttp_client,
-    )
+    client, sandbox = await quiet_app(settings, clock, sandbox_keys, aiohttp_client)
     assert client.app is not None
     database = client.app[DATABASE_KEY]
     headers, openid = await driver(client, sandbox, database, clock)
@@ -200,12 +177,7 @@ async def test_a_combined_order_left_unpaid_is_closed_by_the_sweep_once(
     sandbox_keys: tuple[SandboxKeys, Path],
     aiohttp_client: Callable[..., Awaitable[Client]],
 ) -> None:
-    client, sandbox = await app_with_builtin_sandbox(
-        settings.model_copy(update={"payments_sweep_seconds": 0}),
-        clock,
-        sandbox_keys,
-        aiohttp_client,
-    )
+    client, sandbox = await quiet_app(settings, clock, sandbox_keys, aiohttp_client)
     assert client.app is not None
     database = client.app[DATABASE_KEY]
     ports = client.app[WECHAT_SERVICES_KEY].auto_pay_ports
@@ -264,8 +236,8 @@ async def test_a_hospital_exit_shows_the_city_arrears_and_takes_them_in_one_paym
     aiohttp_client: Callable[..., Awaitable[Client]],
 ) -> None:
     publisher = RecordingPublisher()
-    client, sandbox = await app_with_builtin_sandbox(
-        settings.model_copy(update={"payments_sweep_seconds": 0}),
+    client, sandbox = await quiet_app(
+        settings,
         clock,
         sandbox_keys,
         aiohttp_client,
@@ -319,12 +291,7 @@ async def test_a_lot_set_not_to_collect_shows_only_its_own_fee(
     sandbox_keys: tuple[SandboxKeys, Path],
     aiohttp_client: Callable[..., Awaitable[Client]],
 ) -> None:
-    client, sandbox = await app_with_builtin_sandbox(
-        settings.model_copy(update={"payments_sweep_seconds": 0}),
-        clock,
-        sandbox_keys,
-        aiohttp_client,
-    )
+    client, sandbox = await quiet_app(settings, clock, sandbox_keys, aiohttp_client)
     assert client.app is not None
     admin = {"Authorization": f"Bearer {await staff_token(client, 'demo-admin')}"}
     shown = await client.get("/ops/lots/LOT-HOSP/policy", headers=admin)

@@ -27,7 +27,7 @@ from sandbox.wechatpay.keys import SandboxKeys
 from server.resources import DATABASE_KEY
 from server.wechat import WECHAT_SERVICES_KEY, WeChatServices
 from tests.e2e.test_walking_skeleton import staff_token
-from tests.wechat_sandbox import app_with_builtin_sandbox, sandbox_keys
+from tests.wechat_sandbox import quiet_app, sandbox_keys
 
 __all__ = ["sandbox_keys"]
 
@@ -58,13 +58,8 @@ async def test_a_simulated_day_with_auto_deduct_plates_reconciles_to_zero(
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    client, sandbox = await app_with_builtin_sandbox(
-        settings.model_copy(
-            update={"payments_sweep_seconds": 0, "sandbox_deduction_seconds": 0.05}
-        ),
-        clock,
-        sandbox_keys,
-        aiohttp_client,
+    client, sandbox = await quiet_app(
+        settings, clock, sandbox_keys, aiohttp_client, sandbox_deduction_seconds=0.05
     )
     assert client.app is not None
     database = client.app[DATABASE_KEY]

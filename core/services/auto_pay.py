@@ -210,6 +210,10 @@ async def deduct_stay(
     uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str
 ) -> tuple[LaneCommand, ...]:
     """扣费受理 for one stay if it is deductible and priced (called right after a lot exit)."""
+    async with uows() as uow:  # most exits are of plates not in the service: no lock for them
+        parking = await uow.auto_pay.parking(stay_ref)
+    if parking is None or parking.state != ParkingState.DEDUCTIBLE.value:
+        return ()
     payment = await _reserve(uows, clock, ports, stay_ref)
     if payment is None:
         return ()

@@ -14,7 +14,16 @@ from cryptography import x509
 
 from core.clock import Clock, SystemClock
 from sandbox.wechat.directory import Directory
-from sandbox.wechatpay import bills, codepay, complaints, fapiao, fund_flow_bills, parking, signing
+from sandbox.wechatpay import (
+    bills,
+    codepay,
+    combine,
+    complaints,
+    fapiao,
+    fund_flow_bills,
+    parking,
+    signing,
+)
 from sandbox.wechatpay.keys import SandboxKeys
 from sandbox.wechatpay.notifications import Notification, describe
 from sandbox.wechatpay.orders import PayBooks, Refund, SandboxApiError, wechat_time
@@ -84,6 +93,7 @@ def install(app: web.Application) -> None:
     fund_flow_bills.install(app)
     complaints.install(app)
     parking.install(app)
+    combine.install(app)
     fapiao.install(app)
 
 

@@ -116,8 +116,11 @@ async def load_demo_city(uow: UnitOfWork, clock: Clock, *, with_staff: bool = Tr
         fiscal_receipts=True,
     )
     mall_op = OperatorRow(code="OP-TIANYI", name="天一商业管理有限公司", sub_mchid="1900000102")
-    jiangbei_op = OperatorRow(
-        code="OP-JIANGBEI", name="宁波江北停车服务有限公司", sub_mchid="1900000103"
+    jiangbei_op = OperatorRow(  # collects public on-street fees too: fiscal receipts
+        code="OP-JIANGBEI",
+        name="宁波江北停车服务有限公司",
+        sub_mchid="1900000103",
+        fiscal_receipts=True,
     )
     haishu = DistrictRow(code="D-HAISHU", name="海曙区")
     jiangbei = DistrictRow(code="D-JIANGBEI", name="江北区")

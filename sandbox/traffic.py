@@ -131,7 +131,9 @@ def _lot_day(
         free = [p for p in spec.auto_deduct_plates if busy.get(p, start) < entered] if auto else []
         if free:
             plate, tags = rng.choice(free), ("auto_deduct",)
-            busy[plate] = left + timedelta(minutes=5)
+            # Late and offline reads are sent up to an hour after they happened: the plate's
+            # next car waits past that, so its reads never overtake this car's.
+            busy[plate] = left + timedelta(hours=2)
         read_plate = plate
         if rng.random() < spec.misread_rate:
             read_plate, tags = _misread(rng, plate), (*tags, "misread")

@@ -120,11 +120,16 @@ async def enter_open_stays(uows: Uows, clock: Clock, ports: AutoPayPorts) -> int
     return told
 
 
-async def enter_stay(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str) -> int:
-    """创建停车入场 for one stay just opened, if its plate is authorised (right after the entry)."""
+async def enter_stay(
+    uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str, *, ended: bool = False
+) -> int:
+    """创建停车入场 for one stay just opened, if its plate is authorised (right after the entry).
+
+    `ended`: the stay may have closed already (an exit that came before its entry was told).
+    """
     async with uows() as uow:
         stay = await uow.stays.by_ref(stay_ref)
-        if stay is None or stay.status != "open" or stay.plate is None:
+        if stay is None or stay.plate is None or (stay.status != "open" and not ended):
             return 0
         if await uow.auto_pay.parking(stay_ref) is not None:
             return 0  # told already (or being told by the sweep)
@@ -212,6 +217,9 @@ async def deduct_stay(
     """扣费受理 for one stay if it is deductible and priced (called right after a lot exit)."""
     async with uows() as uow:  # most exits are of plates not in the service: no lock for them
         parking = await uow.auto_pay.parking(stay_ref)
+    if parking is None and await enter_stay(uows, clock, ports, stay_ref, ended=True):
+        async with uows() as uow:  # a short stay whose entry was not told yet: told now
+            parking = await uow.auto_pay.parking(stay_ref)
     if parking is None or parking.state != ParkingState.DEDUCTIBLE.value:
         return ()
     payment = await _reserve(uows, clock, ports, stay_ref)

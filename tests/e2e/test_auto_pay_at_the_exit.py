@@ -181,7 +181,12 @@ async def test_the_gate_opens_on_the_accepted_deduction_and_the_notify_settles_i
         f"/sandbox/wechatpay/parking/deductions/{parking.out_trade_no}/complete", {}
     )
     assert (done["trade_state"], done["notification"]["deliveries"]) == ("SUCCESS", [204])
-    assert at.opened() == [OPEN_X1]  # opened once, not again on the notify
+    # WeChat Pay delivers the notify again: nothing changes.
+    again = await at.sandbox_post(
+        f"/sandbox/wechatpay/notifications/{done['notification']['id']}/redeliver", {}
+    )
+    assert again["deliveries"] == [204, 204]
+    assert at.opened() == [OPEN_X1]  # opened once, not again on either notify
     settled = await at.detail(stay_ref)
     assert (settled["auto_pay"], settled["paid"]) == ("deducted", True)
     async with at.uows() as uow:

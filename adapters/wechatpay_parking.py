@@ -150,6 +150,21 @@ class WeChatPayParking:
         )
         return parse_combine(body)
 
+    async def combine_close(
+        self, combine_out_trade_no: str, appid: str, sub_orders: tuple[tuple[str, str], ...]
+    ) -> None:
+        """POST /v3/combine-transactions/out-trade-no/{no}/close (204; again: 204 too)."""
+        subs = [
+            {"mchid": self._gateway.sp_mchid, "sub_mchid": sub_mchid, "out_trade_no": no}
+            for sub_mchid, no in sub_orders
+        ]
+        await self._gateway.call(
+            "combine_close",
+            combine_out_trade_no=combine_out_trade_no,
+            sub_orders=subs,
+            combine_appid=appid,
+        )
+
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         _, answer = await self._gateway.call_core(path, RequestType.POST, body)
         if not isinstance(answer, dict):

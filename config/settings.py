@@ -80,7 +80,13 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(8090, ge=0, le=65535)
     sandbox_keys_dir: str = "var/sandbox"
+    # The sandbox completes an accepted parking deduction after this many seconds (as its
+    # plate is set up, success by default), so `make run` deducts end to end.
+    sandbox_deduction_seconds: float = Field(2.0, ge=0, le=3600)
     payments_sweep_seconds: float = Field(300.0, ge=0)
+    # Auto-pay (docs/auto-deduct.md): a deduction with no result this long after it was asked
+    # is told to the driver as arrears to pay by hand.
+    auto_pay_result_minutes: int = Field(30, ge=1, le=24 * 60)
     # Invoices (docs/invoices.md): send requested ones, poll issuing ones, carry out reversals.
     invoices_sweep_seconds: float = Field(15.0, ge=0)
     # Invoice files sent by email; unset: the email route answers 503 mail_not_configured.

@@ -83,6 +83,22 @@ def parking_no(stay_ref: str) -> str:
     return f"PE{stay_ref}"[:32]
 
 
+def arrears_beside(stay_ref: str, owed: dict[str, int]) -> dict[str, int]:
+    """The other owed stays an exit takes with its own fee: the oldest, up to one payment's."""
+    others = [(ref, due) for ref, due in owed.items() if ref != stay_ref and due > 0]
+    return dict(others[: MAX_COMBINED - 1])
+
+
+def exit_choice(stay_ref: str, owed: dict[str, int]) -> dict[str, int]:
+    """An exit's stay and the arrears it takes (owed oldest first); refused without arrears."""
+    if owed.get(stay_ref, 0) <= 0:
+        raise NothingToCombineError("该停车记录无需缴费", detail=f"{stay_ref} not owed")
+    others = arrears_beside(stay_ref, owed)
+    if not others:
+        raise NothingToCombineError("没有其他欠费，请直接支付本次停车费", detail="no arrears")
+    return {stay_ref: owed[stay_ref], **others}
+
+
 def combine_choice(owed: dict[str, int], chosen: list[str] | None) -> dict[str, int]:
     """The owed stays to pay together: all of them, or the chosen ones, each at most once."""
     if chosen is None:

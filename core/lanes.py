@@ -86,6 +86,7 @@ class LotPolicy:
     arrears_action: ListAction = ListAction.REFUSE
     stale_after_hours: int = 24 * 30
     min_confidence: int = 0
+    collect_arrears_at_exit: bool = False  # show and take the plate's city arrears at the exit
 
     def action(self, wanted: ListAction) -> ListAction:
         """The action this lot may take: a hospital never refuses."""

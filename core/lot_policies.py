@@ -31,6 +31,7 @@ class PolicyValues:
     arrears_action: str = ListAction.REFUSE.value
     stale_after_hours: int = 24 * 30
     min_confidence: int = 0
+    collect_arrears_at_exit: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The values by field name (for the audit log)."""
@@ -45,13 +46,16 @@ FIELDS = (
     "arrears_action",
     "stale_after_hours",
     "min_confidence",
+    "collect_arrears_at_exit",
 )
 
 
 def default_policy(hospital: bool) -> PolicyValues:
-    """What a lot without its own row does: refuse blocked plates, except hospitals flag."""
+    """What a lot without its own row does: refuse; a hospital flags and collects at the exit."""
     action = ListAction.FLAG.value if hospital else ListAction.REFUSE.value
-    return PolicyValues(block_action=action, arrears_action=action)
+    return PolicyValues(
+        block_action=action, arrears_action=action, collect_arrears_at_exit=hospital
+    )
 
 
 def changed(current: PolicyValues, changes: dict[str, Any]) -> PolicyValues:

@@ -114,3 +114,9 @@ class ParkingService(Protocol):
     async def combine_query(self, combine_out_trade_no: str) -> CombineReport:
         """The combined order's sub-orders."""
         ...
+
+    async def combine_close(
+        self, combine_out_trade_no: str, appid: str, sub_orders: tuple[tuple[str, str], ...]
+    ) -> None:
+        """Close an unpaid combined order; `sub_orders` are (sub_mchid, out_trade_no) pairs."""
+        ...

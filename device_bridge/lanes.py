@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from core.lane_events import LaneRead
+from core.lanes import LaneAction
 from core.services import lanes
 from device_bridge.formats import dahua_itc, hikvision_isapi, lane_json, vzenith
 from device_bridge.formats.lane_controls import controls_for
@@ -17,6 +18,7 @@ from device_bridge.intake import Intake
 from server.http import ApiRoutes, json_response, read_json
 from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
+from server.wechat import after_lane_decision
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,10 @@ async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
         )
     if outcome.outcome == "applied":
         await publish_lane_commands(request, outcome.commands)
+        action = outcome.decision.action if outcome.decision else None
+        if outcome.stay_ref and action in (LaneAction.OPEN, LaneAction.PAY):  # 无感支付
+            exiting = action is LaneAction.PAY
+            after_lane_decision(request.config_dict, outcome.stay_ref, exiting=exiting)
     return outcome
 
 

@@ -10,7 +10,13 @@ from pydantic import BaseModel, Field
 from core.auto_pay import ServiceState
 from core.plates import parse_plate
 from core.services import auto_pay, combine_pay
-from miniprogram_api.payments import PaymentOut, RequestPaymentOut, payment_out, uows_of
+from miniprogram_api.payments import (
+    PaymentOut,
+    RequestPaymentOut,
+    payment_out,
+    request_payment_out,
+    uows_of,
+)
 from miniprogram_api.session import current_driver
 from server.http import ApiRoutes, json_response
 from server.resources import clock
@@ -129,19 +135,32 @@ async def pay_arrears(request: web.Request, body: CombineIn) -> web.Response:
         plate=plate.number,
         stay_refs=body.stay_refs,
     )
-    signed = started.request_payment
-    return json_response(
-        CombinedOut(
-            combine_out_trade_no=started.combine_out_trade_no,
-            amount_fen=sum(p.amount_fen for p in started.parts),
-            parts=[payment_out(p) for p in started.parts],
-            request_payment=RequestPaymentOut(
-                appId=signed.app_id,
-                timeStamp=signed.time_stamp,
-                nonceStr=signed.nonce_str,
-                package=signed.package,
-                signType=signed.sign_type,
-                paySign=signed.pay_sign,
-            ),
-        )
+    return json_response(_combined_out(started))
+
+
+@routes.route(
+    "POST",
+    "/stays/{ref}/payments/with-arrears",
+    "At a lot collecting city arrears: pay the exit's fee and the plate's arrears at once (合单)",
+    response=CombinedOut,
+)
+async def pay_exit_with_arrears(request: web.Request, _: None) -> web.Response:
+    """One combined order: the exit's stay and the plate's oldest other owed stays."""
+    services = wechat(request)
+    started = await combine_pay.start_at_exit(
+        uows_of(request),
+        clock(request),
+        services.auto_pay_ports,
+        driver_id=current_driver(request),
+        stay_ref=request.match_info["ref"],
+    )
+    return json_response(_combined_out(started))
+
+
+def _combined_out(started: combine_pay.CombinedPayment) -> CombinedOut:
+    return CombinedOut(
+        combine_out_trade_no=started.combine_out_trade_no,
+        amount_fen=sum(p.amount_fen for p in started.parts),
+        parts=[payment_out(p) for p in started.parts],
+        request_payment=request_payment_out(started.request_payment),
     )

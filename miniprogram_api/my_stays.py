@@ -61,6 +61,10 @@ class MyStayDetailOut(MyStayOut):
     lines: list[dict[str, Any]]
     payments: list[StayPaymentOut]
     images: list[ImageOut]
+    auto_pay: str | None = Field(
+        description="无感支付: deductible, blocked, deducting (deduction pending), deducted, "
+        "failed (pay it as arrears) or skipped; null when the plate is not in the service"
+    )
 
 
 class HistoryQuery(BaseModel):
@@ -157,5 +161,6 @@ async def show_detail(request: web.Request, _: Any) -> web.Response:
                 for p in stay.payments
             ],
             images=[ImageOut(taken_at=i.taken_at, ref=i.ref) for i in stay.images],
+            auto_pay=stay.auto_pay,
         )
     )

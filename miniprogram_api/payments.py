@@ -13,6 +13,7 @@ from core.payment_gateway import (
     CombineReport,
     EntryStateReport,
     NotifyRejectedError,
+    RequestPayment,
     TransactionReport,
 )
 from core.payments import Payment, PaymentNotFoundError
@@ -118,17 +119,21 @@ async def pay_stay(request: web.Request, body: PayIn) -> web.Response:
 
 def started_out(started: StartedPayment) -> PaymentStartOut:
     """An opened order of any purpose with its wx.requestPayment parameters."""
-    signed = started.request_payment
     return PaymentStartOut(
         payment=payment_out(started.payment),
-        request_payment=RequestPaymentOut(
-            appId=signed.app_id,
-            timeStamp=signed.time_stamp,
-            nonceStr=signed.nonce_str,
-            package=signed.package,
-            signType=signed.sign_type,
-            paySign=signed.pay_sign,
-        ),
+        request_payment=request_payment_out(started.request_payment),
+    )
+
+
+def request_payment_out(signed: RequestPayment) -> RequestPaymentOut:
+    """The signed wx.requestPayment parameters as the mini-program passes them."""
+    return RequestPaymentOut(
+        appId=signed.app_id,
+        timeStamp=signed.time_stamp,
+        nonceStr=signed.nonce_str,
+        package=signed.package,
+        signType=signed.sign_type,
+        paySign=signed.pay_sign,
     )
 
 
@@ -180,7 +185,10 @@ async def wechatpay_notify(request: web.Request, _: None) -> web.StreamResponse:
             await auto_pay.apply_entry_state(uows_of(request), clock(request), notice)
         elif isinstance(notice, CombineReport):
             ports = services.auto_pay_ports
-            await combine_pay.apply_combined(uows_of(request), clock(request), ports, notice)
+            commands = await combine_pay.apply_combined(
+                uows_of(request), clock(request), ports, notice
+            )
+            await publish_lane_commands(request, commands)
         elif notice is not None:
             await apply_refund_report(uows_of(request), clock(request), notice)
     except DomainError as exc:

@@ -83,6 +83,9 @@ class PolicyOut(BaseModel):
     arrears_action: str
     stale_after_hours: int
     min_confidence: int
+    collect_arrears_at_exit: bool = Field(
+        description="the exit fee shows the plate's other unpaid stays, paid in one payment"
+    )
 
 
 class PolicyIn(BaseModel):
@@ -95,6 +98,7 @@ class PolicyIn(BaseModel):
     arrears_action: Action | None = None
     stale_after_hours: int | None = Field(None, ge=1, le=24 * 365)
     min_confidence: int | None = Field(None, ge=0, le=100)
+    collect_arrears_at_exit: bool | None = None
     reason: Reason
 
 

@@ -1,4 +1,5 @@
-"""The demo city: two Ningbo districts, three on-street zones, two gated lots, demo staff."""
+"""The demo city: two Ningbo districts, three on-street zones, two gated lots, three operators
+(each its own WeChat Pay sub-merchant), demo staff."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class DemoZone:
     street: str
     start: tuple[str, str]  # GCJ-02 latitude, longitude of the first berth
     step: tuple[str, str]  # offset between neighbouring berths, about 6 m
+    operator: str = "OP-CITY"  # who runs the zone's berths and is paid for them
 
 
 ZONES = (
@@ -76,6 +78,7 @@ ZONES = (
         "人民路",
         ("29.882630", "121.559870"),
         ("0.000050", "0.000020"),
+        operator="OP-JIANGBEI",  # Jiangbei contracts its own operator: a third sub-merchant
     ),
 )
 BERTHS_PER_ZONE = 20
@@ -113,14 +116,21 @@ async def load_demo_city(uow: UnitOfWork, clock: Clock, *, with_staff: bool = Tr
         fiscal_receipts=True,
     )
     mall_op = OperatorRow(code="OP-TIANYI", name="天一商业管理有限公司", sub_mchid="1900000102")
+    jiangbei_op = OperatorRow(  # collects public on-street fees too: fiscal receipts
+        code="OP-JIANGBEI",
+        name="宁波江北停车服务有限公司",
+        sub_mchid="1900000103",
+        fiscal_receipts=True,
+    )
     haishu = DistrictRow(code="D-HAISHU", name="海曙区")
     jiangbei = DistrictRow(code="D-JIANGBEI", name="江北区")
-    session.add_all([city_op, mall_op, haishu, jiangbei])
+    session.add_all([city_op, mall_op, jiangbei_op, haishu, jiangbei])
     _add_tariffs(uow, clock)
     await session.flush()
     districts = {d.code: d for d in (haishu, jiangbei)}
+    operators = {o.code: o for o in (city_op, mall_op, jiangbei_op)}
     for spec in ZONES:
-        await _add_zone(uow, spec, districts[spec.district], city_op)
+        await _add_zone(uow, spec, districts[spec.district], operators[spec.operator])
     hospital = LotRow(
         code="LOT-HOSP",
         name="宁波市第一医院停车场",

@@ -6,14 +6,20 @@ import logging
 from dataclasses import dataclass, field
 
 from core.notices import SmsMessage
-from core.vehicles import LicenceClaim
+from core.vehicles import LicenceClaim, with_check_digit
 
 log = logging.getLogger(__name__)
 
+# Plates the simulator turns auto-deduct on for (`parking simulate --auto-deduct-share`).
+AUTO_DEDUCT_PLATES = tuple(f"浙BW{n:04d}" for n in range(1, 41))
 # Plates of the demo city the stand-in register knows: plate -> (VIN, registered owner).
 DEMO_REGISTER: dict[str, tuple[str, str]] = {
     "浙B12345": ("LSVAU218XN2183294", "李雷"),
     "浙BD12345": ("LFV3A21K4L3001234", "韩梅梅"),
+    **{
+        plate: (with_check_digit(f"LSVAW2180R{n:07d}"), f"无感车主{n}")
+        for n, plate in enumerate(AUTO_DEDUCT_PLATES, start=1)
+    },
 }
 
 

@@ -22,6 +22,7 @@ def create_app(
     clock: Clock | None = None,
     refund_delay: float | None = None,
     wall_clock: Clock | None = None,
+    deduction_delay: float | None = None,
 ) -> web.Application:
     """One application answering both api.weixin.qq.com and api.mch.weixin.qq.com paths."""
     directory = Directory(dict(apps))
@@ -32,6 +33,7 @@ def create_app(
         directory=directory,
         refund_delay=refund_delay,
         wall_clock=wall_clock,
+        deduction_delay=deduction_delay,
     )
     app[wechat_app.WECHAT_KEY] = wechat_app.WeChatSandbox(directory, clock or SystemClock())
     wechat_app.install(app)

@@ -54,6 +54,8 @@ class DaySpec:
     late_rate: float = 0.03  # sent minutes after they happened (so out of order)
     flicker_rate: float = 0.05  # a sensor reports a false vacate/occupy pair
     offline_lanes: int = 1  # lane cameras that lose the centre for an hour and resend later
+    auto_deduct_share: float = 0.0  # lot cars whose plate is in WeChat Pay's parking service
+    auto_deduct_plates: tuple[str, ...] = ()  # those plates (one car each, never in two places)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,9 @@ def generate_day(spec: DaySpec, seed: int) -> list[SimEvent]:
     rng = random.Random(seed)
     events: list[SimEvent] = []
     start = datetime.combine(spec.day, time(0), SHANGHAI)
+    busy: dict[str, datetime] = {}  # an auto-deduct plate's car is inside until then
     for lot in spec.lots:
-        events.extend(_lot_day(rng, spec, lot, start))
+        events.extend(_lot_day(rng, spec, lot, start, busy))
     for berth in spec.berths:
         events.extend(_berth_day(rng, spec, berth, start))
     events = _with_offline_lanes(rng, spec, events, start)
@@ -112,16 +115,26 @@ def _misread(rng: random.Random, plate: str) -> str:
     return plate[:i] + MISREAD_PAIRS[plate[i]] + plate[i + 1 :]
 
 
-def _lot_day(rng: random.Random, spec: DaySpec, lot: LotSpec, start: datetime) -> list[SimEvent]:
+def _lot_day(
+    rng: random.Random, spec: DaySpec, lot: LotSpec, start: datetime, busy: dict[str, datetime]
+) -> list[SimEvent]:
     events: list[SimEvent] = []
     end_of_day = start + timedelta(days=1) - timedelta(seconds=1)
     for n in range(lot.cars):
         holder = lot.pass_plates and rng.random() < spec.pass_share
+        # Drawn only when asked, so a day without auto-deduct stays the same day, seed for seed.
+        auto = not holder and spec.auto_deduct_share and rng.random() < spec.auto_deduct_share
         plate = rng.choice(lot.pass_plates) if holder else random_plate(rng)
         entered = _arrival(rng, start)
         left = min(entered + _dwell(rng), end_of_day)
-        read_plate = plate
         tags: tuple[str, ...] = ("pass",) if holder else ()
+        free = [p for p in spec.auto_deduct_plates if busy.get(p, start) < entered] if auto else []
+        if free:
+            plate, tags = rng.choice(free), ("auto_deduct",)
+            # Late and offline reads are sent up to an hour after they happened: the plate's
+            # next car waits past that, so its reads never overtake this car's.
+            busy[plate] = left + timedelta(hours=2)
+        read_plate = plate
         if rng.random() < spec.misread_rate:
             read_plate, tags = _misread(rng, plate), (*tags, "misread")
         for camera, at, shown, suffix in (

@@ -9,7 +9,9 @@ import time as wall
 from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
+from sandbox.driver_services import AUTO_DEDUCT_PLATES, DEMO_REGISTER
 from sandbox.traffic import DaySpec, LotSpec, SimEvent, generate_day, summary
 
 DEMO_LOTS = {
@@ -31,6 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883")
     parser.add_argument("--mqtt-prefix", default="parking/v1")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument(
+        "--auto-deduct-share",
+        type=float,
+        default=0.0,
+        help="share of lot cars whose plate has WeChat Pay auto-deduct on (0..1)",
+    )
+    parser.add_argument(
+        "--sandbox-url",
+        default="http://127.0.0.1:8090",
+        help="the WeChat sandbox of the server (to turn auto-deduct on for those plates)",
+    )
 
 
 def day_spec(args: argparse.Namespace, today: date) -> DaySpec:
@@ -38,7 +51,15 @@ def day_spec(args: argparse.Namespace, today: date) -> DaySpec:
     day = date.fromisoformat(args.day) if args.day else today - timedelta(days=1)
     codes = [args.lot] if args.lot else sorted(DEMO_LOTS)
     lots = tuple(LotSpec(code, args.cars, DEMO_LOTS.get(code, ())) for code in codes)
-    return DaySpec(day=day, lots=lots, berths=() if args.lot else DEMO_BERTHS)
+    if not 0 <= args.auto_deduct_share <= 1:
+        raise SystemExit("--auto-deduct-share must be between 0 and 1")
+    return DaySpec(
+        day=day,
+        lots=lots,
+        berths=() if args.lot else DEMO_BERTHS,
+        auto_deduct_share=args.auto_deduct_share,
+        auto_deduct_plates=AUTO_DEDUCT_PLATES,
+    )
 
 
 async def run_simulate(args: argparse.Namespace) -> int:
@@ -49,7 +70,10 @@ async def run_simulate(args: argparse.Namespace) -> int:
     outcomes: Counter[str] = Counter()
     started = wall.monotonic()
     first = events[0].send_at if events else datetime.now()
+    plates = sorted({e.payload["plate"] for e in events if "auto_deduct" in e.tags})
     async with aiohttp.ClientSession() as session, _mqtt(args) as mqtt:
+        for plate in plates:
+            await _authorise(session, args, plate)
         for event in events:
             if args.speed > 0:
                 due = (event.send_at - first).total_seconds() / args.speed
@@ -60,12 +84,55 @@ async def run_simulate(args: argparse.Namespace) -> int:
                 print(_line(event, outcome))
     print(
         json.dumps(
-            {"seed": args.seed, "sent": summary(events), "outcomes": dict(outcomes)},
+            {
+                "seed": args.seed,
+                "sent": summary(events),
+                "outcomes": dict(outcomes),
+                "auto_deduct_plates": len(plates),
+            },
             ensure_ascii=False,
             sort_keys=True,
         )
     )
     return 0
+
+
+async def _authorise(session: Any, args: argparse.Namespace, plate: str) -> None:
+    """A driver binds and verifies the plate and turns auto-deduct on in WeChat (the sandbox)."""
+    from server.wechat import SANDBOX_APPID
+
+    url, sandbox = args.url.rstrip("/"), args.sandbox_url.rstrip("/")
+    person = {"appid": SANDBOX_APPID, "person": f"auto-{plate}"}
+    issued = await _post(session, f"{sandbox}/sandbox/wechat/login", person)
+    token = (await _post(session, f"{url}/mp/login", {"code": issued["code"]}))["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    await _post(session, f"{url}/mp/me/plates", {"plate": plate}, headers, ok=(200, 201, 409))
+    vin, owner = DEMO_REGISTER[plate]
+    licence = {"vin": vin, "owner_name": owner}
+    await _post(session, f"{url}/mp/me/plates/{quote(plate)}/licence", licence, headers)
+    service = {
+        "plate_number": plate,
+        "plate_color": "BLUE",
+        "openid": issued["openid"],
+        "state": "NORMAL",
+    }
+    await _post(session, f"{sandbox}/sandbox/wechatpay/parking/plates", service)
+    await _post(session, f"{url}/mp/me/plates/{quote(plate)}/auto-pay", None, headers)
+
+
+async def _post(
+    session: Any,
+    url: str,
+    body: dict[str, Any] | None,
+    headers: dict[str, str] | None = None,
+    *,
+    ok: tuple[int, ...] = (200, 201),
+) -> Any:
+    async with session.post(url, json=body, headers=headers) as response:
+        answer = await response.json(content_type=None)
+        if response.status not in ok:
+            raise SystemExit(f"{url}: {response.status} {answer}")
+        return answer
 
 
 class _NoMqtt:

@@ -35,6 +35,13 @@ async def publish_app_lane_commands(app: web.Application, commands: Sequence[Lan
     await _publish(app.get(LANE_PUBLISHER_KEY), commands)
 
 
+async def publish_commands(
+    publisher: LaneCommandPublisher | None, commands: Sequence[LaneCommand]
+) -> None:
+    """The same from any task that holds the publisher (or None: nothing to publish to)."""
+    await _publish(publisher, commands)
+
+
 async def _publish(publisher: LaneCommandPublisher | None, commands: Sequence[LaneCommand]) -> None:
     if publisher is None or not commands:
         return

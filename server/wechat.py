@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from pydantic import SecretStr
@@ -23,7 +24,7 @@ from config.settings import Settings, SettingsError
 from core.clock import Clock
 from core.notices import APPEAL_OUTCOME, STAY_FEE, STAY_OPENED
 from core.payment_gateway import GatewayNotConfiguredError
-from core.services import auto_pay
+from core.services import auto_pay, combine_pay
 from core.services.auto_pay import AutoPayPorts
 from core.services.micropay import MicropayPorts
 from core.services.payment_sweep import sweep
@@ -33,7 +34,11 @@ from core.store.unit_of_work import UnitOfWork
 from ops_api.cashier import MICROPAY_KEY
 from sandbox import server as sandbox_server
 from sandbox.wechatpay.keys import MERCHANT_KEY_FILE, SandboxKeys
-from server.lane_publishing import publish_app_lane_commands
+from server.lane_publishing import (
+    LANE_PUBLISHER_KEY,
+    publish_app_lane_commands,
+    publish_commands,
+)
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -71,6 +76,9 @@ class WeChatServices:
     miniprogram: MiniProgramClient
     setup: PaymentSetup
     micropay: WeChatPayMicropay
+    auto_pay_result_minutes: int = 30
+    # Auto-pay entries and deductions started by lane reads, running beside the lane's answer.
+    lane_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def micropay_ports(self) -> MicropayPorts:
@@ -83,7 +91,13 @@ class WeChatServices:
     def auto_pay_ports(self) -> AutoPayPorts:
         """What auto-pay and combined payments need, through the same client."""
         parking = WeChatPayParking(self.gateway)
-        return AutoPayPorts(parking, self.gateway, self.miniprogram, self.setup)
+        return AutoPayPorts(
+            parking,
+            self.gateway,
+            self.miniprogram,
+            self.setup,
+            result_minutes=self.auto_pay_result_minutes,
+        )
 
     @property
     def bills(self) -> WeChatPayBills:
@@ -143,6 +157,9 @@ async def wechat_services(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
         if services is not None:
+            for task in list(services.lane_tasks):
+                task.cancel()
+            await asyncio.gather(*services.lane_tasks, return_exceptions=True)
             await services.aclose()
         if running is not None:
             await running.stop()
@@ -151,22 +168,52 @@ async def wechat_services(app: web.Application) -> AsyncIterator[None]:
 async def _sweep_forever(app: web.Application, services: WeChatServices, every: float) -> None:
     """Every `every` seconds, settle or close forgotten orders and resend stuck refunds."""
     database, clock = app[DATABASE_KEY], app[CLOCK_KEY]
+
+    def uows() -> UnitOfWork:
+        return UnitOfWork(database.sessions)
+
     while True:
         await asyncio.sleep(every)
         try:
-            await sweep(
-                lambda: UnitOfWork(database.sessions),
-                clock,
-                services.gateway,
-                services.miniprogram,
-                services.setup,
-            )
-            commands = await auto_pay.sweep(
-                lambda: UnitOfWork(database.sessions), clock, services.auto_pay_ports
-            )
+            await sweep(uows, clock, services.gateway, services.miniprogram, services.setup)
+            commands = await auto_pay.sweep(uows, clock, services.auto_pay_ports)
             await publish_app_lane_commands(app, commands)
+            await combine_pay.close_stale_combined(uows, clock, services.auto_pay_ports)
         except Exception:  # one bad round (database or WeChat down) must not end the loop
             log.exception("payment sweep failed; trying again in %s s", every)
+
+
+def after_lane_decision(config: Mapping[Any, Any], stay_ref: str, *, exiting: bool) -> None:
+    """Tell WeChat Pay of an entry, or ask an exit's deduction, beside the lane's answer.
+
+    The lane never waits for it. `config` is the request's config_dict; a stay whose plate is
+    not authorised costs one read.
+    """
+    services = config.get(WECHAT_SERVICES_KEY)
+    if services is None:
+        return
+    task = asyncio.create_task(_auto_pay_now(config, services, stay_ref, exiting=exiting))
+    services.lane_tasks.add(task)
+    task.add_done_callback(services.lane_tasks.discard)
+
+
+async def _auto_pay_now(
+    config: Mapping[Any, Any], services: WeChatServices, stay_ref: str, *, exiting: bool
+) -> None:
+    database, clock = config[DATABASE_KEY], config[CLOCK_KEY]
+
+    def uows() -> UnitOfWork:
+        return UnitOfWork(database.sessions)
+
+    ports = services.auto_pay_ports
+    try:
+        if not exiting:
+            await auto_pay.enter_stay(uows, clock, ports, stay_ref)
+            return
+        commands = await auto_pay.deduct_stay(uows, clock, ports, stay_ref)
+        await publish_commands(config.get(LANE_PUBLISHER_KEY), commands)
+    except Exception:  # the sweep does it again; at the exit the car can still scan
+        log.exception("auto-pay for %s after the lane failed; the sweep tries again", stay_ref)
 
 
 def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
@@ -216,7 +263,13 @@ def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
     setup = PaymentSetup(settings.miniprogram_appid, notify_url, notify_url)
     gateway = WeChatPayGateway(config, clock)
     timing = MicropayTiming(settings.micropay_poll_seconds, settings.micropay_timeout_seconds)
-    return WeChatServices(gateway, miniprogram, setup, WeChatPayMicropay(gateway, timing))
+    return WeChatServices(
+        gateway,
+        miniprogram,
+        setup,
+        WeChatPayMicropay(gateway, timing),
+        auto_pay_result_minutes=settings.auto_pay_result_minutes,
+    )
 
 
 async def _start_sandbox(
@@ -236,7 +289,12 @@ async def _start_sandbox(
     apps[settings.wechat_appid or SANDBOX_OA_APPID] = oa_secret or SANDBOX_OA_SECRET
     sp_mchid = settings.wechatpay_sp_mchid or SANDBOX_SP_MCHID
     app = sandbox_server.create_app(
-        keys, sp_mchid=sp_mchid, apps=apps, clock=clock, refund_delay=1.0
+        keys,
+        sp_mchid=sp_mchid,
+        apps=apps,
+        clock=clock,
+        refund_delay=1.0,
+        deduction_delay=settings.sandbox_deduction_seconds,
     )
     running = await sandbox_server.serve(app, settings.sandbox_host, settings.sandbox_port)
     log.info("WeChat and WeChat Pay sandbox serving on %s (keys in %s)", running.base_url, folder)

@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from config.settings import Settings
 from core.clock import FrozenClock
 from core.ledger import stay_charged
 from core.store.activity import StayRow
 from core.store.database import Database
-from core.store.people import DriverRow, VehicleBindingRow, VehicleRow
+from core.store.people import DriverOpenidRow, DriverRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox import server as sandbox_server
 from sandbox.wechatpay.keys import MERCHANT_KEY_FILE, SandboxKeys, generate_keys
@@ -289,3 +290,47 @@ async def bind_plate(uow: UnitOfWork, clock: FrozenClock, plate: str) -> tuple[i
     uow.session.add_all([verified, typed])
     await uow.commit()
     return owner.id, typist.id
+
+
+async def verified_driver_of(
+    database: Database, clock: FrozenClock, openid: str, plate: str
+) -> int:
+    """The driver signed in as `openid`, with a verified binding of `plate`; their id."""
+    async with UnitOfWork(database.sessions) as uow:
+        driver_id = await uow.session.scalar(
+            select(DriverOpenidRow.driver_id).where(DriverOpenidRow.openid == openid)
+        )
+        assert driver_id is not None
+        vehicle = VehicleRow(plate=plate, plate_colour="BLUE")
+        uow.session.add(vehicle)
+        await uow.session.flush()
+        uow.session.add(
+            VehicleBindingRow(
+                driver_id=driver_id,
+                vehicle_id=vehicle.id,
+                created_at=clock.now(),
+                verified_at=clock.now(),
+                verified_by="licence",
+            )
+        )
+        await uow.commit()
+    return int(driver_id)
+
+
+async def quiet_app(
+    settings: Settings,
+    clock: FrozenClock,
+    sandbox_keys: tuple[SandboxKeys, Path],
+    aiohttp_client: MakeClient,
+    *,
+    before_start: Callable[[Any], None] | None = None,
+    **update: Any,
+) -> tuple[TestClient[Any, Any], str]:
+    """The app as `make run` serves it with its sweep off (tests run it by hand)."""
+    return await app_with_builtin_sandbox(
+        settings.model_copy(update={"payments_sweep_seconds": 0, **update}),
+        clock,
+        sandbox_keys,
+        aiohttp_client,
+        before_start=before_start,
+    )

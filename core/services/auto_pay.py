@@ -23,6 +23,7 @@ from core.payment_gateway import (
 )
 from core.payments import Payment, PaymentStatus
 from core.services import vehicles
+from core.services.auto_pay_exit import release_on_acceptance, tell_if_overdue
 from core.services.auto_pay_results import (
     AutoPayPorts,
     apply_entry_state,
@@ -35,6 +36,7 @@ from core.services.payments import payer_openid, update_payment
 from core.services.retrying import Uows
 from core.services.stays import paid_toward
 from core.store.auto_pay import PlateServiceRow, StayParkingRow
+from core.store.unit_of_work import StoreConflictError
 
 __all__ = [
     "AutoPayPorts",
@@ -106,25 +108,57 @@ async def enter_open_stays(uows: Uows, clock: Clock, ports: AutoPayPorts) -> int
     async with uows() as uow:
         for stay, service in await uow.auto_pay.stays_to_enter():
             operator = await uow.city.operator(stay.operator_id)
-            uow.auto_pay.add(
-                StayParkingRow(
-                    stay_ref=stay.ref,
-                    driver_id=service.driver_id,
-                    plate=service.plate,
-                    plate_colour=service.plate_colour,
-                    openid=service.openid,
-                    sub_mchid=operator.sub_mchid,
-                    out_parking_no=auto_pay.parking_no(stay.ref),
-                    state=ParkingState.ENTERING.value,
-                    created_at=clock.now(),
-                )
-            )
-        await uow.commit()
+            uow.auto_pay.add(_new_parking(clock, stay.ref, service, operator.sub_mchid))
+        try:
+            await uow.commit()
+        except StoreConflictError:  # a lane's entry recorded one meanwhile: the next round
+            await uow.rollback()
         entering = await uow.auto_pay.parkings_in((ParkingState.ENTERING.value,))
     told = 0
     for parking in entering:
         told += await _enter(uows, clock, ports, parking.stay_ref)
     return told
+
+
+async def enter_stay(
+    uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str, *, ended: bool = False
+) -> int:
+    """创建停车入场 for one stay just opened, if its plate is authorised (right after the entry).
+
+    `ended`: the stay may have closed already (an exit that came before its entry was told).
+    """
+    async with uows() as uow:
+        stay = await uow.stays.by_ref(stay_ref)
+        if stay is None or stay.plate is None or (stay.status != "open" and not ended):
+            return 0
+        if await uow.auto_pay.parking(stay_ref) is not None:
+            return 0  # told already (or being told by the sweep)
+        service = await uow.auto_pay.authorised_for(stay.plate)
+        if service is None:
+            return 0
+        operator = await uow.city.operator(stay.operator_id)
+        uow.auto_pay.add(_new_parking(clock, stay.ref, service, operator.sub_mchid))
+        try:
+            await uow.commit()
+        except StoreConflictError:  # the sweep recorded it first: it tells WeChat Pay
+            return 0
+    return await _enter(uows, clock, ports, stay_ref)
+
+
+def _new_parking(
+    clock: Clock, stay_ref: str, service: PlateServiceRow, sub_mchid: str
+) -> StayParkingRow:
+    return StayParkingRow(
+        stay_ref=stay_ref,
+        driver_id=service.driver_id,
+        plate=service.plate,
+        plate_colour=service.plate_colour,
+        openid=service.openid,
+        sub_mchid=sub_mchid,
+        out_parking_no=auto_pay.parking_no(stay_ref),
+        state=ParkingState.ENTERING.value,
+        created_at=clock.now(),
+    )
 
 
 async def _enter(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str) -> int:
@@ -165,16 +199,33 @@ async def _enter(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str) -
     return 1
 
 
-async def deduct_priced_stays(uows: Uows, clock: Clock, ports: AutoPayPorts) -> int:
-    """扣费受理 for every deductible stay now closed with money due; returns how many asked."""
+async def deduct_priced_stays(
+    uows: Uows, clock: Clock, ports: AutoPayPorts
+) -> tuple[LaneCommand, ...]:
+    """扣费受理 for every deductible stay now closed with money due; the lanes it opens."""
     async with uows() as uow:
         ready = await uow.auto_pay.parkings_in((ParkingState.DEDUCTIBLE.value,))
-    asked = 0
+    commands: list[LaneCommand] = []
     for parking in ready:
-        payment = await _reserve(uows, clock, ports, parking.stay_ref)
-        if payment is not None:
-            asked += await _ask(uows, clock, ports, payment)
-    return asked
+        commands += await deduct_stay(uows, clock, ports, parking.stay_ref)
+    return tuple(commands)
+
+
+async def deduct_stay(
+    uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str
+) -> tuple[LaneCommand, ...]:
+    """扣费受理 for one stay if it is deductible and priced (called right after a lot exit)."""
+    async with uows() as uow:  # most exits are of plates not in the service: no lock for them
+        parking = await uow.auto_pay.parking(stay_ref)
+    if parking is None and await enter_stay(uows, clock, ports, stay_ref, ended=True):
+        async with uows() as uow:  # a short stay whose entry was not told yet: told now
+            parking = await uow.auto_pay.parking(stay_ref)
+    if parking is None or parking.state != ParkingState.DEDUCTIBLE.value:
+        return ()
+    payment = await _reserve(uows, clock, ports, stay_ref)
+    if payment is None:
+        return ()
+    return await _ask(uows, clock, ports, payment)
 
 
 async def _reserve(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str) -> Payment | None:
@@ -219,12 +270,14 @@ async def _reserve(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str)
         return payment
 
 
-async def _ask(uows: Uows, clock: Clock, ports: AutoPayPorts, payment: Payment) -> int:
+async def _ask(
+    uows: Uows, clock: Clock, ports: AutoPayPorts, payment: Payment
+) -> tuple[LaneCommand, ...]:
     async with uows() as uow:
         parking = await uow.auto_pay.parking_of_payment(payment.out_trade_no)
         stay = await uow.stays.by_ref(payment.stay_ref or "")
         if parking is None or stay is None or parking.parking_id is None:
-            return 0
+            return ()
         name = await uow.city.place_name(stay.berth_id, stay.lot_id)
     exited = stay.exited_at or clock.now()
     request = DeductionRequest(
@@ -247,7 +300,7 @@ async def _ask(uows: Uows, clock: Clock, ports: AutoPayPorts, payment: Payment) 
         report = await ports.parking.deduct(request)
     except GatewayRejectedError as exc:
         await fail_deduction(uows, clock, payment.out_trade_no, f"refused {exc.provider_code}")
-        return 1
+        return ()
     except DomainError as exc:  # no answer: the sweep queries it (or asks again)
         async with uows() as uow:
             await record(
@@ -260,15 +313,17 @@ async def _ask(uows: Uows, clock: Clock, ports: AutoPayPorts, payment: Payment) 
                 code=exc.code,
             )
             await uow.commit()
-        return 1
-    await _accepted(uows, clock, payment.out_trade_no, parking.parking_id)
+        return ()
+    commands = await _accepted(uows, clock, payment.out_trade_no, parking.parking_id)
     if report.trade_state is not TradeState.ACCEPTED:
-        await apply_result(uows, clock, ports, report)
-    return 1
+        commands += await apply_result(uows, clock, ports, report)
+    return commands
 
 
-async def _accepted(uows: Uows, clock: Clock, out_trade_no: str, parking_id: str) -> None:
-    """WeChat Pay took the deduction on: created -> pending (a notify may have come first)."""
+async def _accepted(
+    uows: Uows, clock: Clock, out_trade_no: str, parking_id: str
+) -> tuple[LaneCommand, ...]:
+    """WeChat Pay took the deduction on: created -> pending, and a waiting car may leave."""
 
     def accept(p: Payment) -> payments.Transition[Payment]:
         if p.status is not PaymentStatus.CREATED:
@@ -286,7 +341,10 @@ async def _accepted(uows: Uows, clock: Clock, out_trade_no: str, parking_id: str
             stay_ref=parking.stay_ref if parking else None,
             out_trade_no=out_trade_no,
         )
+        # Accepted is not paid, but at a gated lot the car goes now (a notify first: no car waits).
+        commands = await release_on_acceptance(uow, clock, parking) if parking else []
         await uow.commit()
+    return tuple(commands)
 
 
 async def query_pending(uows: Uows, clock: Clock, ports: AutoPayPorts) -> tuple[LaneCommand, ...]:
@@ -302,12 +360,16 @@ async def query_pending(uows: Uows, clock: Clock, ports: AutoPayPorts) -> tuple[
             report = await ports.parking.query_deduction(payment.out_trade_no, payment.sub_mchid)
         except GatewayRejectedError as exc:
             if exc.provider_code == "ORDER_NOT_EXIST":  # never reached WeChat Pay: ask again
-                await _ask(uows, clock, ports, payment)
+                commands.extend(await _ask(uows, clock, ports, payment))
+            await tell_if_overdue(uows, clock, payment, ports.result_minutes)
             continue
         except DomainError as exc:
             log.warning("deduction %s not queried: %s", payment.out_trade_no, exc.detail)
+            await tell_if_overdue(uows, clock, payment, ports.result_minutes)
             continue
-        if report.trade_state is not TradeState.ACCEPTED:
+        if report.trade_state is TradeState.ACCEPTED:
+            await tell_if_overdue(uows, clock, payment, ports.result_minutes)
+        else:
             commands.extend(await apply_result(uows, clock, ports, report))
     return tuple(commands)
 
@@ -315,5 +377,5 @@ async def query_pending(uows: Uows, clock: Clock, ports: AutoPayPorts) -> tuple[
 async def sweep(uows: Uows, clock: Clock, ports: AutoPayPorts) -> tuple[LaneCommand, ...]:
     """One round: tell entries, ask deductions, query those without a result."""
     await enter_open_stays(uows, clock, ports)
-    await deduct_priced_stays(uows, clock, ports)
-    return await query_pending(uows, clock, ports)
+    opened = await deduct_priced_stays(uows, clock, ports)
+    return opened + await query_pending(uows, clock, ports)

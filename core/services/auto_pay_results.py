@@ -14,7 +14,6 @@ from core.lanes import LaneCommand
 from core.notices import ARREARS_REMINDER
 from core.parking_gateway import ParkingService
 from core.payment_gateway import EntryStateReport, PaymentGateway, TradeState, TransactionReport
-from core.payments import Payment
 from core.services.payments import PaymentSetup, settle_payment, update_payment
 from core.services.retrying import Uows
 from core.store.activity import StayRow
@@ -34,6 +33,8 @@ class AutoPayPorts:
     notifier: DriverNotifier
     setup: PaymentSetup
     free_minutes: int = 0
+    # How long a deduction may stay without a result before the driver is told to pay by hand.
+    result_minutes: int = 30
 
 
 async def record(
@@ -107,26 +108,32 @@ async def fail_deduction(uows: Uows, clock: Clock, out_trade_no: str, why: str) 
             reason=why,
         )
         if stay is not None:
-            uow.onstreet.add_notification(await _tell(uow, clock, parking, stay, payment))
+            notice = await arrears_notice(uow, clock, parking, stay, payment.amount_fen, "failed")
+            uow.onstreet.add_notification(notice)
         await uow.commit()
 
 
-async def _tell(
-    uow: UnitOfWork, clock: Clock, parking: StayParkingRow, stay: StayRow, payment: Payment
+async def arrears_notice(
+    uow: UnitOfWork,
+    clock: Clock,
+    parking: StayParkingRow,
+    stay: StayRow,
+    amount_fen: int,
+    outcome: str,
 ) -> NotificationRow:
-    """An arrears notice through the outbox: the deduction failed, pay by hand."""
+    """An arrears notice for the outbox: the deduction failed or is late (`outcome`), pay it."""
     body = {
         "stay_ref": stay.ref,
         "plate": parking.plate,
         "berth": await uow.city.place_name(stay.berth_id, stay.lot_id),
         "exited_at": (stay.exited_at or clock.now()).isoformat(),
-        "fee_fen": payment.amount_fen,
-        "auto_pay": "failed",
+        "fee_fen": amount_fen,
+        "auto_pay": outcome,
     }
     return NotificationRow(
         driver_id=parking.driver_id,
         kind=ARREARS_REMINDER,
-        reference=f"{stay.ref}#auto-pay-failed",
+        reference=f"{stay.ref}#auto-pay-{outcome}",
         body=body,
         created_at=clock.now(),
     )

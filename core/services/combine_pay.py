@@ -7,21 +7,30 @@ owed and the others paid.
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from core import auto_pay, payments
-from core.auto_pay import CHANNEL_WECHAT_COMBINE
+from core.auto_pay import CHANNEL_WECHAT_COMBINE, NothingToCombineError
 from core.clock import Clock
+from core.errors import DomainError
+from core.lanes import LaneCommand
 from core.parking_gateway import CombineReport, CombineRequest, SubOrder
 from core.payment_gateway import GatewayRejectedError, RequestPayment, TradeState
 from core.payments import SHANGHAI, Payment, PaymentStatus
 from core.services import vehicles
 from core.services.auto_pay import AutoPayPorts, record
+from core.services.lane_entry import lot_policy
+from core.services.lanes import StayNotFoundError
 from core.services.payments import payer_openid, settle_payment, update_payment
 from core.services.retrying import Uows
 from core.store.auto_pay import CombinePartRow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +57,45 @@ async def start_combined(
     stay_refs: list[str] | None,
 ) -> CombinedPayment:
     """One JSAPI payment for a plate's owed stays, a sub-order per stay to its sub-merchant."""
+    return await _start(
+        uows,
+        clock,
+        ports,
+        _Ask(driver_id, plate, lambda owed: auto_pay.combine_choice(owed, stay_refs), True),
+    )
+
+
+async def start_at_exit(
+    uows: Uows, clock: Clock, ports: AutoPayPorts, *, driver_id: int, stay_ref: str
+) -> CombinedPayment:
+    """At a lot collecting city arrears: the exit's fee and the plate's arrears in one payment.
+
+    Whoever is at the exit may pay (as for the exit's own fee), verified for the plate or not.
+    """
+    async with uows() as uow:
+        stay = await uow.stays.by_ref(stay_ref)
+        if stay is None or stay.lot_id is None or stay.plate is None:
+            raise StayNotFoundError(detail=f"lot stay {stay_ref!r}")
+        policy = await lot_policy(uow, await uow.city.lot(stay.lot_id))
+    if not policy.collect_arrears_at_exit:
+        raise NothingToCombineError("本停车场不在出口收取其他欠费", detail="lot does not collect")
+    choose = partial(auto_pay.exit_choice, stay_ref)
+    return await _start(uows, clock, ports, _Ask(driver_id, stay.plate, choose, False))
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """Who pays which plate's owed stays: the choice among them, and whether to check them."""
+
+    driver_id: int
+    plate: str
+    choose: Callable[[dict[str, int]], dict[str, int]]
+    verified_only: bool
+
+
+async def _start(uows: Uows, clock: Clock, ports: AutoPayPorts, ask: _Ask) -> CombinedPayment:
     combine_no = new_combine_no(clock)
-    parts = await _reserve(uows, clock, ports, driver_id, plate, stay_refs, combine_no)
+    parts = await _reserve(uows, clock, ports, ask, combine_no)
     request = CombineRequest(
         combine_out_trade_no=combine_no,
         appid=ports.setup.appid,
@@ -77,28 +123,24 @@ async def start_combined(
             )
         )
     async with uows() as uow:
-        await record(uow, clock, "combine", "prepaid", combine=combine_no, plate=plate)
+        await record(uow, clock, "combine", "prepaid", combine=combine_no, plate=ask.plate)
         await uow.commit()
     signed = ports.gateway.request_payment(ports.setup.appid, prepay_id, clock.now())
     return CombinedPayment(combine_no, tuple(opened), signed)
 
 
 async def _reserve(
-    uows: Uows,
-    clock: Clock,
-    ports: AutoPayPorts,
-    driver_id: int,
-    plate: str,
-    stay_refs: list[str] | None,
-    combine_no: str,
+    uows: Uows, clock: Clock, ports: AutoPayPorts, ask: _Ask, combine_no: str
 ) -> list[Payment]:
+    driver_id, plate = ask.driver_id, ask.plate
     async with uows() as uow:
         await uow.payments.lock_for_write()
-        await vehicles.require_verified(uow, driver_id, plate)
+        if ask.verified_only:
+            await vehicles.require_verified(uow, driver_id, plate)
         openid = await payer_openid(uow, ports.setup, driver_id)
         owed_rows = await uow.stays.unpaid_for_plate(plate)
         owed = {row.ref: due for row, due in owed_rows}
-        chosen = auto_pay.combine_choice(owed, stay_refs)
+        chosen = ask.choose(owed)
         now = clock.now()
         parts = []
         for row, _ in owed_rows:
@@ -144,19 +186,22 @@ async def _reserve(
 
 async def apply_combined(
     uows: Uows, clock: Clock, ports: AutoPayPorts, report: CombineReport
-) -> int:
-    """Apply each sub-order's state: paid ones settle their stays, failed ones fail; count paid."""
+) -> tuple[LaneCommand, ...]:
+    """Apply each sub-order's state: paid ones settle their stays (a waiting car's lane opens),
+    failed ones fail."""
     async with uows() as uow:
         known = {
             p.out_trade_no for p in await uow.auto_pay.combine_parts(report.combine_out_trade_no)
         }
-    settled = 0
+    commands: list[LaneCommand] = []
     for sub in report.sub_orders:
         if sub.out_trade_no not in known:
             continue  # never ours: not applied (the notify was verified, the number is not)
         if sub.trade_state is TradeState.SUCCESS:
-            await settle_payment(uows, clock, ports.gateway, ports.notifier, ports.setup, sub)
-            settled += 1
+            settlement = await settle_payment(
+                uows, clock, ports.gateway, ports.notifier, ports.setup, sub
+            )
+            commands.extend(settlement.lane_commands)
         elif sub.trade_state in (TradeState.PAYERROR, TradeState.CLOSED):
             await update_payment(uows, sub.out_trade_no, _fail_open)
         async with uows() as uow:
@@ -171,10 +216,53 @@ async def apply_combined(
                 amount_fen=sub.amount_fen,
             )
             await uow.commit()
-    return settled
+    return tuple(commands)
 
 
 def _fail_open(payment: Payment) -> payments.Transition[Payment]:
     if payment.status not in payments.OPEN_STATUSES:
         return payments.Transition(payment, False)
     return payments.fail(payment)
+
+
+async def close_stale_combined(uows: Uows, clock: Clock, ports: AutoPayPorts) -> int:
+    """Close combined orders left unpaid past their expiry; returns how many were closed.
+
+    Asked first (a payment may have landed with its notify lost); what is still open is closed
+    at WeChat Pay with the combined close, then here. Closing twice changes nothing.
+    """
+    expired = timedelta(minutes=ports.setup.order_minutes) + payments.CLOSE_AFTER
+    async with uows() as uow:
+        stale = await uow.auto_pay.open_combines_before(clock.now() - expired)
+    closed = 0
+    for combine_no in stale:
+        try:
+            await apply_combined(uows, clock, ports, await ports.parking.combine_query(combine_no))
+            closed += await _close(uows, clock, ports, combine_no)
+        except DomainError as exc:  # WeChat Pay down or refusing: the next sweep tries again
+            log.warning("combined order %s not closed: %s", combine_no, exc.detail)
+    return closed
+
+
+async def _close(uows: Uows, clock: Clock, ports: AutoPayPorts, combine_no: str) -> int:
+    async with uows() as uow:
+        numbers = [p.out_trade_no for p in await uow.auto_pay.combine_parts(combine_no)]
+        parts = [await uow.payments.get(no) for no in numbers]
+    still_open = [p for p in parts if p is not None and p.status in payments.OPEN_STATUSES]
+    if not still_open:
+        return 0
+    subs = tuple((p.sub_mchid, p.out_trade_no) for p in still_open)
+    await ports.parking.combine_close(combine_no, ports.setup.appid, subs)
+    now = clock.now()
+    for part in still_open:
+        await update_payment(uows, part.out_trade_no, lambda p: _close_open(p, now))
+    async with uows() as uow:
+        await record(uow, clock, "combine", "closed", combine=combine_no, parts=len(still_open))
+        await uow.commit()
+    return 1
+
+
+def _close_open(payment: Payment, now: datetime) -> payments.Transition[Payment]:
+    if payment.status not in payments.OPEN_STATUSES:
+        return payments.Transition(payment, False)
+    return payments.close(payment, now)

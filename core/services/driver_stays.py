@@ -43,6 +43,7 @@ class DriverStay:
     tariff: str | None
     payments: tuple[Payment, ...] = ()
     images: tuple[StayImage, ...] = ()
+    auto_pay: str | None = None  # core.auto_pay.ParkingState, when the stay was told to WeChat
 
 
 async def current_stays(
@@ -95,12 +96,14 @@ async def stay_detail(
         raise StayNotFoundError(detail=ref) from None  # a stranger learns nothing
     paid = await _paid_in_full(uow, row)
     images = tuple(StayImage(at, ref) for at, ref in await uow.vehicles.stay_images(row.id))
+    parking = await uow.auto_pay.parking(row.ref)
     return DriverStay(
         await stay_view(uow, clock, calendar, row),
         paid,
         _tariff(row.tariff_code, row.tariff_version),
         tuple(await uow.payments.for_stay(row.ref)),
         images,
+        parking.state if parking is not None else None,
     )
 
 

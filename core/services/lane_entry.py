@@ -53,7 +53,7 @@ async def lot_policy(uow: UnitOfWork, lot: LotRow) -> LotPolicy:
     row = await uow.lots.policy(lot.id)
     hospital = lot.kind == "hospital"
     if row is None:
-        return LotPolicy(hospital=hospital, capacity=lot.capacity)
+        return LotPolicy(hospital=hospital, capacity=lot.capacity, collect_arrears_at_exit=hospital)
     return LotPolicy(
         hospital=hospital,
         capacity=max(lot.capacity - row.sold_spaces, 0),
@@ -63,6 +63,7 @@ async def lot_policy(uow: UnitOfWork, lot: LotRow) -> LotPolicy:
         arrears_action=ListAction(row.arrears_action),
         stale_after_hours=row.stale_after_hours,
         min_confidence=row.min_confidence,
+        collect_arrears_at_exit=row.collect_arrears_at_exit,
     )
 
 

@@ -24,6 +24,7 @@ from core.plate_matching import (
     like_patterns,
     match_read,
 )
+from core.services.exit_arrears import with_city_arrears
 from core.services.lane_entry import Verdict, lot_policy, receivable_subject
 from core.services.lot_pricing import LotQuote, price_lot_stay
 from core.store.activity import StayRow
@@ -132,10 +133,14 @@ async def settle_at_exit(
         needs_review=priced.quote.needs_review and checked,
         match_flags=match_flags,
     )
-    decision = decide_exit(await lot_policy(uow, lot), facts)
+    policy = await lot_policy(uow, lot)
+    decision = decide_exit(policy, facts)
     if decision.action is LaneAction.HOLD:
         reasons = list(priced.quote.review_reasons)
         return Verdict(decision, stay.id, stay.ref, priced.due_fen, {"review": reasons})
+    extra: dict[str, Any] = {}
+    if decision.action is LaneAction.PAY and policy.collect_arrears_at_exit:
+        decision, extra["city_arrears_fen"] = await with_city_arrears(uow, stay, decision)
     waiting = hints is None or hints.waiting
     await close_priced(uow, lot, lane, stay, details, exit_at, priced, waiting=waiting)
     return Verdict(
@@ -143,7 +148,7 @@ async def settle_at_exit(
         stay.id,
         stay.ref,
         priced.due_fen,
-        {"owed_before_fen": details.paid_fen, "breakdown": priced.adjustments},
+        {"owed_before_fen": details.paid_fen, "breakdown": priced.adjustments, **extra},
     )
 
 

@@ -253,13 +253,20 @@ async def settle_exit_payment(
         owed = int(passage.details.get("owed_before_fen", 0)) + (passage.fee_fen or 0)
         if details.paid_fen < owed:
             continue
-        lane, _ = await uow.lots.lane_by_id(passage.lane_id)
-        passage.status = "done"
-        passage.details = {**passage.details, "settled_by": channel}
         text = f"{stay.plate or ''} 已缴费 一路顺风".strip()
         opened = Decision(LaneAction.OPEN, f"paid_{channel}", text)
-        commands.extend(commands_for(lane_name(lot, lane), opened))
+        commands.extend(await open_waiting(uow, lot, passage, opened, channel))
     return commands
+
+
+async def open_waiting(
+    uow: UnitOfWork, lot: LotRow, passage: LanePassageRow, opened: Decision, settled_by: str
+) -> list[LaneCommand]:
+    """Let the car waiting at a passage go: the passage is done, its lane opens."""
+    lane, _ = await uow.lots.lane_by_id(passage.lane_id)
+    passage.status = "done"
+    passage.details = {**passage.details, "settled_by": settled_by}
+    return commands_for(lane_name(lot, lane), opened)
 
 
 def as_dict(outcome: LaneOutcome) -> dict[str, Any]:

@@ -48,6 +48,7 @@ def _values(row: LotPolicyRow | None, lot: LotRow) -> PolicyValues:
         flag if hospital else row.arrears_action,
         row.stale_after_hours,
         row.min_confidence,
+        row.collect_arrears_at_exit,
     )
 
 

@@ -9,9 +9,11 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.payments import OPEN_STATUSES
 from core.store.activity import StayRow
 from core.store.base import Base
 from core.store.city import OperatorRow
+from core.store.payments import PaymentRow
 
 
 class PlateServiceRow(Base):
@@ -164,6 +166,21 @@ class AutoPayRepository:
             select(AutoPayStepRow)
             .where(AutoPayStepRow.stay_ref == stay_ref)
             .order_by(AutoPayStepRow.id)
+        )
+        return list(found.scalars())
+
+    async def open_combines_before(self, moment: datetime, limit: int = 50) -> list[str]:
+        """Combined orders with a sub-order still unpaid and open, made before `moment`."""
+        found = await self._session.execute(
+            select(CombinePartRow.combine_out_trade_no)
+            .join(PaymentRow, PaymentRow.out_trade_no == CombinePartRow.out_trade_no)
+            .where(
+                PaymentRow.status.in_([s.value for s in OPEN_STATUSES]),
+                CombinePartRow.created_at < moment,
+            )
+            .distinct()
+            .order_by(CombinePartRow.combine_out_trade_no)
+            .limit(limit)
         )
         return list(found.scalars())
 

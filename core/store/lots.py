@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,6 +76,8 @@ class LotPolicyRow(Base):
     arrears_action: Mapped[str] = mapped_column(String(8), default="refuse")
     stale_after_hours: Mapped[int] = mapped_column(default=720)
     min_confidence: Mapped[int] = mapped_column(default=0)
+    # Show a plate's other unpaid stays on the exit fee and take them in one payment (合单).
+    collect_arrears_at_exit: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class PlateBlockRow(Base):

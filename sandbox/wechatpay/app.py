@@ -17,6 +17,7 @@ from sandbox.wechat.directory import Directory
 from sandbox.wechatpay import (
     bills,
     codepay,
+    combine,
     complaints,
     fapiao,
     fund_flow_bills,
@@ -32,6 +33,7 @@ from sandbox.wechatpay.state import (
     PaySandbox,
     answer,
     read_json,
+    spawn,
     sub_mchid_of,
 )
 
@@ -52,8 +54,13 @@ def create_app(
     directory: Directory | None = None,
     refund_delay: float | None = None,
     wall_clock: Clock | None = None,
+    deduction_delay: float | None = None,
 ) -> web.Application:
-    """Build the stand-in; `clock` drives business time, `wall_clock` checks signature times."""
+    """Build the stand-in; `clock` drives business time, `wall_clock` checks signature times.
+
+    `refund_delay` and `deduction_delay`: seconds after which refunds and parking deductions
+    complete by themselves (None: only through their /sandbox/ routes).
+    """
     app = web.Application(middlewares=[_merchant_auth])
     app[SANDBOX_KEY] = PaySandbox(
         keys,
@@ -63,6 +70,7 @@ def create_app(
         wall_clock or SystemClock(),
         refund_delay,
     )
+    app[SANDBOX_KEY].parking.auto_complete_after = deduction_delay
     app.cleanup_ctx.append(_http_session)
     install(app)
     return app
@@ -86,6 +94,7 @@ def install(app: web.Application) -> None:
     fund_flow_bills.install(app)
     complaints.install(app)
     parking.install(app)
+    combine.install(app)
     fapiao.install(app)
     profitsharing.install(app)
 
@@ -222,7 +231,7 @@ async def refund(request: web.Request) -> web.Response:
         raise SandboxApiError(400, "PARAM_ERROR", "缺少 amount.refund 或 amount.total")
     created = sandbox.books.refund(data, sandbox.clock.now())
     if sandbox.refund_delay is not None and created.status == "PROCESSING":
-        _spawn(sandbox, _complete_later(sandbox, created, sandbox.refund_delay))
+        spawn(sandbox, _complete_later(sandbox, created, sandbox.refund_delay))
     return answer(sandbox, 200, created.view())
 
 
@@ -298,12 +307,3 @@ async def _finish_refund(sandbox: PaySandbox, found: Refund) -> Notification | N
 async def _complete_later(sandbox: PaySandbox, found: Refund, delay: float) -> None:
     await asyncio.sleep(delay)
     await _finish_refund(sandbox, found)
-
-
-def _spawn(sandbox: PaySandbox, coroutine: Awaitable[None]) -> None:
-    async def run() -> None:
-        await coroutine
-
-    task = asyncio.get_running_loop().create_task(run())
-    sandbox.tasks.add(task)
-    task.add_done_callback(sandbox.tasks.discard)

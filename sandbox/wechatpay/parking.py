@@ -1,37 +1,36 @@
-"""WeChat Pay's vehicle parking service (停车服务) and combined payment (合单) in the stand-in.
+"""WeChat Pay's vehicle parking service (停车服务) in the stand-in (合单: its own module).
 
 Plates are told how they are authorised and how their deductions end through /sandbox/ routes;
-deductions are accepted (ACCEPTED) and end SUCCESS or PAY_FAIL when completed, with the notify.
+deductions are accepted (ACCEPTED) and end SUCCESS or PAY_FAIL when completed, with the notify:
+by the /sandbox/ route, or by themselves after the desk's (or the plate's) delay.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
 from aiohttp import web
 
-from sandbox.wechatpay import signing
 from sandbox.wechatpay.notifications import Notification, describe
-from sandbox.wechatpay.orders import SHANGHAI, Order, SandboxApiError, paid, wechat_time
-from sandbox.wechatpay.parking_state import Combine, Entry, ParkingDesk
-from sandbox.wechatpay.state import SANDBOX_KEY, PaySandbox, answer, read_json
+from sandbox.wechatpay.orders import Order, SandboxApiError, paid, wechat_time
+from sandbox.wechatpay.parking_state import Entry, ParkingDesk
+from sandbox.wechatpay.state import SANDBOX_KEY, PaySandbox, answer, read_json, spawn
 
 SERVICE_STATES = ("NORMAL", "PAUSE", "OUT_SERVICE")
 COLOURS = ("BLUE", "GREEN", "YELLOW", "BLACK", "WHITE", "LIMEGREEN")
 
 
 def install(app: web.Application) -> None:
-    """Add the parking service, combined payment and their sandbox controls."""
+    """Add the parking service and its sandbox controls."""
     app.router.add_get("/v3/vehicle/parking/services/find", find_service)
     app.router.add_post("/v3/vehicle/parking/parkings", enter)
     app.router.add_post("/v3/vehicle/transactions/parking", deduct)
     app.router.add_get("/v3/vehicle/transactions/out-trade-no/{no}", query_deduction)
-    app.router.add_post("/v3/combine-transactions/jsapi", combine_prepay)
-    app.router.add_get("/v3/combine-transactions/out-trade-no/{no}", combine_query)
     app.router.add_post("/sandbox/wechatpay/parking/plates", set_plate)
     app.router.add_post("/sandbox/wechatpay/parking/deductions/{no}/complete", complete_deduction)
-    app.router.add_post("/sandbox/wechatpay/combine/request-payment", pay_combine)
+    app.router.add_post("/sandbox/wechatpay/parking/outage", set_outage)
 
 
 def _desk(request: web.Request) -> tuple[PaySandbox, ParkingDesk]:
@@ -39,13 +38,34 @@ def _desk(request: web.Request) -> tuple[PaySandbox, ParkingDesk]:
     return sandbox, sandbox.parking
 
 
-def _required(data: dict[str, Any], *names: str) -> None:
+def _service(request: web.Request) -> tuple[PaySandbox, ParkingDesk]:
+    """The desk for a parking-service call, unless WeChat Pay is told to be down for it."""
+    sandbox, desk = _desk(request)
+    if desk.outage_calls > 0:
+        desk.outage_calls -= 1
+        raise SandboxApiError(500, "SYSTEM_ERROR", "系统错误，请稍后重试")
+    return sandbox, desk
+
+
+async def set_outage(request: web.Request) -> web.Response:
+    """Sandbox only: the next `calls` parking-service calls (find, enter, deduct, query) fail."""
+    _, desk = _desk(request)
+    calls = (await read_json(request)).get("calls")
+    if not isinstance(calls, int) or isinstance(calls, bool) or calls < 0:
+        raise SandboxApiError(400, "PARAM_ERROR", "calls 必须为非负整数")
+    desk.outage_calls = calls
+    return web.json_response({"outage_calls": calls})
+
+
+def required(data: dict[str, Any], *names: str) -> None:
+    """PARAM_ERROR unless every named field is given."""
     for name in names:
         if data.get(name) in (None, ""):
             raise SandboxApiError(400, "PARAM_ERROR", f"缺少参数 {name}")
 
 
-def _sub_mchid(data: dict[str, Any] | Any) -> str:
+def sub_mchid_in(data: dict[str, Any] | Any) -> str:
+    """The sub-merchant a body or query names (digits), or PARAM_ERROR."""
     value = str(data.get("sub_mchid", ""))
     if not value.isdigit():
         raise SandboxApiError(400, "PARAM_ERROR", "缺少 sub_mchid")
@@ -54,10 +74,10 @@ def _sub_mchid(data: dict[str, Any] | Any) -> str:
 
 async def find_service(request: web.Request) -> web.Response:
     """GET .../services/find: the plate's service state for this user (查询车牌服务开通信息)."""
-    sandbox, desk = _desk(request)
+    sandbox, desk = _service(request)
     query = request.query  # aiohttp decodes the percent-encoded plate
-    _required(dict(query), "appid", "plate_number", "plate_color", "openid")
-    _sub_mchid(query)
+    required(dict(query), "appid", "plate_number", "plate_color", "openid")
+    sub_mchid_in(query)
     if query["plate_color"] not in COLOURS:
         raise SandboxApiError(400, "PARAM_ERROR", "plate_color 取值不正确")
     setup = desk.plate(query["plate_number"], query["plate_color"])
@@ -75,13 +95,13 @@ async def find_service(request: web.Request) -> web.Response:
 
 async def enter(request: web.Request) -> web.Response:
     """POST .../parkings: an entry; NORMAL when the plate can be deducted, else BLOCKED."""
-    sandbox, desk = _desk(request)
+    sandbox, desk = _service(request)
     data = await read_json(request)
-    _required(data, "out_parking_no", "plate_number", "plate_color", "start_time", "notify_url")
-    _required(data, "parking_name")
+    required(data, "out_parking_no", "plate_number", "plate_color", "start_time", "notify_url")
+    required(data, "parking_name")
     if not isinstance(data.get("free_duration"), int) or data["free_duration"] < 0:
         raise SandboxApiError(400, "PARAM_ERROR", "free_duration 必须为非负整数（秒）")
-    key = f"{_sub_mchid(data)}:{data['out_parking_no']}"
+    key = f"{sub_mchid_in(data)}:{data['out_parking_no']}"
     existing = desk.entries.get(key)
     if existing is not None:
         return answer(sandbox, 200, existing.view())
@@ -99,15 +119,15 @@ async def enter(request: web.Request) -> web.Response:
 
 async def deduct(request: web.Request) -> web.Response:
     """POST .../transactions/parking: a deduction is accepted (ACCEPTED), never paid at once."""
-    sandbox, desk = _desk(request)
+    sandbox, desk = _service(request)
     data = await read_json(request)
-    _required(data, "appid", "description", "out_trade_no", "notify_url", "trade_scene")
+    required(data, "appid", "description", "out_trade_no", "notify_url", "trade_scene")
     if data["trade_scene"] != "PARKING":
         raise SandboxApiError(400, "PARAM_ERROR", "trade_scene 仅支持 PARKING")
     info = data.get("parking_info") or {}
-    _required(info, "parking_id", "plate_number", "plate_color", "start_time", "end_time")
-    _required(info, "charging_duration", "device_id", "parking_name")
-    sub_mchid = _sub_mchid(data)
+    required(info, "parking_id", "plate_number", "plate_color", "start_time", "end_time")
+    required(info, "charging_duration", "device_id", "parking_name")
+    sub_mchid = sub_mchid_in(data)
     entry = next((e for e in desk.entries.values() if e.id == info["parking_id"]), None)
     if entry is None or entry.request["sub_mchid"] != sub_mchid:
         raise SandboxApiError(400, "PARAM_ERROR", "parking_id 不存在")
@@ -121,7 +141,18 @@ async def deduct(request: web.Request) -> web.Response:
     order = _parking_order(sandbox, data, entry, sub_mchid)
     desk.parking_orders[order.out_trade_no] = order
     sandbox.books.orders[order.out_trade_no] = order  # refunds find it like any order
+    delay = desk.completes_after(
+        desk.plate(entry.request["plate_number"], entry.request["plate_color"])
+    )
+    if delay is not None:
+        spawn(sandbox, _complete_later(sandbox, order, delay))
     return answer(sandbox, 200, _deduction_view(order))
+
+
+async def _complete_later(sandbox: PaySandbox, order: Order, delay: float) -> None:
+    await asyncio.sleep(delay)
+    if order.trade_state == "ACCEPTED":  # not completed by hand meanwhile
+        await finish_deduction(sandbox, order, notify=True)
 
 
 def _parking_order(
@@ -159,7 +190,7 @@ def _deduction_view(order: Order) -> dict[str, Any]:
 
 async def query_deduction(request: web.Request) -> web.Response:
     """GET .../transactions/out-trade-no/{no}?sub_mchid=: the deduction's state."""
-    sandbox, desk = _desk(request)
+    sandbox, desk = _service(request)
     order = desk.parking_orders.get(request.match_info["no"])
     if order is None or order.sub_mchid != request.query.get("sub_mchid"):
         raise SandboxApiError(404, "ORDER_NOT_EXIST", "订单不存在")
@@ -170,7 +201,7 @@ async def set_plate(request: web.Request) -> web.Response:
     """Sandbox only: a user opens, pauses or closes the service for a plate; how deductions end."""
     sandbox, desk = _desk(request)
     data = await read_json(request)
-    _required(data, "plate_number", "plate_color")
+    required(data, "plate_number", "plate_color")
     setup = desk.plate(str(data["plate_number"]), str(data["plate_color"]))
     state = str(data.get("state", setup.state))
     if state not in SERVICE_STATES:
@@ -180,9 +211,22 @@ async def set_plate(request: web.Request) -> web.Response:
     setup.state = state
     setup.openid = str(data.get("openid", setup.openid))
     setup.deduction = str(data.get("deduction", setup.deduction))
+    if setup.deduction not in ("SUCCESS", "PAY_FAIL"):
+        raise SandboxApiError(400, "PARAM_ERROR", "deduction 取值不正确")
+    setup.auto_complete = bool(data.get("auto_complete", setup.auto_complete))
+    if "delay_seconds" in data:
+        delay = data["delay_seconds"]
+        if delay is not None and (not isinstance(delay, int | float) or delay < 0):
+            raise SandboxApiError(400, "PARAM_ERROR", "delay_seconds 必须为非负数")
+        setup.delay_seconds = None if delay is None else float(delay)
     sent = [describe(n) for n in await _entries_follow(sandbox, desk, data, state)]
     return web.json_response(
-        {"state": setup.state, "deduction": setup.deduction, "notifications": sent}
+        {
+            "state": setup.state,
+            "deduction": setup.deduction,
+            "completes_after": desk.completes_after(setup),
+            "notifications": sent,
+        }
     )
 
 
@@ -239,141 +283,25 @@ async def complete_deduction(request: web.Request) -> web.Response:
     if order is None:
         raise SandboxApiError(404, "ORDER_NOT_EXIST", "订单不存在")
     data = await read_json(request) if request.can_read_body else {}
+    sent = await finish_deduction(sandbox, order, notify=bool(data.get("notify", True)))
+    return web.json_response({"trade_state": order.trade_state, "notification": describe(sent)})
+
+
+async def finish_deduction(
+    sandbox: PaySandbox, order: Order, *, notify: bool
+) -> Notification | None:
+    """An accepted deduction ends as its plate is set up; the result is notified when asked."""
     if order.trade_state == "ACCEPTED":
         info = order.request["parking_info"]
-        outcome = desk.plate(info["plate_number"], info["plate_color"]).deduction
+        outcome = sandbox.parking.plate(info["plate_number"], info["plate_color"]).deduction
         if outcome == "SUCCESS":
             paid(order, sandbox.clock.now())
         else:
             order.trade_state = "PAY_FAIL"
-    sent = None
-    if data.get("notify", True):
-        event = "TRANSACTION.SUCCESS" if order.trade_state == "SUCCESS" else "TRANSACTION.FAIL"
-        summary = "支付成功" if order.trade_state == "SUCCESS" else "支付失败"
-        sent = await sandbox.outbox.send(
-            order.notify_url, event, summary, "transaction", _deduction_view(order)
-        )
-    return web.json_response({"trade_state": order.trade_state, "notification": describe(sent)})
-
-
-async def combine_prepay(request: web.Request) -> web.Response:
-    """POST /v3/combine-transactions/jsapi: one prepay over sub-orders of several sub-merchants."""
-    sandbox, desk = _desk(request)
-    data = await read_json(request)
-    _required(data, "combine_appid", "combine_mchid", "combine_out_trade_no", "notify_url")
-    if data["combine_mchid"] != sandbox.books.sp_mchid:
-        raise SandboxApiError(400, "PARAM_ERROR", "combine_mchid 与签名商户号不一致")
-    openid = (data.get("combine_payer_info") or {}).get("openid")
-    subs = data.get("sub_orders")
-    if not openid or not isinstance(subs, list) or not 1 <= len(subs) <= 10:
-        raise SandboxApiError(400, "PARAM_ERROR", "sub_orders 须为 1 至 10 笔，且需 openid")
-    existing = desk.combines.get(str(data["combine_out_trade_no"]))
-    if existing is not None:
-        return answer(sandbox, 200, {"prepay_id": existing.prepay_id})
-    now = sandbox.clock.now()
-    prepay_id = f"wx{now.astimezone(SHANGHAI):%Y%m%d%H%M%S}{secrets.token_hex(10)}"
-    orders = [_sub_order(sandbox, data, sub, openid, prepay_id) for sub in subs]
-    if len({o.out_trade_no for o in orders}) != len(orders):
-        raise SandboxApiError(400, "PARAM_ERROR", "子单商户订单号重复")
-    for order in orders:
-        sandbox.books.orders[order.out_trade_no] = order
-    desk.combines[str(data["combine_out_trade_no"])] = Combine(
-        str(data["combine_out_trade_no"]),
-        str(data["combine_appid"]),
-        str(data["notify_url"]),
-        str(openid),
-        prepay_id,
-        orders,
+    if not notify:
+        return None
+    event = "TRANSACTION.SUCCESS" if order.trade_state == "SUCCESS" else "TRANSACTION.FAIL"
+    summary = "支付成功" if order.trade_state == "SUCCESS" else "支付失败"
+    return await sandbox.outbox.send(
+        order.notify_url, event, summary, "transaction", _deduction_view(order)
     )
-    return answer(sandbox, 200, {"prepay_id": prepay_id})
-
-
-def _sub_order(
-    sandbox: PaySandbox, data: dict[str, Any], sub: dict[str, Any], openid: str, prepay_id: str
-) -> Order:
-    _required(sub, "mchid", "out_trade_no", "description")
-    if sub["mchid"] != sandbox.books.sp_mchid:
-        raise SandboxApiError(400, "PARAM_ERROR", "子单 mchid 须为服务商商户号")
-    total = (sub.get("amount") or {}).get("total_amount")
-    if not isinstance(total, int) or total <= 0:
-        raise SandboxApiError(400, "PARAM_ERROR", "amount.total_amount 必须为正整数（分）")
-    if str(sub["out_trade_no"]) in sandbox.books.orders:
-        raise SandboxApiError(403, "OUT_TRADE_NO_USED", "商户订单号重复")
-    return Order(
-        sp_appid=str(data["combine_appid"]),
-        sp_mchid=sandbox.books.sp_mchid,
-        sub_mchid=_sub_mchid(sub),
-        out_trade_no=str(sub["out_trade_no"]),
-        description=str(sub["description"]),
-        notify_url=str(data["notify_url"]),
-        total=total,
-        payer={"sp_openid": openid},
-        attach=str(sub.get("attach", "")),
-        created_at=sandbox.clock.now(),
-        prepay_id=prepay_id,
-        request=sub,
-    )
-
-
-def combine_view(combine: Combine) -> dict[str, Any]:
-    """The combined order as its query and its notify describe it."""
-    subs = []
-    for order in combine.orders:
-        sub: dict[str, Any] = {
-            "mchid": order.sp_mchid,
-            "sub_mchid": order.sub_mchid,
-            "trade_type": "JSAPI",
-            "trade_state": order.trade_state,
-            "out_trade_no": order.out_trade_no,
-            "attach": order.attach,
-            "amount": {"total_amount": order.total, "currency": "CNY"},
-        }
-        if order.transaction_id is not None:
-            sub["transaction_id"] = order.transaction_id
-            sub["amount"].update(payer_amount=order.total, payer_currency="CNY")
-        if order.success_time is not None:
-            sub["success_time"] = wechat_time(order.success_time)
-        subs.append(sub)
-    return {
-        "combine_appid": combine.combine_appid,
-        "combine_mchid": combine.orders[0].sp_mchid,
-        "combine_out_trade_no": combine.combine_out_trade_no,
-        "combine_payer_info": {"openid": combine.openid},
-        "sub_orders": subs,
-    }
-
-
-async def combine_query(request: web.Request) -> web.Response:
-    """GET /v3/combine-transactions/out-trade-no/{no}."""
-    sandbox, desk = _desk(request)
-    combine = desk.combines.get(request.match_info["no"])
-    if combine is None:
-        raise SandboxApiError(404, "ORDER_NOT_EXIST", "订单不存在")
-    return answer(sandbox, 200, combine_view(combine))
-
-
-async def pay_combine(request: web.Request) -> web.Response:
-    """Sandbox only: the payer confirms a combined payment; `fail` names sub-orders that fail."""
-    sandbox, desk = _desk(request)
-    data = await read_json(request)
-    prepay_id = str(data.get("package", "")).removeprefix("prepay_id=")
-    combine = next((c for c in desk.combines.values() if c.prepay_id == prepay_id), None)
-    if combine is None:
-        raise SandboxApiError(404, "ORDER_NOT_EXIST", "预支付交易会话不存在")
-    message = "".join(f"{data.get(k, '')}\n" for k in ("appId", "timeStamp", "nonceStr", "package"))
-    if not signing.verify(sandbox.merchant_key, message, str(data.get("paySign", ""))):
-        raise SandboxApiError(400, "SIGN_ERROR", "paySign 签名错误")
-    if data.get("openid") != combine.openid:
-        raise SandboxApiError(403, "NO_AUTH", "当前用户不是该订单的支付者")
-    failing = set(data.get("fail", []))
-    for order in combine.orders:
-        if order.trade_state == "NOTPAY":
-            if order.out_trade_no in failing:
-                order.trade_state = "PAYERROR"
-            else:
-                paid(order, sandbox.clock.now())
-    sent = await sandbox.outbox.send(
-        combine.notify_url, "TRANSACTION.SUCCESS", "支付成功", "transaction", combine_view(combine)
-    )
-    states = {o.out_trade_no: o.trade_state for o in combine.orders}
-    return web.json_response({"sub_orders": states, "notification": describe(sent)})

@@ -17,6 +17,8 @@ class PlateSetup:
     openid: str = ""
     deduction: str = "SUCCESS"  # SUCCESS or PAY_FAIL when completed
     opened_at: datetime | None = None
+    auto_complete: bool = True  # completed by itself after the delay (when the desk has one)
+    delay_seconds: float | None = None  # None: the desk's delay
 
 
 @dataclass(slots=True)
@@ -56,6 +58,16 @@ class ParkingDesk:
     entries: dict[str, Entry] = field(default_factory=dict)
     combines: dict[str, Combine] = field(default_factory=dict)
     parking_orders: dict[str, Order] = field(default_factory=dict)
+    # Seconds after which an accepted deduction completes by itself (`make run`); None: never,
+    # the /sandbox/ route completes it (tests).
+    auto_complete_after: float | None = None
+    outage_calls: int = 0  # the next this many parking-service calls answer 500 SYSTEM_ERROR
 
     def plate(self, number: str, colour: str) -> PlateSetup:
         return self.plates.setdefault(f"{number}:{colour}", PlateSetup())
+
+    def completes_after(self, setup: PlateSetup) -> float | None:
+        """When a deduction of this plate completes by itself, or None."""
+        if not setup.auto_complete or self.auto_complete_after is None:
+            return None
+        return self.auto_complete_after if setup.delay_seconds is None else setup.delay_seconds

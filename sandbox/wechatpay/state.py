@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,6 +65,13 @@ class PaySandbox:
 
 
 SANDBOX_KEY = web.AppKey("wechatpay_sandbox", PaySandbox)
+
+
+def spawn(sandbox: PaySandbox, coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run something later in the stand-in (cancelled when it stops)."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    sandbox.tasks.add(task)
+    task.add_done_callback(sandbox.tasks.discard)
 
 
 def answer(

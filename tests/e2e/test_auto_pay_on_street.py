@@ -16,13 +16,17 @@ from config.settings import Settings
 from core.clock import FrozenClock
 from core.services import auto_pay
 from core.store.auto_pay import StayParkingRow
-from core.store.people import DriverOpenidRow, VehicleBindingRow, VehicleRow
 from core.store.unit_of_work import UnitOfWork
 from sandbox.wechatpay.keys import SandboxKeys
 from server.resources import DATABASE_KEY
 from server.wechat import WECHAT_SERVICES_KEY
 from tests.e2e.test_walking_skeleton import EXPECTED_FEE_FEN, PLATE, sensor_event, staff_token
-from tests.wechat_sandbox import app_with_builtin_sandbox, log_in_driver, sandbox_keys
+from tests.wechat_sandbox import (
+    app_with_builtin_sandbox,
+    log_in_driver,
+    sandbox_keys,
+    verified_driver_of,
+)
 
 __all__ = ["sandbox_keys"]
 
@@ -42,24 +46,7 @@ async def test_sensors_price_a_stay_and_wechat_pay_deducts_it(
         return UnitOfWork(database.sessions)
 
     headers, openid = await log_in_driver(client, sandbox, "li-lei")
-    async with uows() as uow:
-        driver_id = await uow.session.scalar(
-            select(DriverOpenidRow.driver_id).where(DriverOpenidRow.openid == openid)
-        )
-        assert driver_id is not None
-        vehicle = VehicleRow(plate=PLATE, plate_colour="BLUE")
-        uow.session.add(vehicle)
-        await uow.session.flush()
-        uow.session.add(
-            VehicleBindingRow(
-                driver_id=driver_id,
-                vehicle_id=vehicle.id,
-                created_at=clock.now(),
-                verified_at=clock.now(),
-                verified_by="licence",
-            )
-        )
-        await uow.commit()
+    await verified_driver_of(database, clock, openid, PLATE)
     setup = {"plate_number": PLATE, "plate_color": "BLUE", "openid": openid, "state": "NORMAL"}
     async with client.session.post(f"{sandbox}/sandbox/wechatpay/parking/plates", json=setup):
         pass

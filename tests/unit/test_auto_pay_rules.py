@@ -63,3 +63,30 @@ def test_at_most_ten_stays_are_combined() -> None:
     with pytest.raises(NothingToCombineError):
         auto_pay.combine_choice(owed, None)
     assert len(auto_pay.combine_choice(owed, list(owed)[:10])) == 10
+
+
+def test_an_exit_takes_its_own_fee_and_the_oldest_other_arrears_up_to_one_payment() -> None:
+    owed = {f"s{n:02d}": 100 + n for n in range(12)}  # oldest first, as the store lists them
+    owed["exit"] = 600
+    taken = auto_pay.exit_choice("exit", owed)
+    assert list(taken) == ["exit", *(f"s{n:02d}" for n in range(9))]
+    assert len(taken) == auto_pay.MAX_COMBINED and taken["exit"] == 600
+    # What the exit shows is what the payment takes beside its own fee.
+    beside = auto_pay.arrears_beside("exit", {k: v for k, v in owed.items() if k != "exit"})
+    assert beside == {k: v for k, v in taken.items() if k != "exit"}
+
+
+@pytest.mark.parametrize(
+    ("owed", "why"),
+    [
+        ({"exit": 600}, "no arrears"),
+        ({"other": 300}, "not owed"),
+        ({"exit": 0, "other": 300}, "not owed"),
+    ],
+)
+def test_an_exit_without_arrears_or_not_owed_is_not_combined(
+    owed: dict[str, int], why: str
+) -> None:
+    with pytest.raises(NothingToCombineError) as refused:
+        auto_pay.exit_choice("exit", owed)
+    assert why in (refused.value.detail or "")

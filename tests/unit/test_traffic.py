@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from itertools import pairwise
+from typing import Any
 
 from sandbox.traffic import DaySpec, LotSpec, generate_day, summary
 
@@ -65,3 +66,30 @@ def test_berth_sensors_alternate_occupied_and_vacated() -> None:
         ordered = [state for _, state in sorted(states)]
         assert ordered[0] == "occupied"
         assert all(a != b for a, b in pairwise(ordered))
+
+
+def test_auto_deduct_plates_drive_one_car_at_a_time_and_change_nothing_else() -> None:
+    plates = tuple(f"浙BW{n:04d}" for n in range(1, 41))
+    with_auto = DaySpec(
+        day=SPEC.day, lots=SPEC.lots, auto_deduct_share=0.3, auto_deduct_plates=plates
+    )
+    events = generate_day(with_auto, 7)
+    assert events == generate_day(with_auto, 7)
+    # Without the share the day is the one it always was, seed for seed.
+    assert generate_day(DaySpec(day=SPEC.day, lots=SPEC.lots, auto_deduct_plates=plates), 7) == (
+        generate_day(DaySpec(day=SPEC.day, lots=SPEC.lots), 7)
+    )
+    cars: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if "auto_deduct" in event.tags and "duplicate" not in event.tags:
+            car, _, side = event.payload["event_id"].rpartition("-")
+            cars.setdefault(car, {})[side] = datetime.fromisoformat(event.payload["device_time"])
+            if side == "in":
+                cars[car]["plate"] = event.payload["plate"]
+    assert 0.2 * 300 < len(cars) < 0.4 * 300  # about the share of the day's 300 cars
+    by_plate: dict[str, list[tuple[datetime, datetime]]] = {}
+    for car in cars.values():
+        assert car["plate"] in plates
+        by_plate.setdefault(car["plate"], []).append((car["in"], car["out"]))
+    for stays in by_plate.values():  # one car per plate: never in two places at once
+        assert all(a[1] < b[0] for a, b in pairwise(sorted(stays)))

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     sandbox_port: int = Field(8090, ge=0, le=65535)
     sandbox_keys_dir: str = "var/sandbox"
     payments_sweep_seconds: float = Field(300.0, ge=0)
+    # Networked lots (docs/networking.md): the webhook outbox is polled this often (0 = off),
+    # and lots that pushed nothing for 15 minutes are flagged silent by a check this often.
+    network_webhook_poll_seconds: float = Field(1.0, ge=0)
+    network_silence_check_seconds: float = Field(60.0, ge=0)
     # Invoices (docs/invoices.md): send requested ones, poll issuing ones, carry out reversals.
     invoices_sweep_seconds: float = Field(15.0, ge=0)
     # Invoice files sent by email; unset: the email route answers 503 mail_not_configured.

@@ -56,6 +56,7 @@ class Permission(StrEnum):
     APPEALS_HANDLE = "appeals_handle"
     APPEALS_APPROVE = "appeals_approve"
     INVOICES_MANAGE = "invoices_manage"
+    NETWORK_MANAGE = "network_manage"  # the register of networked lots and their keys
 
 
 P = Permission

@@ -19,6 +19,7 @@ from ops_api import (
     lot_rights,
     lot_rules,
     merchants,
+    network_lots,
     onstreet,
     payments,
     review,
@@ -52,6 +53,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     support_stream.routes,
     appeals.routes,
     complaints.routes,
+    network_lots.routes,
 )
 
 

@@ -123,13 +123,13 @@ async def driver_features_ctx(app: web.Application) -> AsyncIterator[None]:
     if redis_index is not None:
         await reload_places(app, redis_index)
         every = settings.nearby_refresh_seconds
-        tasks.append(_forever(every, lambda: reload_places(app, redis_index), "place index"))
+        tasks.append(run_forever(every, lambda: reload_places(app, redis_index), "place index"))
     if settings.notices_send_seconds > 0:
         every = settings.notices_send_seconds
-        tasks.append(_forever(every, lambda: send_notices(app), "notice sending"))
+        tasks.append(run_forever(every, lambda: send_notices(app), "notice sending"))
     if settings.arrears_reminder_seconds > 0 and settings.arrears_reminder_most > 0:
         every = settings.arrears_reminder_seconds
-        tasks.append(_forever(every, lambda: remind_arrears(app), "arrears reminders"))
+        tasks.append(run_forever(every, lambda: remind_arrears(app), "arrears reminders"))
     running = [asyncio.create_task(task) for task in tasks]
     try:
         yield
@@ -176,7 +176,8 @@ async def remind_arrears(app: web.Application) -> int:
         return await queue_reminders(uow, app[CLOCK_KEY], reminder_policy(app[SETTINGS_KEY]))
 
 
-async def _forever(every: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+async def run_forever(every: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run a step every `every` seconds until cancelled; a failed round is logged."""
     while True:
         await asyncio.sleep(every)
         try:

@@ -50,8 +50,9 @@ class UnsupportedMediaTypeError(DomainError):
 class ApiRoutes:
     """A list of endpoints that validates input and enforces staff permissions."""
 
-    def __init__(self, tag: str) -> None:
+    def __init__(self, tag: str, *, signed: bool = False) -> None:
         self.tag = tag
+        self.signed = signed  # every route is signed by a lot's key (the networking API)
         self.endpoints: list[Endpoint] = []
 
     def route(

@@ -21,6 +21,7 @@ from core.store.invoices import InvoiceRepository
 from core.store.lane_read_repository import LaneReadRepository
 from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
+from core.store.network_repository import NetworkRepository
 from core.store.onstreet_repository import OnStreetRepository
 from core.store.pass_sales import PassSalesRepository
 from core.store.payments import PaymentRepository
@@ -69,6 +70,7 @@ class UnitOfWork:
     support: SupportRepository
     appeals: AppealRepository
     auto_pay: AutoPayRepository
+    network: NetworkRepository
     invoices: InvoiceRepository
 
     def __init__(
@@ -103,6 +105,7 @@ class UnitOfWork:
         self.support = SupportRepository(self.session)
         self.appeals = AppealRepository(self.session)
         self.auto_pay = AutoPayRepository(self.session)
+        self.network = NetworkRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets

@@ -46,7 +46,7 @@ OPENAPI_KEY = web.AppKey("openapi", dict)
 def create_app(
     settings: Settings, *, clock: Clock | None = None, calendar: DayCalendar | None = None
 ) -> web.Application:
-    """Build the root application with its sub-apps (/mp/, /wechat/, /devices/, /ops/, /network/)."""
+    """The root application with its sub-apps /mp/, /wechat/, /devices/, /ops/, /network/."""
     install_log_masking()  # whoever serves the app, its log lines (access log too) are masked
     app = web.Application(middlewares=[error_middleware])
     app[SETTINGS_KEY] = settings

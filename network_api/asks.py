@@ -18,7 +18,7 @@ from server.resources import clock, unit_of_work
 routes = ApiRoutes("network", signed=True)
 
 
-class OwedStayOut(BaseModel):
+class NetworkOwedStayOut(BaseModel):
     """One unpaid stay of the plate."""
 
     stay_ref: str
@@ -28,15 +28,15 @@ class OwedStayOut(BaseModel):
     collectable: bool = Field(description="this lot's operator owns it: collect it at the exit")
 
 
-class ArrearsOut(BaseModel):
+class NetworkArrearsOut(BaseModel):
     """A plate's city arrears."""
 
     plate: str
     due_fen: int
-    stays: list[OwedStayOut]
+    stays: list[NetworkOwedStayOut]
 
 
-class RightsOut(BaseModel):
+class NetworkRightsOut(BaseModel):
     """What lets the plate through without paying here."""
 
     plate: str
@@ -45,7 +45,7 @@ class RightsOut(BaseModel):
     auto_deduct: bool = Field(description="WeChat Pay's parking service may deduct for it")
 
 
-class PaidOnlineOut(BaseModel):
+class NetworkPaidOnlineOut(BaseModel):
     """One mini-program payment."""
 
     out_trade_no: str
@@ -53,7 +53,7 @@ class PaidOnlineOut(BaseModel):
     paid_at: datetime | None
 
 
-class SessionPaymentsOut(BaseModel):
+class NetworkSessionPaymentsOut(BaseModel):
     """A session's fee and what was paid toward it ("paid elsewhere": open when due is 0)."""
 
     session_id: str
@@ -62,17 +62,17 @@ class SessionPaymentsOut(BaseModel):
     paid_online_fen: int
     paid_on_site_fen: int
     due_fen: int
-    payments: list[PaidOnlineOut]
+    payments: list[NetworkPaidOnlineOut]
 
 
-class NoticesQuery(BaseModel):
+class NetworkNoticesQuery(BaseModel):
     """The cursor: notices after this id."""
 
     after: int = Field(0, ge=0, le=2**53)
     limit: int = Field(100, ge=1, le=500)
 
 
-class NoticeOut(BaseModel):
+class NetworkNoticeOut(BaseModel):
     """One notice as it was (or will be) posted to the lot's webhook."""
 
     id: int
@@ -84,17 +84,17 @@ class NoticeOut(BaseModel):
     attempts: int
 
 
-class NoticesOut(BaseModel):
+class NetworkNoticesOut(BaseModel):
     """Notices after the cursor; ask again with `after` = the last id."""
 
-    notices: list[NoticeOut]
+    notices: list[NetworkNoticeOut]
 
 
 @routes.route(
     "GET",
     "/v1/plates/{plate}/arrears",
     "A plate's unpaid stays across the city (flag, or collect this operator's at the exit)",
-    response=ArrearsOut,
+    response=NetworkArrearsOut,
 )
 async def show_arrears(request: web.Request, _: None) -> web.Response:
     """Answer the plate's arrears."""
@@ -103,14 +103,14 @@ async def show_arrears(request: web.Request, _: None) -> web.Response:
         plate = parse_plate(request.match_info["plate"]).number
         found = await network_queries.plate_arrears(uow, caller, plate)
         await uow.commit()
-    return json_response(ArrearsOut.model_validate(asdict(found)))
+    return json_response(NetworkArrearsOut.model_validate(asdict(found)))
 
 
 @routes.route(
     "GET",
     "/v1/plates/{plate}/rights",
     "Whether a plate holds a pass of this lot or WeChat Pay's parking service",
-    response=RightsOut,
+    response=NetworkRightsOut,
 )
 async def show_rights(request: web.Request, _: None) -> web.Response:
     """Answer the plate's rights here."""
@@ -120,7 +120,7 @@ async def show_rights(request: web.Request, _: None) -> web.Response:
         rights = await network_queries.plate_rights(uow, clock(request), caller, plate)
         await uow.commit()
     return json_response(
-        RightsOut(
+        NetworkRightsOut(
             plate=rights.plate,
             has_pass=rights.pass_valid_until is not None,
             pass_valid_until=rights.pass_valid_until,
@@ -133,7 +133,7 @@ async def show_rights(request: web.Request, _: None) -> web.Response:
     "GET",
     "/v1/sessions/{session_id}/payments",
     "What a driver paid in the mini-program for a session (paid elsewhere)",
-    response=SessionPaymentsOut,
+    response=NetworkSessionPaymentsOut,
 )
 async def show_session_payments(request: web.Request, _: None) -> web.Response:
     """Answer the session's payments."""
@@ -141,24 +141,24 @@ async def show_session_payments(request: web.Request, _: None) -> web.Response:
         caller = await signed_caller(request, uow)
         paid = await network_queries.session_payments(uow, caller, request.match_info["session_id"])
         await uow.commit()
-    return json_response(SessionPaymentsOut.model_validate(asdict(paid)))
+    return json_response(NetworkSessionPaymentsOut.model_validate(asdict(paid)))
 
 
 @routes.route(
     "GET",
     "/v1/notices",
     "The platform's notices to this lot after a cursor (for webhooks it missed)",
-    query=NoticesQuery,
-    response=NoticesOut,
+    query=NetworkNoticesQuery,
+    response=NetworkNoticesOut,
 )
-async def list_notices(request: web.Request, query: NoticesQuery) -> web.Response:
+async def list_notices(request: web.Request, query: NetworkNoticesQuery) -> web.Response:
     """Answer the notices after the cursor."""
     async with unit_of_work(request) as uow:
         caller = await signed_caller(request, uow)
         found = await network_notices.notices_after(uow, caller, query.after, query.limit)
         await uow.commit()
     notices = [
-        NoticeOut(
+        NetworkNoticeOut(
             id=n.id,
             event_id=n.event_id,
             type=n.kind,
@@ -169,4 +169,4 @@ async def list_notices(request: web.Request, query: NoticesQuery) -> web.Respons
         )
         for n in found
     ]
-    return json_response(NoticesOut(notices=notices))
+    return json_response(NetworkNoticesOut(notices=notices))

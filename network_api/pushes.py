@@ -26,13 +26,13 @@ Fen = Field(ge=0, le=10_000_000)
 VehicleClass = Literal["small", "large"]
 
 
-class Pushed(BaseModel):
+class NetworkPushed(BaseModel):
     """Every push names the lot's own message id, unique per lot."""
 
     message_id: str = Id
 
 
-class EntryIn(Pushed):
+class NetworkEntryIn(NetworkPushed):
     """A car entered (PP/Bolink: in_time, car_number, order_id, in_channel_id)."""
 
     session_id: str = Field(min_length=1, max_length=64, description="the lot's order_id")
@@ -42,7 +42,7 @@ class EntryIn(Pushed):
     vehicle_class: VehicleClass = "small"
 
 
-class ExitIn(EntryIn):
+class NetworkExitIn(NetworkEntryIn):
     """A car left with the fee charged and what was taken on site (total_fee, paid)."""
 
     exited_at: AwareDatetime
@@ -50,7 +50,7 @@ class ExitIn(EntryIn):
     paid_fen: int = Fen
 
 
-class PaymentIn(Pushed):
+class NetworkPaymentIn(NetworkPushed):
     """Money taken on site: for one of the lot's sessions, or a city arrears stay at the exit."""
 
     session_id: str | None = Field(None, min_length=1, max_length=64)
@@ -66,7 +66,7 @@ class PaymentIn(Pushed):
         return self
 
 
-class CountIn(Pushed):
+class NetworkCountIn(NetworkPushed):
     """Live spaces (PP: TotalSpaces, RemainingSpaces)."""
 
     total_spaces: int = Field(ge=0, le=100_000)
@@ -74,7 +74,7 @@ class CountIn(Pushed):
     counted_at: AwareDatetime
 
 
-class FaultIn(Pushed):
+class NetworkFaultIn(NetworkPushed):
     """A lane or device fault, or its recovery."""
 
     device: str = Field(min_length=1, max_length=64)
@@ -85,7 +85,7 @@ class FaultIn(Pushed):
     at: AwareDatetime
 
 
-class SummaryIn(Pushed):
+class NetworkSummaryIn(NetworkPushed):
     """The lot's own totals of a day (Asia/Shanghai)."""
 
     day: date
@@ -95,7 +95,7 @@ class SummaryIn(Pushed):
     paid_fen: int = Field(ge=0, le=10_000_000_000)
 
 
-class ReceiptOut(BaseModel):
+class NetworkReceiptOut(BaseModel):
     """Accepted now or a duplicate of one accepted before; the platform's stay when any."""
 
     message_id: str
@@ -109,14 +109,18 @@ async def _push(request: web.Request, message_id: str, message: Message) -> web.
         receipt = await receive(uow, clock(request), caller, message_id, message)
     status = "duplicate" if receipt.duplicate else "accepted"
     return json_response(
-        ReceiptOut(message_id=message_id, status=status, stay_ref=receipt.stay_ref)
+        NetworkReceiptOut(message_id=message_id, status=status, stay_ref=receipt.stay_ref)
     )
 
 
 @routes.route(
-    "POST", "/v1/entries", "A car entered a networked lot", body=EntryIn, response=ReceiptOut
+    "POST",
+    "/v1/entries",
+    "A car entered a networked lot",
+    body=NetworkEntryIn,
+    response=NetworkReceiptOut,
 )
-async def push_entry(request: web.Request, body: EntryIn) -> web.Response:
+async def push_entry(request: web.Request, body: NetworkEntryIn) -> web.Response:
     """Open the session's stay (or keep the one its earlier exit made)."""
     entry = Entry(body.session_id, body.plate, body.entered_at, body.lane, body.vehicle_class)
     return await _push(request, body.message_id, entry)
@@ -126,10 +130,10 @@ async def push_entry(request: web.Request, body: EntryIn) -> web.Response:
     "POST",
     "/v1/exits",
     "A car left a networked lot, with the fee and what was paid on site",
-    body=ExitIn,
-    response=ReceiptOut,
+    body=NetworkExitIn,
+    response=NetworkReceiptOut,
 )
-async def push_exit(request: web.Request, body: ExitIn) -> web.Response:
+async def push_exit(request: web.Request, body: NetworkExitIn) -> web.Response:
     """Close the session's stay with its fee; what is not paid becomes the plate's arrears."""
     left = Exit(
         body.session_id,
@@ -148,28 +152,36 @@ async def push_exit(request: web.Request, body: ExitIn) -> web.Response:
     "POST",
     "/v1/payments",
     "Money taken on site for a session, or for a city arrears stay collected at the exit",
-    body=PaymentIn,
-    response=ReceiptOut,
+    body=NetworkPaymentIn,
+    response=NetworkReceiptOut,
 )
-async def push_payment(request: web.Request, body: PaymentIn) -> web.Response:
+async def push_payment(request: web.Request, body: NetworkPaymentIn) -> web.Response:
     """Note the payment toward the stay."""
     paid = SitePayment(body.amount_fen, body.channel, body.paid_at, body.session_id, body.stay_ref)
     return await _push(request, body.message_id, paid)
 
 
 @routes.route(
-    "POST", "/v1/counts", "A networked lot's live free spaces", body=CountIn, response=ReceiptOut
+    "POST",
+    "/v1/counts",
+    "A networked lot's live free spaces",
+    body=NetworkCountIn,
+    response=NetworkReceiptOut,
 )
-async def push_count(request: web.Request, body: CountIn) -> web.Response:
+async def push_count(request: web.Request, body: NetworkCountIn) -> web.Response:
     """Keep the count unless a newer one is kept."""
     count = FreeCount(body.total_spaces, body.free_spaces, body.counted_at)
     return await _push(request, body.message_id, count)
 
 
 @routes.route(
-    "POST", "/v1/faults", "A lane or device fault or recovery", body=FaultIn, response=ReceiptOut
+    "POST",
+    "/v1/faults",
+    "A lane or device fault or recovery",
+    body=NetworkFaultIn,
+    response=NetworkReceiptOut,
 )
-async def push_fault(request: web.Request, body: FaultIn) -> web.Response:
+async def push_fault(request: web.Request, body: NetworkFaultIn) -> web.Response:
     """Keep the device's newest state."""
     fault = Fault(body.device, body.state, body.at, body.lane, body.fault_code, body.detail)
     return await _push(request, body.message_id, fault)
@@ -179,10 +191,10 @@ async def push_fault(request: web.Request, body: FaultIn) -> web.Response:
     "POST",
     "/v1/summaries",
     "A networked lot's totals of a day",
-    body=SummaryIn,
-    response=ReceiptOut,
+    body=NetworkSummaryIn,
+    response=NetworkReceiptOut,
 )
-async def push_summary(request: web.Request, body: SummaryIn) -> web.Response:
+async def push_summary(request: web.Request, body: NetworkSummaryIn) -> web.Response:
     """Keep the day's totals beside what the platform counted."""
     summary = DailySummary(body.day, body.entries, body.exits, body.fee_fen, body.paid_fen)
     return await _push(request, body.message_id, summary)

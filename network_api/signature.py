@@ -30,7 +30,7 @@ async def signed_caller(request: web.Request, uow: UnitOfWork) -> Caller:
     signed = SignedRequest(
         app_id=app_id,
         method=request.method,
-        path=request.path_qs,
+        path=request.raw_path,  # with the query, percent-encoded as sent
         timestamp=timestamp,
         nonce=nonce,
         body=await request.read(),

@@ -39,7 +39,7 @@ class NetworkLotIn(BaseModel):
     contact: str = Field(min_length=1, max_length=128)
     tariff_code: str | None = Field(None, min_length=1, max_length=64)
     tariff_summary: str | None = Field(None, min_length=1, max_length=256)
-    webhook_url: str | None = Field(None, max_length=512, pattern=r"^https?://")
+    webhook_url: str | None = Field(None, max_length=512, pattern=r"^https?://[\x21-\x7e]+$")
 
 
 class IssuedKeyOut(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from urllib.parse import quote
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -59,6 +60,8 @@ class ThirdPartyLot:
         """Send one signed request; `nonce` repeats one on purpose (a replay)."""
         raw = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
         timestamp, nonce = str(int(self.now())), nonce or secrets.token_hex(12)
+        path = quote(path, safe="/?=&%")  # signed as sent: percent-encoded
+        url = self.base_url.rstrip("/") + path
         headers = {
             HEADER_APP_ID: self.app_id,
             HEADER_TIMESTAMP: timestamp,
@@ -67,7 +70,6 @@ class ThirdPartyLot:
         }
         if body is not None:
             headers["Content-Type"] = "application/json"
-        url = self.base_url.rstrip("/") + path
         async with self.session.request(method, url, data=raw or None, headers=headers) as reply:
             return Answer(reply.status, await reply.json(content_type=None))
 
@@ -179,7 +181,7 @@ class ThirdPartyLot:
         signed = SignedRequest(
             app_id=request.headers.get(HEADER_APP_ID, ""),
             method=request.method,
-            path=request.path_qs,
+            path=request.raw_path,
             timestamp=request.headers.get(HEADER_TIMESTAMP, ""),
             nonce=request.headers.get(HEADER_NONCE, ""),
             body=raw,

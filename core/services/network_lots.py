@@ -9,7 +9,7 @@ from decimal import Decimal
 from core import network_keys
 from core.clock import Clock
 from core.errors import ConflictError, ValidationFailedError
-from core.network import SILENT_AFTER, count_age_seconds
+from core.network import SILENT_AFTER, count_age_seconds, is_silent
 from core.network_errors import NetworkLotExistsError, NetworkLotUnknownError
 from core.network_keys import AppKey
 from core.services import audit
@@ -243,7 +243,8 @@ async def list_lots(uow: UnitOfWork, clock: Clock) -> list[RegisteredLot]:
                 tariff_summary=record.tariff_summary,
                 webhook_url=record.webhook_url,
                 last_seen_at=record.last_seen_at,
-                silent=record.silent_since is not None,
+                silent=record.silent_since is not None
+                or is_silent(record.last_seen_at, record.registered_at, now),
                 free_spaces=record.free_spaces,
                 count_age_s=count_age_seconds(record.counted_at, now),
                 open_faults=faults.get(record.id, 0),

@@ -60,8 +60,9 @@ async def prepare(database: str, lots: int) -> tuple[str, list[tuple[str, str]]]
         await load_demo_city(uow, SystemClock())
         await uow.commit()
     secret = Settings().secret_key.get_secret_value()  # the centre reads the same settings
-    credentials = []
-    for n in range(lots):
+    gate = asyncio.Semaphore(16)
+
+    async def join(n: int) -> tuple[str, str]:
         lot = LotRegistration(
             code=f"NET-B{n:03d}",
             name=f"联网压测停车场{n}",
@@ -79,9 +80,11 @@ async def prepare(database: str, lots: int) -> tuple[str, list[tuple[str, str]]]
             contact="bench",
             tariff_summary="每小时3元",
         )
-        async with UnitOfWork(store.sessions) as uow:
+        async with gate, UnitOfWork(store.sessions) as uow:
             issued = await register_lot(uow, SystemClock(), secret, "bench", lot)
-        credentials.append((issued.app_id, issued.key.secret))
+        return issued.app_id, issued.key.secret
+
+    credentials = list(await asyncio.gather(*(join(n) for n in range(lots))))
     await store.dispose()
     return url, credentials
 

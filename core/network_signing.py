@@ -1,8 +1,8 @@
 """Request signatures of the lot networking API: HMAC-SHA256 over method, path, time, nonce, body.
 
-The string signed is the method, the path with its query as sent (percent-encoded), the Unix timestamp in seconds, the
-nonce and the hex SHA-256 of the body, joined by newlines. The same scheme signs the platform's
-webhooks to a lot, so a lot's system needs one routine for both directions.
+The string signed is the method, the path with its query as sent (percent-encoded), the Unix
+timestamp in seconds, the nonce and the hex SHA-256 of the body, joined by newlines. The same
+scheme signs the platform's webhooks to a lot, so a lot's system needs one routine for both.
 """
 
 from __future__ import annotations

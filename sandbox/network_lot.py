@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from urllib.parse import quote
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web

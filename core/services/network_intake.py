@@ -55,7 +55,7 @@ class DatabaseNonces:
     async def claim(self, uow: UnitOfWork, app_id: str, nonce: str, now: datetime) -> bool:
         """Record a nonce unless it is still in its window."""
         expires = now + timedelta(seconds=2 * REPLAY_WINDOW_SECONDS)
-        return await uow.network.claim_nonce(app_id, nonce, expires, now)
+        return await uow.network.claim_nonce(app_id, nonce, expires)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.store.activity import StayRow
@@ -32,6 +33,12 @@ NetworkRow = (
     | LotRow
     | OperatorRow
 )
+
+# A nonce kept past its window is dropped by the silence check (`forget_nonces`), every minute.
+_NONCE_INSERTS = {
+    name: dialect.insert(NetworkNonceRow).on_conflict_do_nothing(index_elements=["app_id", "nonce"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 class NetworkRepository:
@@ -128,24 +135,12 @@ class NetworkRepository:
         )
         return (await self._session.execute(query)).scalar_one_or_none()
 
-    async def claim_nonce(
-        self, app_id: str, nonce: str, expires_at: datetime, now: datetime
-    ) -> bool:
-        """Record a nonce; False when it is still in its window (a replay)."""
-        await self._session.execute(
-            delete(NetworkNonceRow).where(
-                NetworkNonceRow.app_id == app_id,
-                NetworkNonceRow.nonce == nonce,
-                NetworkNonceRow.expires_at <= now,
-            )
-        )
-        found = await self._session.get(NetworkNonceRow, (app_id, nonce))
-        if found is not None:
-            return False
-        await self._session.execute(
-            insert(NetworkNonceRow).values(app_id=app_id, nonce=nonce, expires_at=expires_at)
-        )
-        return True
+    async def claim_nonce(self, app_id: str, nonce: str, expires_at: datetime) -> bool:
+        """Record a nonce in one statement; False when it is kept already (a replay)."""
+        insert = _NONCE_INSERTS[self._session.get_bind().dialect.name]
+        values = {"app_id": app_id, "nonce": nonce, "expires_at": expires_at}
+        result = await self._session.execute(insert, values)
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def forget_nonces(self, now: datetime) -> int:
         """Drop nonces whose window has passed."""

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-import asyncpg
 
-from bench._lane_centre import ADMIN_URL, drop, percentile, start_centre
+from bench._lane_centre import demo_city_database, drop, percentile, start_centre
 from bench._server import free_port, machine_speed, wait_up
 from sandbox.network_lot import ThirdPartyLot
 
@@ -42,23 +41,9 @@ async def prepare(database: str, lots: int) -> tuple[str, list[tuple[str, str]]]
     from config.settings import Settings
     from core.clock import SystemClock
     from core.services.network_lots import LotRegistration, register_lot
-    from core.store import migration
-    from core.store.database import open_database
     from core.store.unit_of_work import UnitOfWork
-    from sandbox.demo_city import load_demo_city
 
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    await admin.execute(f"CREATE DATABASE {database}")
-    await admin.close()
-    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{url}/{database}"
-    store = open_database(url)
-    async with store.engine.begin() as connection:
-        await migration.upgrade_connection(connection)
-    async with UnitOfWork(store.sessions) as uow:
-        await load_demo_city(uow, SystemClock())
-        await uow.commit()
+    url, store = await demo_city_database(database)
     secret = Settings().secret_key.get_secret_value()  # the centre reads the same settings
     gate = asyncio.Semaphore(16)
 
@@ -70,7 +55,7 @@ async def prepare(database: str, lots: int) -> tuple[str, list[tuple[str, str]]]
             district="D-HAISHU",
             operator_code=f"OP-NET{n:03d}",
             operator_name=f"联网运营方{n}",
-            sub_mchid=f"19{n:08d}",
+            sub_mchid=f"18{n:08d}",
             address="宁波市海曙区",
             lat=29.80 + n * 0.0005,
             lng=121.50 + n * 0.0005,

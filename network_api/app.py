@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -11,7 +10,7 @@ from config.settings import Settings
 from core.errors import DomainError
 from core.network_errors import english
 from network_api import asks, pushes
-from server.http import ApiRoutes
+from server.http import ApiRoutes, error_response
 from server.openapi import ROUTES_KEY
 
 ROUTE_TABLES: tuple[ApiRoutes, ...] = (pushes.routes, asks.routes)
@@ -25,12 +24,7 @@ async def bilingual_errors(
     try:
         return await handler(request)
     except DomainError as exc:
-        body = {"code": exc.code, "message": exc.message_zh, "message_en": english(exc)}
-        return web.Response(
-            text=json.dumps(body, ensure_ascii=False),
-            status=exc.status,
-            content_type="application/json",
-        )
+        return error_response(exc.code, exc.message_zh, exc.status, message_en=english(exc))
 
 
 def create_app(settings: Settings) -> web.Application:

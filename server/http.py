@@ -137,10 +137,11 @@ def error_body(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
-def error_response(code: str, message: str, status: int) -> web.Response:
-    """An error as JSON with the Chinese left readable rather than escaped."""
+def error_response(code: str, message: str, status: int, **more: str) -> web.Response:
+    """An error as JSON with the Chinese left readable rather than escaped; `more` adds fields
+    (the networking API's `message_en`)."""
     return web.Response(
-        text=json.dumps(error_body(code, message), ensure_ascii=False),
+        text=json.dumps(error_body(code, message) | more, ensure_ascii=False),
         status=status,
         content_type="application/json",
     )

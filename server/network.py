@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,7 +15,7 @@ from core.services import network_lots, network_notices
 from core.services.network_intake import DatabaseNonces, NonceStore
 from core.services.network_notices import WebhookSender
 from core.store.unit_of_work import UnitOfWork
-from server.driver_features import run_forever
+from server.driver_features import in_background, run_forever
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
 WEBHOOK_TIMEOUT_SECONDS = 5.0
@@ -51,14 +49,10 @@ async def network_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings.network_silence_check_seconds > 0:
         every = settings.network_silence_check_seconds
         tasks.append(run_forever(every, lambda: flag_silent(app), "network silence check"))
-    running = [asyncio.create_task(task) for task in tasks]
     try:
-        yield
+        async with in_background(tasks):
+            yield
     finally:
-        for task in running:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await session.close()
         if redis_nonces is not None:
             await redis_nonces.close()

@@ -78,7 +78,8 @@ async def _timed(tally: Tally, kind: str, call: asyncio.Future[object] | object)
     began = time.perf_counter()
     try:
         answer = await call  # type: ignore[misc]
-        tally.statuses[f"{kind}:{answer.status}"] += 1
+        code = f":{answer.body.get('code')}" if answer.status != 200 else ""
+        tally.statuses[f"{kind}:{answer.status}{code}"] += 1
     except aiohttp.ClientError as exc:
         tally.statuses[f"{kind}:{type(exc).__name__}"] += 1
     tally.latency.setdefault(kind, []).append(time.perf_counter() - began)

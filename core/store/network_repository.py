@@ -36,7 +36,9 @@ NetworkRow = (
 
 # A nonce kept past its window is dropped by the silence check (`forget_nonces`), every minute.
 _NONCE_INSERTS = {
-    name: dialect.insert(NetworkNonceRow).on_conflict_do_nothing(index_elements=["app_id", "nonce"])
+    name: dialect.insert(NetworkNonceRow)
+    .on_conflict_do_nothing(index_elements=["app_id", "nonce"])
+    .returning(NetworkNonceRow.nonce)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -139,8 +141,7 @@ class NetworkRepository:
         """Record a nonce in one statement; False when it is kept already (a replay)."""
         insert = _NONCE_INSERTS[self._session.get_bind().dialect.name]
         values = {"app_id": app_id, "nonce": nonce, "expires_at": expires_at}
-        result = await self._session.execute(insert, values)
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+        return (await self._session.execute(insert, values)).first() is not None
 
     async def forget_nonces(self, now: datetime) -> int:
         """Drop nonces whose window has passed."""

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 
 from bench._lane_centre import demo_city_database, drop, percentile, start_centre
-from bench._server import free_port, machine_speed, wait_up
+from bench._server import cpu_seconds, free_port, machine_speed, wait_up
 from sandbox.network_lot import ThirdPartyLot
 
 
@@ -142,10 +142,12 @@ async def run(args: argparse.Namespace) -> int:
         async with aiohttp.ClientSession(connector=connector) as session:
             lots = [ThirdPartyLot(session, base, app_id, key) for app_id, key in credentials]
             start = time.perf_counter() + 1.0
+            cpu_before = cpu_seconds(server.pid)
             await asyncio.gather(
                 *(drive_lot(lot, n, args, tally, start) for n, lot in enumerate(lots))
             )
             elapsed = time.perf_counter() - start
+            cpu_used = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(60)
@@ -159,6 +161,7 @@ async def run(args: argparse.Namespace) -> int:
     )
     rate = total / elapsed
     print(f"{total} requests in {elapsed:.1f} s = {rate:,.0f} req/s (scheduled {scheduled:,.0f}/s)")
+    print(f"centre CPU {cpu_used:.1f} s = {cpu_used / total * 1000:.1f} ms a request")
     for kind, values in sorted(tally.latency.items()):
         p50, p95, p99 = (percentile(values, q) * 1000 for q in (0.5, 0.95, 0.99))
         print(

@@ -25,7 +25,7 @@ from core.network_errors import (
 )
 from core.network_signing import REPLAY_WINDOW_SECONDS, SignedRequest, check_fresh, verify
 from core.plates import InvalidPlateError, parse_plate
-from core.services.network_lots import live_keys
+from core.services.network_lots import open_keys
 from core.store.activity import StayRow
 from core.store.city import LotRow
 from core.store.lots import LotStayRow
@@ -81,11 +81,11 @@ async def authenticate(
     """The lot that signed the request, or a 401 naming what failed; marks the lot as heard."""
     now = clock.now()
     check_fresh(request, now)
-    found = await uow.network.by_app_id(request.app_id)
+    found = await uow.network.caller(request.app_id, now)
     if found is None:
-        raise NetworkAuthError(detail=f"app {request.app_id!r}")
-    record, lot = found
-    verify(request, await live_keys(uow, secret, record, now))
+        raise NetworkAuthError(detail=f"app {request.app_id!r} unknown or without a live key")
+    record, lot, keys = found
+    verify(request, open_keys(secret, record.app_id, keys, now))
     if not await nonces.claim(uow, request.app_id, request.nonce, now):
         raise NonceReplayedError(detail=f"{request.app_id}/{request.nonce}")
     record.last_seen_at = now
@@ -97,6 +97,10 @@ async def receive(
     uow: UnitOfWork, clock: Clock, caller: Caller, message_id: str, message: Message
 ) -> Receipt:
     """Apply a pushed message once; a resend of the same id and body is a duplicate."""
+    if isinstance(message, FreeCount):  # deduplicated by its time: counts are not kept each
+        fresh = _counted(caller.record, caller.lot, message)
+        await uow.commit()
+        return Receipt(message_id, not fresh)
     digest = network.digest(message)
     seen = await uow.network.message(caller.record.id, message_id)
     if seen is not None:
@@ -142,13 +146,11 @@ async def _apply(
         return (await _exited(uow, now, caller, message)).ref
     if isinstance(message, SitePayment):
         return await _paid_on_site(uow, now, caller, message_id, message)
-    if isinstance(message, FreeCount):
-        _counted(caller.record, caller.lot, message)
-    elif isinstance(message, Fault):
+    if isinstance(message, Fault):
         await _fault(uow, caller.record, message)
-    else:
+    elif isinstance(message, DailySummary):
         await _summary(uow, now, caller.record, message)
-    return None
+    return None  # a count is applied before, without a kept message (see `receive`)
 
 
 def _plate(text: str) -> str:
@@ -280,12 +282,16 @@ async def _check_collectable(
         raise StayNotCollectableError(detail=f"{stay.ref} owes {owed.get(stay.ref, 0)}")
 
 
-def _counted(record: NetworkLotRow, lot: LotRow, count: FreeCount) -> None:
+def _counted(record: NetworkLotRow, lot: LotRow, count: FreeCount) -> bool:
+    """Keep a count newer than the stored one; whether it was."""
     if count.free_spaces > count.total_spaces:
         raise NetworkRequestError("空余车位数大于总车位数", detail=str(count))
-    if network.newer_count(record.counted_at, count.counted_at):
-        record.free_spaces, record.counted_at = count.free_spaces, count.counted_at
+    if not network.newer_count(record.counted_at, count.counted_at):
+        return False
+    record.free_spaces, record.counted_at = count.free_spaces, count.counted_at
+    if lot.capacity != count.total_spaces:
         lot.capacity = count.total_spaces
+    return True
 
 
 async def _fault(uow: UnitOfWork, record: NetworkLotRow, fault: Fault) -> None:

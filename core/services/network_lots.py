@@ -199,13 +199,11 @@ async def retire_key(
     await uow.commit()
 
 
-async def live_keys(
-    uow: UnitOfWork, secret: str, record: NetworkLotRow, now: datetime
-) -> list[str]:
-    """The secrets of a lot's keys that verify now, newest first."""
+def open_keys(secret: str, app_id: str, rows: list[NetworkKeyRow], now: datetime) -> list[str]:
+    """The secrets of those keys that verify now, in the order given."""
     return [
-        network_keys.unseal(secret, row.sealed, record.app_id, row.key_id)
-        for row in await uow.network.keys(record.id)
+        network_keys.unseal(secret, row.sealed, app_id, row.key_id)
+        for row in rows
         if network_keys.is_live(row.expires_at, now)
     ]
 

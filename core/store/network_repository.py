@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,15 +69,24 @@ class NetworkRepository:
         query = select(OperatorRow).where(OperatorRow.code == code)
         return (await self._session.execute(query)).scalar_one_or_none()
 
-    async def by_app_id(self, app_id: str) -> tuple[NetworkLotRow, LotRow] | None:
-        """A lot by its app id, with its lot row."""
+    async def caller(
+        self, app_id: str, now: datetime
+    ) -> tuple[NetworkLotRow, LotRow, list[NetworkKeyRow]] | None:
+        """A lot by its app id with its lot row and live keys, newest first, in one statement."""
         query = (
-            select(NetworkLotRow, LotRow)
+            select(NetworkLotRow, LotRow, NetworkKeyRow)
             .join(LotRow, LotRow.id == NetworkLotRow.lot_id)
-            .where(NetworkLotRow.app_id == app_id)
+            .join(NetworkKeyRow, NetworkKeyRow.network_lot_id == NetworkLotRow.id)
+            .where(
+                NetworkLotRow.app_id == app_id,
+                or_(NetworkKeyRow.expires_at.is_(None), NetworkKeyRow.expires_at > now),
+            )
+            .order_by(NetworkKeyRow.created_at.desc(), NetworkKeyRow.id.desc())
         )
-        row = (await self._session.execute(query)).first()
-        return (row[0], row[1]) if row is not None else None
+        rows = (await self._session.execute(query)).all()
+        if not rows:
+            return None
+        return rows[0][0], rows[0][1], [row[2] for row in rows]
 
     async def by_code(self, code: str) -> tuple[NetworkLotRow, LotRow] | None:
         """A lot by its lot code."""

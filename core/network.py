@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 SILENT_AFTER = timedelta(minutes=15)
+HEARD_STEP = timedelta(seconds=30)
 # A count older than this is shown but no longer trusted as live (the bot says how old it is).
 STALE_COUNT_AFTER = timedelta(minutes=5)
 WEBHOOK_BACKOFF_SECONDS = (5, 15, 60, 300, 900, 3600)
@@ -117,6 +118,14 @@ def as_record(message: Message) -> dict[str, Any]:
 def is_silent(last_seen_at: datetime | None, registered_at: datetime, now: datetime) -> bool:
     """A lot is silent when nothing came for SILENT_AFTER (since registration if never)."""
     return now - (last_seen_at or registered_at) > SILENT_AFTER
+
+
+def heard_again(
+    last_seen_at: datetime | None, silent_since: datetime | None, now: datetime
+) -> bool:
+    """Whether a request should move the lot's last contact (at most every HEARD_STEP, since
+    silence is judged in minutes and a write per request would cost every push)."""
+    return silent_since is not None or last_seen_at is None or now - last_seen_at >= HEARD_STEP
 
 
 def count_age_seconds(counted_at: datetime | None, now: datetime) -> int | None:

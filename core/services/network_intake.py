@@ -88,8 +88,8 @@ async def authenticate(
     verify(request, open_keys(secret, record.app_id, keys, now))
     if not await nonces.claim(uow, request.app_id, request.nonce, now):
         raise NonceReplayedError(detail=f"{request.app_id}/{request.nonce}")
-    record.last_seen_at = now
-    record.silent_since = None
+    if network.heard_again(record.last_seen_at, record.silent_since, now):
+        record.last_seen_at, record.silent_since = now, None
     return Caller(record, lot)
 
 

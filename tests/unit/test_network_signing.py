@@ -121,6 +121,10 @@ def test_silence_and_count_age() -> None:
     assert network.count_age_seconds(NOW - timedelta(seconds=90), NOW) == 90
     assert network.count_age_seconds(NOW + timedelta(seconds=5), NOW) == 0  # a fast lot clock
     assert not network.newer_count(NOW, NOW - timedelta(seconds=1))
+    assert network.heard_again(None, None, NOW)
+    assert not network.heard_again(NOW - timedelta(seconds=29), None, NOW)
+    assert network.heard_again(NOW - timedelta(seconds=30), None, NOW)
+    assert network.heard_again(NOW - timedelta(seconds=1), NOW - timedelta(minutes=1), NOW)
 
 
 def test_the_digest_tells_a_resend_from_a_different_message() -> None:

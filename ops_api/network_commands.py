@@ -60,21 +60,21 @@ def load_registration(file: str) -> LotRegistration | None:
 async def register_command(settings: Settings, lot: LotRegistration) -> int:
     """Register a lot; print its app id and first key once."""
     secret = settings.secret_key.get_secret_value()
-    issued = await _run(
+    return await _issue(
         settings, lambda uow: network_lots.register_lot(uow, SystemClock(), secret, CLI_ACTOR, lot)
     )
-    if issued is None:
-        return 1
-    _print_key(issued)
-    return 0
 
 
 async def rotate_command(settings: Settings, code: str) -> int:
     """Issue a new key for a lot; print it once."""
     secret = settings.secret_key.get_secret_value()
-    issued = await _run(
+    return await _issue(
         settings, lambda uow: network_lots.rotate_key(uow, SystemClock(), secret, CLI_ACTOR, code)
     )
+
+
+async def _issue(settings: Settings, step: Callable[[UnitOfWork], Awaitable[IssuedKey]]) -> int:
+    issued = await _run(settings, step)
     if issued is None:
         return 1
     _print_key(issued)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from aiohttp import web
@@ -52,6 +52,18 @@ class IssuedKeyOut(BaseModel):
     retiring: list[str] = Field(description="keys that stop working after the overlap")
 
 
+class DayTotalsOut(BaseModel):
+    """The lot's totals of its latest reported day, and what its pushes gave the platform."""
+
+    day: date
+    entries: int
+    exits: int
+    fee_fen: int
+    paid_fen: int
+    counted_entries: int = Field(description="entries the platform holds for that day")
+    counted_exits: int = Field(description="exits the platform holds for that day")
+
+
 class NetworkLotOut(BaseModel):
     """A lot of the register."""
 
@@ -76,6 +88,7 @@ class NetworkLotOut(BaseModel):
     count_age_s: int | None
     open_faults: int
     key_ids: list[str]
+    last_day: DayTotalsOut | None
 
 
 class NetworkLotsOut(BaseModel):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from core import network_keys
+from core.bills import day_bounds
 from core.clock import Clock
 from core.errors import ConflictError, ValidationFailedError
 from core.network import SILENT_AFTER, count_age_seconds, is_silent
@@ -45,6 +46,19 @@ class LotRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class DayTotals:
+    """A lot's own totals of its latest reported day beside what its pushes gave the platform."""
+
+    day: date
+    entries: int
+    exits: int
+    fee_fen: int
+    paid_fen: int
+    counted_entries: int
+    counted_exits: int
+
+
+@dataclass(frozen=True, slots=True)
 class RegisteredLot:
     """A lot of the register as the ops console shows it."""
 
@@ -69,6 +83,7 @@ class RegisteredLot:
     count_age_s: int | None
     open_faults: int
     key_ids: list[str]
+    last_day: DayTotals | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,9 +262,26 @@ async def list_lots(uow: UnitOfWork, clock: Clock) -> list[RegisteredLot]:
                 count_age_s=count_age_seconds(record.counted_at, now),
                 open_faults=faults.get(record.id, 0),
                 key_ids=[k.key_id for k in keys if network_keys.is_live(k.expires_at, now)],
+                last_day=await _last_day(uow, record.id),
             )
         )
     return listed
+
+
+async def _last_day(uow: UnitOfWork, network_lot_id: int) -> DayTotals | None:
+    summary = await uow.network.latest_summary(network_lot_id)
+    if summary is None:
+        return None
+    entries, exits = await uow.network.stays_counted(network_lot_id, *day_bounds(summary.day))
+    return DayTotals(
+        summary.day,
+        summary.entries,
+        summary.exits,
+        summary.fee_fen,
+        summary.paid_fen,
+        entries,
+        exits,
+    )
 
 
 async def flag_silent_lots(uow: UnitOfWork, clock: Clock) -> list[str]:

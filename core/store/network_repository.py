@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -196,7 +196,17 @@ class NetworkRepository:
         )
         return {lot: int(n) for lot, n in await self._session.execute(query)}
 
-    async def summary(self, network_lot_id: int, day: object) -> NetworkSummaryRow | None:
+    async def latest_summary(self, network_lot_id: int) -> NetworkSummaryRow | None:
+        """The lot's summary of its latest day."""
+        query = (
+            select(NetworkSummaryRow)
+            .where(NetworkSummaryRow.network_lot_id == network_lot_id)
+            .order_by(NetworkSummaryRow.day.desc())
+            .limit(1)
+        )
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def summary(self, network_lot_id: int, day: date) -> NetworkSummaryRow | None:
         """The lot's summary of a day."""
         query = select(NetworkSummaryRow).where(
             NetworkSummaryRow.network_lot_id == network_lot_id, NetworkSummaryRow.day == day

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings
+from core.bills import SHANGHAI
 from core.clock import FrozenClock
 from core.store.database import Database
 from sandbox.network_lot import Answer, ThirdPartyLot
@@ -123,6 +124,20 @@ async def test_a_third_party_lot_joins_and_is_paid_through_the_platform(
         assert {a.body["status"] for a in first} == {"accepted"}
         assert {a.body["status"] for a in again} == {"duplicate"}
         assert [a.body["stay_ref"] for a in reversed(again)] == [a.body["stay_ref"] for a in first]
+
+        # The lot's own totals of the day sit beside what its pushes gave the platform.
+        day = messages[0][1]["at"].astimezone(SHANGHAI).date()
+        assert (await lot.summary("sum-1", day, 6, 5, 4500, 2700)).status == 200
+        listed = await (await client.get("/ops/network/lots", headers=admin)).json()
+        assert listed["lots"][0]["last_day"] == {
+            "day": day.isoformat(),
+            "entries": 6,
+            "exits": 5,
+            "fee_fen": 4500,
+            "paid_fen": 2700,
+            "counted_entries": 6,
+            "counted_exits": 5,
+        }
 
         # The unpaid exits are the plates' arrears; paid ones and the parked car are not.
         owed = {

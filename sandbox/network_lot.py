@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -45,7 +46,7 @@ class ThirdPartyLot:
     base_url: str
     app_id: str
     key: str
-    now: Any = field(default=time.time)  # seconds since the epoch; tests pass their clock's
+    now: Callable[[], float] = field(default=time.time)  # epoch seconds; tests pass their clock
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     refuse_webhooks: int = 0  # answer this many webhooks 503 first (to see the retries)
 

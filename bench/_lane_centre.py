@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from bench._server import start_server
+
+if TYPE_CHECKING:
+    from core.store.database import Database
 
 ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -18,11 +22,10 @@ def lot_code(n: int) -> str:
     return f"LOT-B{n:03d}"
 
 
-async def prepare(database: str, lots: int) -> str:
-    """Create, migrate and seed a database with the demo city plus `lots` lots (E1 and X1 each)."""
+async def demo_city_database(database: str) -> tuple[str, Database]:
+    """Create and migrate a fresh database holding the demo city; its URL and an open engine."""
     from core.clock import SystemClock
     from core.store import migration
-    from core.store.city import DeviceRow, LaneRow, LotRow
     from core.store.database import open_database
     from core.store.unit_of_work import UnitOfWork
     from sandbox.demo_city import load_demo_city
@@ -38,7 +41,17 @@ async def prepare(database: str, lots: int) -> str:
         await migration.upgrade_connection(connection)
     async with UnitOfWork(store.sessions) as uow:
         await load_demo_city(uow, SystemClock())
-        await uow.session.flush()
+        await uow.commit()
+    return url, store
+
+
+async def prepare(database: str, lots: int) -> str:
+    """Create, migrate and seed a database with the demo city plus `lots` lots (E1 and X1 each)."""
+    from core.store.city import DeviceRow, LaneRow, LotRow
+    from core.store.unit_of_work import UnitOfWork
+
+    url, store = await demo_city_database(database)
+    async with UnitOfWork(store.sessions) as uow:
         model = await uow.city.lot_by_code("LOT-TIANYI")
         assert model is not None
         for n in range(lots):

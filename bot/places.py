@@ -67,11 +67,23 @@ async def find_parking(turn: Turn, place: LastPlace | None) -> str:
 
 def _line(n: int, place: NearbyPlace) -> str:
     kind = "停车场" if place.spot.kind is PlaceKind.LOT else "路内"
-    price = f"；{place.price.text}" if place.price is not None else ""
+    price = f"；{place.price_text}" if place.price_text is not None else ""
     return (
         f"{n}. {place.spot.name}（{kind}）{distance(place.distance_m)}，"
-        f"空位{place.free}/{place.spot.total}{price}"
+        f"空位{place.free}/{place.spot.total}{count_age(place)}{price}"
     )
+
+
+def count_age(place: NearbyPlace) -> str:
+    """How old a networked lot's count is, in words (our own counts are live)."""
+    note = place.network
+    if note is None or note.count_age_s is None:
+        return ""
+    if note.count_age_s < 60:
+        return "（刚刚更新）"
+    if note.count_age_s < 3600:
+        return f"（{note.count_age_s // 60}分钟前更新）"
+    return f"（{note.count_age_s // 3600}小时前更新，仅供参考）"
 
 
 async def tariff(turn: Turn, recognition: Recognition, place: LastPlace | None) -> str:
@@ -102,7 +114,7 @@ async def tariff(turn: Turn, recognition: Recognition, place: LastPlace | None) 
         if near:
             lines = [f"{place.name}附近的收费标准："]
             for p in near:
-                summary = await summary_of(turn, p.spot.tariff_code)
+                summary = await summary_of(turn, p.spot.tariff_code) or p.price_text
                 lines.append(f"· {p.spot.name}（{distance(p.distance_m)}）：{summary or '暂无'}")
             return writer.reply(lines)
     lines = ["收费标准（小型车）："]

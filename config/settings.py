@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # Auto-pay (docs/auto-deduct.md): a deduction with no result this long after it was asked
     # is told to the driver as arrears to pay by hand.
     auto_pay_result_minutes: int = Field(30, ge=1, le=24 * 60)
+    # Networked lots (docs/networking.md): the webhook outbox is polled this often (0 = off),
+    # and lots that pushed nothing for 15 minutes are flagged silent by a check this often.
+    network_webhook_poll_seconds: float = Field(1.0, ge=0)
+    network_silence_check_seconds: float = Field(60.0, ge=0)
     # Invoices (docs/invoices.md): send requested ones, poll issuing ones, carry out reversals.
     invoices_sweep_seconds: float = Field(15.0, ge=0)
     # Invoice files sent by email; unset: the email route answers 503 mail_not_configured.

@@ -22,6 +22,7 @@ class AccountKind(StrEnum):
     DEFERRED_REVENUE = "deferred_revenue"  # subject: operator code (passes paid in advance)
     SHARES_SENT = "shares_sent"  # subject: operator code/receiver (city or platform)
     WRITTEN_OFF = "written_off"  # subject: operator code (bad debts, 坏账核销)
+    NETWORK_SITE = "network_site"  # subject: networked lot code (what it took on site itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,17 @@ def cash_received(receipt_no: str, shift_ref: str, plate: str, amount_fen: int) 
         "cash_received",
         receipt_no,
         Account(AccountKind.CASH_ON_HAND, shift_ref),
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        amount_fen,
+    )
+
+
+def paid_at_network_lot(reference: str, lot_code: str, plate: str, amount_fen: int) -> JournalEntry:
+    """A networked lot took money on site (its own channels): the plate owes less."""
+    return _transfer(
+        "network_site_paid",
+        reference,
+        Account(AccountKind.NETWORK_SITE, lot_code),
         Account(AccountKind.DRIVER_RECEIVABLE, plate),
         amount_fen,
     )

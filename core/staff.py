@@ -60,6 +60,7 @@ class Permission(StrEnum):
     WRITE_OFFS_REQUEST = "write_offs_request"
     WRITE_OFFS_APPROVE = "write_offs_approve"
     HANDOVERS_MANAGE = "handovers_manage"  # batches of arrears for the traffic police
+    NETWORK_MANAGE = "network_manage"  # the register of networked lots and their keys
 
 
 P = Permission

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from core.availability import BerthLive, Counts, summarise
 from core.errors import DomainError
+from core.services.nearby import NearbyPlace, lot_counts
 from server.availability import AVAILABILITY_KEY
 from server.http import ApiRoutes, json_response
+from server.resources import clock, read_unit_of_work
 
 routes = ApiRoutes("miniprogram")
 
@@ -58,12 +61,25 @@ class BerthOut(BaseModel):
     closed: bool
 
 
+class LotCountOut(BaseModel):
+    """A gated lot's free spaces; a networked lot's count is its own push, with its age."""
+
+    code: str
+    name: str
+    total: int
+    free: int
+    networked: bool
+    counted_at: datetime | None
+    count_age_s: int | None
+
+
 class AvailabilityOut(BaseModel):
-    """Free counts per zone and street, and each berth when asked."""
+    """Free counts per zone and street, and each berth when asked; lots without a zone named."""
 
     zones: list[CountOut]
     streets: list[CountOut]
     berths: list[BerthOut]
+    lots: list[LotCountOut] = []
 
 
 class AvailabilityQuery(BaseModel):
@@ -111,7 +127,25 @@ async def snapshot(request: web.Request, zone: str | None, with_berths: bool) ->
 )
 async def show_availability(request: web.Request, query: AvailabilityQuery) -> web.Response:
     """Answer the current counts."""
-    return json_response(await snapshot(request, query.zone, query.berths))
+    answer = await snapshot(request, query.zone, query.berths)
+    if query.zone is None:
+        async with read_unit_of_work(request) as uow:
+            counted = await lot_counts(uow, clock(request))
+        answer.lots = [_lot_out(place) for place in counted]
+    return json_response(answer)
+
+
+def _lot_out(place: NearbyPlace) -> LotCountOut:
+    note = place.network
+    return LotCountOut(
+        code=place.spot.code,
+        name=place.spot.name,
+        total=place.spot.total,
+        free=place.free,
+        networked=note is not None,
+        counted_at=note.counted_at if note else None,
+        count_age_s=note.count_age_s if note else None,
+    )
 
 
 class StreamQuery(BaseModel):

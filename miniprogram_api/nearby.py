@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 from pydantic import BaseModel, Field
 
@@ -47,6 +49,10 @@ class PlaceOut(BaseModel):
     total: int
     free: int
     price: PriceOut | None
+    price_text: str | None = Field(None, description="the price in one line, ours or the lot's")
+    networked: bool = Field(False, description="run by another vendor's system (联网车场)")
+    counted_at: datetime | None = Field(None, description="when a networked lot counted free")
+    count_age_s: int | None = Field(None, description="how old that count is, in seconds")
 
 
 class NearOut(BaseModel):
@@ -58,8 +64,12 @@ class NearOut(BaseModel):
 
 def place_out(place: NearbyPlace) -> PlaceOut:
     """The wire form of a place."""
-    spot, price = place.spot, place.price
+    spot, price, note = place.spot, place.price, place.network
     return PlaceOut(
+        price_text=place.price_text,
+        networked=note is not None,
+        counted_at=note.counted_at if note else None,
+        count_age_s=note.count_age_s if note else None,
         kind=spot.kind,
         code=spot.code,
         name=spot.name,

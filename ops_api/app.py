@@ -22,6 +22,7 @@ from ops_api import (
     lot_rights,
     lot_rules,
     merchants,
+    network_lots,
     onstreet,
     payments,
     review,
@@ -63,6 +64,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     write_offs.routes,
     late_fees.routes,
     handovers.routes,
+    network_lots.routes,
 )
 
 

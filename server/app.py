@@ -13,6 +13,7 @@ from aiohttp import web
 import bot.app
 import device_bridge.app
 import miniprogram_api.app
+import network_api.app
 import open_data_api.app
 import ops_api.app
 from bot.services import bot_ctx
@@ -31,6 +32,7 @@ from server.driver_features import driver_features_ctx
 from server.http import AUTHORIZER_KEY, error_middleware
 from server.invoicing import invoicing_ctx
 from server.log_masking import install_log_masking
+from server.network import network_ctx
 from server.object_store import object_store_ctx
 from server.openapi import ROUTES_KEY, build_openapi
 from server.rate_limits import rate_limits_ctx
@@ -46,7 +48,7 @@ OPENAPI_KEY = web.AppKey("openapi", dict)
 def create_app(
     settings: Settings, *, clock: Clock | None = None, calendar: DayCalendar | None = None
 ) -> web.Application:
-    """Build the root application with its sub-apps under /mp/, /wechat/, /devices/, /ops/."""
+    """The root application with its sub-apps /mp/, /wechat/, /devices/, /ops/, /network/."""
     install_log_masking()  # whoever serves the app, its log lines (access log too) are masked
     app = web.Application(middlewares=[error_middleware])
     app[SETTINGS_KEY] = settings
@@ -67,6 +69,7 @@ def create_app(
     app.cleanup_ctx.append(object_store_ctx)
     app.cleanup_ctx.append(bot_ctx)  # after the driver ports and the sandbox it uses
     app.cleanup_ctx.append(support_ctx)  # after the bot, whose WeChat client it sends with
+    app.cleanup_ctx.append(network_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     mounts = {
@@ -75,6 +78,7 @@ def create_app(
         "/devices/": device_bridge.app.create_app(settings),
         "/ops/": ops_api.app.create_app(settings),
         "/open/": open_data_api.app.create_app(settings),
+        "/network/": network_api.app.create_app(settings),
     }
     for prefix, sub in mounts.items():
         app.add_subapp(prefix, sub)

@@ -68,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--merchant", default=None, help="merchant code (role merchant only)")
     create.set_defaults(run=_staff_create)
     _settlement_parser(commands)
+    network = commands.add_parser("network", help="networked lots (docs/networking.md)")
+    network_commands = network.add_subparsers(dest="network_command", required=True)
+    register = network_commands.add_parser("register", help="register a lot from a JSON file")
+    register.add_argument("file")
+    register.set_defaults(run=_network_register)
+    rotate = network_commands.add_parser("rotate-key", help="issue a new key for a lot")
+    rotate.add_argument("code")
+    rotate.set_defaults(run=_network_rotate)
+    listing = network_commands.add_parser("list", help="the register; flags silent lots first")
+    listing.set_defaults(run=_network_list)
     agent = commands.add_parser("lane-agent", help="run a lot's lane agent (docs/lane-agent.md)")
     agent.add_argument("--lot", required=True)
     agent.add_argument("--centre", default="http://127.0.0.1:8080")
@@ -198,6 +208,25 @@ def _staff_create(settings: Settings, args: argparse.Namespace) -> int:
             settings, args.username, args.password, args.role, args.scope, merchant=args.merchant
         )
     )
+
+
+def _network_register(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.network_commands import load_registration, register_command
+
+    lot = load_registration(args.file)
+    return 1 if lot is None else asyncio.run(register_command(settings, lot))
+
+
+def _network_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.network_commands import rotate_command
+
+    return asyncio.run(rotate_command(settings, args.code))
+
+
+def _network_list(settings: Settings, _: argparse.Namespace) -> int:
+    from ops_api.network_commands import list_command
+
+    return asyncio.run(list_command(settings))
 
 
 def _lane_agent(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -123,21 +124,17 @@ async def driver_features_ctx(app: web.Application) -> AsyncIterator[None]:
     if redis_index is not None:
         await reload_places(app, redis_index)
         every = settings.nearby_refresh_seconds
-        tasks.append(_forever(every, lambda: reload_places(app, redis_index), "place index"))
+        tasks.append(run_forever(every, lambda: reload_places(app, redis_index), "place index"))
     if settings.notices_send_seconds > 0:
         every = settings.notices_send_seconds
-        tasks.append(_forever(every, lambda: send_notices(app), "notice sending"))
+        tasks.append(run_forever(every, lambda: send_notices(app), "notice sending"))
     if settings.arrears_reminder_seconds > 0 and settings.arrears_reminder_most > 0:
         every = settings.arrears_reminder_seconds
-        tasks.append(_forever(every, lambda: remind_arrears(app), "arrears reminders"))
-    running = [asyncio.create_task(task) for task in tasks]
+        tasks.append(run_forever(every, lambda: remind_arrears(app), "arrears reminders"))
     try:
-        yield
+        async with in_background(tasks):
+            yield
     finally:
-        for task in running:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         if redis_index is not None:
             await redis_index.close()
 
@@ -176,7 +173,21 @@ async def remind_arrears(app: web.Application) -> int:
         return await queue_reminders(uow, app[CLOCK_KEY], reminder_policy(app[SETTINGS_KEY]))
 
 
-async def _forever(every: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+@contextlib.asynccontextmanager
+async def in_background(steps: list[Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
+    """Run coroutines as tasks while the block runs; cancel them when it ends."""
+    running = [asyncio.create_task(step) for step in steps]
+    try:
+        yield
+    finally:
+        for task in running:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def run_forever(every: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run a step every `every` seconds until cancelled; a failed round is logged."""
     while True:
         await asyncio.sleep(every)
         try:

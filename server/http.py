@@ -50,8 +50,9 @@ class UnsupportedMediaTypeError(DomainError):
 class ApiRoutes:
     """A list of endpoints that validates input and enforces staff permissions."""
 
-    def __init__(self, tag: str) -> None:
+    def __init__(self, tag: str, *, signed: bool = False) -> None:
         self.tag = tag
+        self.signed = signed  # every route is signed by a lot's key (the networking API)
         self.endpoints: list[Endpoint] = []
 
     def route(
@@ -136,10 +137,11 @@ def error_body(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
-def error_response(code: str, message: str, status: int) -> web.Response:
-    """An error as JSON with the Chinese left readable rather than escaped."""
+def error_response(code: str, message: str, status: int, **more: str) -> web.Response:
+    """An error as JSON with the Chinese left readable rather than escaped; `more` adds fields
+    (the networking API's `message_en`)."""
     return web.Response(
-        text=json.dumps(error_body(code, message), ensure_ascii=False),
+        text=json.dumps(error_body(code, message) | more, ensure_ascii=False),
         status=status,
         content_type="application/json",
     )

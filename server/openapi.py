@@ -30,6 +30,8 @@ def build_openapi(mounted: list[tuple[str, list[ApiRoutes]]]) -> dict[str, Any]:
             for endpoint in table.endpoints:
                 path = prefix.rstrip("/") + endpoint.path
                 operation = _operation(table.tag, endpoint, schemas)
+                if table.signed:
+                    operation["security"] = [{"lotSignature": []}]
                 paths.setdefault(path, {})[endpoint.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -41,7 +43,16 @@ def build_openapi(mounted: list[tuple[str, list[ApiRoutes]]]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"staffToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "staffToken": {"type": "http", "scheme": "bearer"},
+                "lotSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Park-Signature",
+                    "description": "HMAC-SHA256 of a networked lot's key with X-Park-App-Id, "
+                    "X-Park-Timestamp and X-Park-Nonce (docs/networking.md)",
+                },
+            },
         },
     }
 

@@ -15,9 +15,11 @@ from core.nearby import (
     PlaceSpot,
     PriceSummary,
     box_around,
+    lot_key,
     nearest,
     summarise_tariff,
 )
+from core.network import count_age_seconds
 from core.store.unit_of_work import UnitOfWork
 
 # A GEO index measures with its own earth radius and rounds points to about a metre; asking it
@@ -68,6 +70,16 @@ class TariffBriefs:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkNote:
+    """What a networked lot (another vendor's system) adds: its count's age, its own terms."""
+
+    counted_at: datetime | None
+    count_age_s: int | None
+    tariff_summary: str | None
+    opening_hours: str
+
+
+@dataclass(frozen=True, slots=True)
 class NearbyPlace:
     """A place near the driver, how far, how many spaces are free and what it costs."""
 
@@ -75,6 +87,14 @@ class NearbyPlace:
     distance_m: float
     free: int
     price: PriceSummary | None
+    network: NetworkNote | None = None
+
+    @property
+    def price_text(self) -> str | None:
+        """The price in one Chinese line: the tariff's summary, or the networked lot's own."""
+        if self.price is not None:
+            return self.price.text
+        return self.network.tariff_summary if self.network is not None else None
 
 
 async def spaces_near(
@@ -101,14 +121,44 @@ async def spaces_near(
         spots = [s for s in spots if s.kind is kind]
     ranked = nearest(spots, center, radius_m, limit)
     now = clock.now()
-    free = await free_counts(uow, availability, [s for s, _ in ranked], now)
+    free, notes = await _counts(uow, availability, [s for s, _ in ranked], now)
     prices = {
         code: await briefs.brief(uow, code, now) for code in {s.tariff_code for s, _ in ranked}
     }
     return [
-        NearbyPlace(spot, distance, free.get(spot.key, 0), prices[spot.tariff_code])
+        NearbyPlace(
+            spot,
+            distance,
+            free.get(spot.key, 0),
+            prices[spot.tariff_code],
+            notes.get(spot.code) if spot.kind is PlaceKind.LOT else None,
+        )
         for spot, distance in ranked
     ]
+
+
+async def lot_counts(uow: UnitOfWork, clock: Clock) -> list[NearbyPlace]:
+    """Every lot, ours and networked, with its free spaces (distance 0, no price)."""
+    spots = await uow.places.lots()
+    free, notes = await _counts(uow, None, spots, clock.now())
+    return [
+        NearbyPlace(spot, 0.0, free.get(spot.key, 0), None, notes.get(spot.code)) for spot in spots
+    ]
+
+
+async def _counts(
+    uow: UnitOfWork, availability: AvailabilityStore | None, spots: list[PlaceSpot], now: datetime
+) -> tuple[dict[str, int], dict[str, NetworkNote]]:
+    """Free spaces by place key, and the networked lots' notes by lot code."""
+    free = await free_counts(uow, availability, spots, now)
+    codes = [s.code for s in spots if s.kind is PlaceKind.LOT]
+    notes: dict[str, NetworkNote] = {}
+    for code, row in (await uow.network.counts_of(codes)).items() if codes else []:
+        age = count_age_seconds(row.counted_at, now)
+        notes[code] = NetworkNote(row.counted_at, age, row.tariff_summary, row.opening_hours)
+        if row.free_spaces is not None:  # the lot's own count beats our tally of its stays
+            free[lot_key(code)] = row.free_spaces
+    return free, notes
 
 
 async def free_counts(

@@ -30,7 +30,7 @@ from core.payments import (
     Refund,
     RefundStatus,
 )
-from core.services import lanes, pass_sales, refunds, vehicles
+from core.services import lanes, network_notices, pass_sales, refunds, vehicles
 from core.services.retrying import Uows, retrying
 from core.services.stays import paid_toward
 from core.store.activity import StayRow
@@ -299,6 +299,7 @@ async def _settle_stay(
         commands = await lanes.settle_exit_payment(
             uow, clock, stay_ref, settled.amount_fen, "wechat", paid_at=settled.paid_at
         )
+        await network_notices.payment_taken(uow, clock, stay, settled)  # a networked lot's
     elif stay is not None and stay.status in ("closed", "void"):
         # The fee came down while the order was open (a waiver, late sensor events): what the
         # payments hold beyond it goes back (sent by the payment sweep).

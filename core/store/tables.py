@@ -52,6 +52,16 @@ from core.store.lots import (
     PlateBlockRow,
     ShiftTakingRow,
 )
+from core.store.network import (
+    NetworkDeviceRow,
+    NetworkKeyRow,
+    NetworkLotRow,
+    NetworkMessageRow,
+    NetworkNonceRow,
+    NetworkOutboxRow,
+    NetworkSessionRow,
+    NetworkSummaryRow,
+)
 from core.store.pass_sales import PassProductRow, RightOrderRow
 from core.store.payments import PaymentRow, RefundRow
 from core.store.people import (
@@ -118,6 +128,14 @@ __all__ = [
     "MaintenanceTicketRow",
     "MerchantRow",
     "MerchantValidationRow",
+    "NetworkDeviceRow",
+    "NetworkKeyRow",
+    "NetworkLotRow",
+    "NetworkMessageRow",
+    "NetworkNonceRow",
+    "NetworkOutboxRow",
+    "NetworkSessionRow",
+    "NetworkSummaryRow",
     "NoticeDeliveryRow",
     "NotificationRow",
     "OperatorRow",

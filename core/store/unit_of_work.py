@@ -23,6 +23,7 @@ from core.store.lane_read_repository import LaneReadRepository
 from core.store.late_fees import LateFeeRepository
 from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
+from core.store.network_repository import NetworkRepository
 from core.store.onstreet_repository import OnStreetRepository
 from core.store.pass_sales import PassSalesRepository
 from core.store.payments import PaymentRepository
@@ -74,6 +75,7 @@ class UnitOfWork:
     support: SupportRepository
     appeals: AppealRepository
     auto_pay: AutoPayRepository
+    network: NetworkRepository
     invoices: InvoiceRepository
     signs: SignRepository
     settlement: SettlementRepository
@@ -113,6 +115,7 @@ class UnitOfWork:
         self.support = SupportRepository(self.session)
         self.appeals = AppealRepository(self.session)
         self.auto_pay = AutoPayRepository(self.session)
+        self.network = NetworkRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
         self.signs = SignRepository(self.session)
         self.settlement = SettlementRepository(self.session, self.payments)

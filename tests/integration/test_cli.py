@@ -58,3 +58,26 @@ def test_bad_setting_stops_the_cli_naming_it(
     monkeypatch.setenv("DATABASE_URL", "mysql://nope")
     assert main(["migrate"]) == 2
     assert "DATABASE_URL" in capsys.readouterr().err
+
+
+def test_cli_registers_a_networked_lot_and_rotates_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.e2e.test_networked_lot import registration
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("PARKING_CONFIG", raising=False)
+    assert main(["migrate"]) == 0
+    assert main(["seed-demo"]) == 0
+    lot = tmp_path / "lot.json"
+    lot.write_text(json.dumps(registration("https://lot.example/webhook")), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["network", "register", str(lot)]) == 0
+    issued = json.loads(capsys.readouterr().out)
+    assert issued["app_id"].startswith("np") and len(issued["key"]) >= 40
+    assert main(["network", "register", str(lot)]) == 1  # the code is taken
+    assert main(["network", "rotate-key", issued["code"]]) == 0
+    assert json.loads(capsys.readouterr().out)["retiring"] == [issued["key_id"]]
+    assert main(["network", "list"]) == 0
+    [listed] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (listed["code"], len(listed["key_ids"]), listed["silent"]) == (issued["code"], 2, False)

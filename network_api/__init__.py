@@ -1,0 +1,1 @@
+"""The lot networking API (/network/v1/...): other vendors' lot systems push and ask."""

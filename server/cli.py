@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from config.settings import Settings, SettingsError, load_settings
-from server.log_masking import install_log_masking
-from server.workers import LOG_FORMAT
+from server.log_format import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,8 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"parking: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
-    install_log_masking()
+    configure_logging(settings)
     return int(args.run(settings, args))
 
 

@@ -22,6 +22,7 @@ from core.store.lane_read_repository import LaneReadRepository
 from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
 from core.store.onstreet_repository import OnStreetRepository
+from core.store.operations_repository import OperationsRepository
 from core.store.pass_sales import PassSalesRepository
 from core.store.payments import PaymentRepository
 from core.store.place_repository import PlaceRepository
@@ -70,6 +71,7 @@ class UnitOfWork:
     appeals: AppealRepository
     auto_pay: AutoPayRepository
     invoices: InvoiceRepository
+    operations: OperationsRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -104,6 +106,7 @@ class UnitOfWork:
         self.appeals = AppealRepository(self.session)
         self.auto_pay = AutoPayRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
+        self.operations = OperationsRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

@@ -17,8 +17,8 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from core.errors import AuthenticationError, PermissionDeniedError
 from core.operations import OperationalCounts
-from server.http import error_response
 from server.resources import SETTINGS_KEY, read_unit_of_work
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -79,21 +79,26 @@ def _by_state(name: str, documentation: str, counts: dict[str, int]) -> GaugeMet
     return family
 
 
-def _allowed(request: web.Request) -> web.Response | None:
-    """None when the caller may scrape; otherwise the refusal."""
+def _check_access(request: web.Request) -> None:
+    """Raise unless the caller may scrape: the bearer token, or else an internal address."""
     token = request.app[SETTINGS_KEY].metrics_token
     if token is not None:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-            return None
-        return error_response("unauthorized", "未登录或凭证无效", 401)
+        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+            raise AuthenticationError(detail="metrics: no or wrong bearer token")
+    elif not is_internal(request.remote):
+        raise PermissionDeniedError(detail=f"metrics: {request.remote} is not internal")
+
+
+def is_internal(remote: str | None) -> bool:
+    """Whether a client address is loopback or private (a scraper inside the network)."""
     try:
-        address = ipaddress.ip_address(request.remote or "")
+        address = ipaddress.ip_address(remote or "")
     except ValueError:
-        address = None
-    if address is not None and (address.is_loopback or address.is_private):
-        return None
-    return error_response("forbidden", "无权访问", 403)
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
+    return address.is_loopback or address.is_private
 
 
 def _instruments() -> bytes:
@@ -107,9 +112,7 @@ def _instruments() -> bytes:
 
 async def metrics(request: web.Request) -> web.Response:
     """The Prometheus text exposition; open to internal addresses or a bearer token."""
-    refused = _allowed(request)
-    if refused is not None:
-        return refused
+    _check_access(request)
     async with read_unit_of_work(request) as uow:
         counts = await uow.operations.counts()
     snapshot = CollectorRegistry()

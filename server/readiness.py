@@ -26,9 +26,10 @@ class NotReadyError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReadinessProbe:
-    """What the checks reuse between calls: the migration heads and a Redis client."""
+    """What the checks reuse between calls: the migrations known here and a Redis client."""
 
     heads: frozenset[str]
+    known: frozenset[str]
     redis: aioredis.Redis | None
 
 
@@ -40,13 +41,14 @@ async def readiness_ctx(app: web.Application) -> AsyncIterator[None]:
     """Read the migration heads once; open a Redis client with short time limits."""
     settings = app[SETTINGS_KEY]
     heads = await asyncio.to_thread(migration.head_revisions)
+    known = await asyncio.to_thread(migration.known_revisions)
     client = None
     if settings.redis_url:
         limit = settings.ready_check_seconds
         client = aioredis.from_url(
             settings.redis_url, socket_timeout=limit, socket_connect_timeout=limit
         )
-    app[READINESS_KEY] = ReadinessProbe(heads, client)
+    app[READINESS_KEY] = ReadinessProbe(heads, known, client)
     yield
     if client is not None:
         await client.aclose()
@@ -58,13 +60,17 @@ async def _database(request: web.Request) -> str:
 
 
 async def _migrations(request: web.Request) -> str:
-    heads = request.app[READINESS_KEY].heads
+    probe = request.app[READINESS_KEY]
     async with request.app[DATABASE_KEY].engine.connect() as connection:
         current = await migration.current_revisions(connection)
-    if current != heads:
-        pending = ", ".join(sorted(heads - current)) or "none"
-        raise NotReadyError(f"database at {sorted(current)}; not applied: {pending}")
-    return f"at {', '.join(sorted(current))}"
+    at = ", ".join(sorted(current)) or "no revision"
+    if current - probe.known:
+        # Migrated by newer code (a rolling upgrade): this worker's code still runs on it.
+        return f"at {at}, ahead of this code"
+    if not probe.heads <= current:
+        pending = ", ".join(sorted(probe.heads - current))
+        raise NotReadyError(f"database at {at}; not applied: {pending}")
+    return f"at {at}"
 
 
 async def _redis(request: web.Request) -> str:

@@ -61,6 +61,13 @@ def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory(SCRIPT_LOCATION).get_heads())
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this code has a migration for (file reads: call it once)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(r.revision for r in ScriptDirectory(SCRIPT_LOCATION).walk_revisions())
+
+
 async def current_revisions(connection: AsyncConnection) -> frozenset[str]:
     """The revisions the database stands at (none before the first migration)."""
     return await connection.run_sync(_current_sync)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -145,3 +146,19 @@ async def test_pending_migrations_and_an_unreachable_broker(
     assert set(body["not_ready"]) == {"migrations", "mqtt"}
     assert head in body["checks"]["migrations"]["detail"]
     assert body["checks"]["database"]["ok"]
+
+
+async def test_a_database_migrated_by_newer_code_keeps_older_workers_ready(
+    tmp_path: Path, aiohttp_client: MakeClient
+) -> None:
+    from server.app import create_app
+
+    path = tmp_path / "ahead.db"
+    await asyncio.to_thread(migration.upgrade, f"sqlite+aiosqlite:///{path}")
+    with sqlite3.connect(path) as connection:  # as a later release's migration leaves it
+        connection.execute("UPDATE alembic_version SET version_num = '9999_later_release'")
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{path}", redis_url=None, mqtt_url=None)
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(settings))
+    status, body = await _ready(client)
+    assert status == 200, body
+    assert body["checks"]["migrations"]["detail"] == "at 9999_later_release, ahead of this code"

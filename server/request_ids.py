@@ -7,10 +7,11 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
 
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
+
+from server.log_records import add_record_step
 
 HEADER = "X-Request-Id"
 # What a proxy or a client may hand us: short, and nothing a log line or header could misread.
@@ -55,20 +56,10 @@ class RequestAccessLogger(AccessLogger):
             REQUEST_ID.reset(token)
 
 
-_installed = False
+def _stamp(record: logging.LogRecord) -> None:
+    record.request_id = REQUEST_ID.get()
 
 
 def install_request_id_records() -> None:
     """Make every log record carry the current request id (idempotent; once per process)."""
-    global _installed
-    if _installed:
-        return
-    make = logging.getLogRecordFactory()
-
-    def with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make(*args, **kwargs)
-        record.request_id = REQUEST_ID.get()
-        return record
-
-    logging.setLogRecordFactory(with_request_id)
-    _installed = True
+    add_record_step(_stamp)

@@ -71,9 +71,13 @@ async def test_two_workers_metrics_are_added_up_and_their_logs_are_json(tmp_path
                 break
         assert len(set(answered.values())) == 2, "both workers should have answered"
         assert not stale.exists()
-        async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as scrape:
-            assert scrape.status == 200
-            samples = parse_samples(await scrape.text())
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/metrics") as scrape:
+                assert scrape.status == 200
+                samples = parse_samples(await scrape.text())
+            lookup = {"X-Request-Id": "plate-lookup-0001"}
+            async with session.get(f"{base}/mp/plates/浙B12345/stays", headers=lookup) as seen:
+                assert seen.status == 200
     finally:
         server.send_signal(signal.SIGTERM)
         await asyncio.to_thread(server.wait, timeout=30)
@@ -89,3 +93,5 @@ async def test_two_workers_metrics_are_added_up_and_their_logs_are_json(tmp_path
     for sent, pid in answered.items():  # the access line of each request, by the worker
         assert "GET /healthz" in access[sent]["message"]
         assert str(access[sent]["process"]) == pid
+    assert "/mp/plates/浙B***45/stays" in access["plate-lookup-0001"]["message"]
+    assert b"B12345" not in errors and b"%E6%B5%99B12345" not in errors

@@ -25,9 +25,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def prepare_multiprocess_dir() -> tuple[Path, bool]:
-    """Before the workers start: an empty metrics folder they all write to, and whether it
-    was made here (then removed at the end). Files left by an earlier run are deleted, or
-    their counts would be added to this run's for ever."""
+    """The emptied folder the workers' metrics go to, and whether it was made here."""
+    # Files an earlier run left would be added to this run's counts for ever: deleted.
     given = os.environ.get(MULTIPROC_ENV)
     folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="parking-metrics-"))
     folder.mkdir(parents=True, exist_ok=True)

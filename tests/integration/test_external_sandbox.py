@@ -10,25 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from server.wechat import SANDBOX_KEY, WECHAT_SERVICES_KEY
 from tests.conftest import free_port
+from tests.own_services import _wait_listening
 from tests.wechat_sandbox import MakeClient, log_in_driver
-
-
-async def _listening(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{url}/nothing") as answer:
-                    if answer.status == 404:
-                        return
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.2)
-    raise AssertionError(f"parking sandbox did not listen on {url}")
 
 
 async def test_workers_use_the_sandbox_another_process_serves(
@@ -46,7 +34,7 @@ async def test_workers_use_the_sandbox_another_process_serves(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        await _listening(url)
+        await asyncio.to_thread(_wait_listening, port, sandbox, "parking sandbox")
         configured = settings.model_copy(
             update={"wechat_sandbox": True, "sandbox_url": url, "sandbox_keys_dir": str(keys)}
         )

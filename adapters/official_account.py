@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from adapters.wechat import PRODUCTION_BASE_URL, WeChatApiClient
+from adapters.wechat import PRODUCTION_BASE_URL, WeChatApiClient, run_wechatpy
 from core.chat import OfficialAccountUser
 from core.drivers import WeChatUnavailableError
 
@@ -32,9 +31,8 @@ class OfficialAccountClient:
             self._api.session = token_storage
 
     async def _run(self, call: Any, *args: Any, **kwargs: Any) -> Any:
-        # wechatpy is blocking (requests); a worker thread keeps the event loop serving.
         try:
-            return await asyncio.to_thread(call, *args, **kwargs)
+            return await run_wechatpy(call, *args, **kwargs)
         except requests.RequestException as exc:
             raise WeChatUnavailableError(detail=f"wechat: {exc!r}") from exc
         except WeChatClientException as exc:

@@ -10,6 +10,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from adapters.call_metrics import ExternalCall
 from core.drivers import (
     DriverMessage,
     MiniProgramSession,
@@ -71,6 +72,19 @@ class WeChatApiClient(WeChatClient):  # type: ignore[misc]  # wechatpy has no ty
         )
 
 
+async def run_wechatpy(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking wechatpy call in a worker thread, timed as one WeChat call."""
+    # wechatpy is blocking (requests); a worker thread keeps the event loop serving.
+    with ExternalCall("wechat", getattr(call, "__qualname__", "call")) as timed:
+        try:
+            result = await asyncio.to_thread(call, *args, **kwargs)
+        except WeChatClientException:
+            timed.outcome = "rejected"  # WeChat answered, with an errcode
+            raise
+        timed.outcome = "ok"
+        return result
+
+
 class MiniProgramClient:
     """code2session, getuserphonenumber and subscribe messages of one mini-program."""
 
@@ -88,9 +102,8 @@ class MiniProgramClient:
         self._templates = dict(templates or {})
 
     async def _run(self, call: Any, *args: Any, **kwargs: Any) -> Any:
-        # wechatpy is blocking (requests); a worker thread keeps the event loop serving.
         try:
-            return await asyncio.to_thread(call, *args, **kwargs)
+            return await run_wechatpy(call, *args, **kwargs)
         except requests.RequestException as exc:
             raise WeChatUnavailableError(detail=f"wechat: {exc!r}") from exc
 

@@ -16,6 +16,7 @@ from wechatpayv3.async_ import AsyncWeChatPay
 from wechatpayv3.async_.type import RequestType, WeChatPayType
 from wechatpayv3.utils import rsa_encrypt
 
+from adapters.call_metrics import ExternalCall
 from core.clock import Clock
 from core.payment_gateway import (
     CombineReport,
@@ -100,6 +101,12 @@ class WeChatPayGateway:
                 self._connected = True
         return self._client
 
+    async def platform_certificates_valid_until(self) -> datetime | None:
+        """When the newest loaded platform certificate expires; loads them on first use."""
+        client = await self._ready()
+        expiries = [cert.not_valid_after_utc for cert in client._core._certificates]
+        return max(expiries, default=None)
+
     @property
     def appid(self) -> str:
         """The service provider's app (the mini-program payers pay in)."""
@@ -148,18 +155,21 @@ class WeChatPayGateway:
         return await self._translated(path, request)
 
     async def _translated(self, name: str, request: Any) -> tuple[int, Any]:
-        try:
-            code, body = await request
-        except httpx.HTTPError as exc:
-            raise GatewayError(detail=f"wechatpay {name}: {exc!r}") from exc
-        except Exception as exc:  # e.g. "failed to verify the signature" of the answer
-            raise GatewayError(detail=f"wechatpay {name}: {exc}") from exc
-        if 200 <= code < 300:
-            return code, json.loads(body) if isinstance(body, str) and body else None
-        error = _error_body(body)
-        if code >= 500 or error.get("code") in ("SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED"):
-            raise GatewayError(detail=f"wechatpay {name}: {code} {error}")
-        raise Rejected(str(error.get("code", "")), str(error.get("message", "")), code)
+        with ExternalCall("wechatpay", name) as timed:
+            try:
+                code, body = await request
+            except httpx.HTTPError as exc:
+                raise GatewayError(detail=f"wechatpay {name}: {exc!r}") from exc
+            except Exception as exc:  # e.g. "failed to verify the signature" of the answer
+                raise GatewayError(detail=f"wechatpay {name}: {exc}") from exc
+            if 200 <= code < 300:
+                timed.outcome = "ok"
+                return code, json.loads(body) if isinstance(body, str) and body else None
+            error = _error_body(body)
+            if code >= 500 or error.get("code") in _RETRYABLE:
+                raise GatewayError(detail=f"wechatpay {name}: {code} {error}")
+            timed.outcome = "rejected"
+            raise Rejected(str(error.get("code", "")), str(error.get("message", "")), code)
 
     async def create_jsapi(self, order: JsapiOrder) -> str:
         """POST /v3/pay/partner/transactions/jsapi for the order's sub-merchant."""
@@ -214,16 +224,19 @@ class WeChatPayGateway:
             # Signing a request to another host would hand it our Authorization.
             raise GatewayError(detail=f"download URL on another host: {url[:80]}")
         client = await self._ready()
-        try:
-            code, body = await client.download_bill(url)
-        except httpx.HTTPError as exc:
-            raise GatewayError(detail=f"wechatpay download: {exc!r}") from exc
-        if 200 <= code < 300 and isinstance(body, bytes):
-            return body
-        error = _error_body(body)
-        if code >= 500 or not error:
-            raise GatewayError(detail=f"wechatpay download: {code} {error}")
-        raise Rejected(str(error.get("code", "")), str(error.get("message", "")), code)
+        with ExternalCall("wechatpay", "download_bill") as timed:
+            try:
+                code, body = await client.download_bill(url)
+            except httpx.HTTPError as exc:
+                raise GatewayError(detail=f"wechatpay download: {exc!r}") from exc
+            if 200 <= code < 300 and isinstance(body, bytes):
+                timed.outcome = "ok"
+                return body
+            error = _error_body(body)
+            if code >= 500 or not error:
+                raise GatewayError(detail=f"wechatpay download: {code} {error}")
+            timed.outcome = "rejected"
+            raise Rejected(str(error.get("code", "")), str(error.get("message", "")), code)
 
     def decrypt_key(self, encrypt_key: str) -> bytes:
         """A bill file's AES key, RSA-OAEP encrypted to our API certificate."""
@@ -308,6 +321,8 @@ class WeChatPayGateway:
         return True
 
 
+# Answers that say "try again later", however their HTTP status reads.
+_RETRYABLE = ("SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED")
 # TRANSACTION.FAIL: a parking-service deduction that failed (trade state PAY_FAIL).
 _TRANSACTION_EVENTS = ("TRANSACTION.SUCCESS", "TRANSACTION.FAIL")
 

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     tariff_timezone: str = "Asia/Shanghai"
     calendar_refresh_seconds: float = Field(60.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object a line (request id, masked); "text": the human format. Unset:
+    # text in development, json otherwise (docs/deploy.md "Logs").
+    log_format: Literal["json", "text"] | None = None
     access_log: bool = False  # a line per request costs more than a sensor event's own work
     # On-street devices (docs/devices.md): sensor noise, clock skew, plate wait, health, MQTT.
     sensor_flicker_seconds: int = Field(60, ge=0)
@@ -201,6 +204,16 @@ class Settings(BaseSettings):
     support_redis_channel: str = "parking:support:events"
     # Worker processes of `parking serve`, sharing the port (docs/architecture.md).
     workers: int = Field(1, ge=1, le=64)
+    # /metrics (docs/deploy.md "Metrics"): with a token, only `Authorization: Bearer <token>`
+    # is let in, from anywhere; without one, only loopback and private (internal) addresses.
+    metrics_token: SecretStr | None = None
+    # /readyz: each check's time limit, and the fewest days the WeChat Pay platform
+    # certificate must still be valid for the worker to call itself ready.
+    ready_check_seconds: float = Field(2.0, gt=0, le=30)
+    ready_cert_min_days: int = Field(7, ge=0, le=365)
+    # A sandbox served by `parking sandbox` elsewhere (compose.yaml): with wechat_sandbox on,
+    # the workers use it (keys from sandbox_keys_dir) instead of starting their own.
+    sandbox_url: str | None = None
 
     @field_validator("database_url")
     @classmethod

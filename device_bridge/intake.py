@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from core.store.database import Database
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
 from server.availability import AVAILABILITY_KEY
 from server.lane_publishing import LANE_PUBLISHER_KEY
+from server.metrics import observe_device_event, observe_lane_decision, observe_refused_event
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,16 @@ class Intake:
         """Apply one event in its own transaction, then publish what it changed."""
         if isinstance(event, LaneRead):
             return await self._take_lane_read(event)
+        kind = event_kind(event)
+        try:
+            ack = await self._take_device_event(event)
+        except DomainError as exc:
+            observe_refused_event(kind, exc.code)
+            raise
+        observe_device_event(kind, ack.outcome)
+        return ack
+
+    async def _take_device_event(self, event: DeviceEvent) -> Ack:
         if isinstance(event, BerthEvent):
             (result,) = await self.take_berth_events([event])
             if isinstance(result, DomainError):
@@ -174,6 +186,11 @@ class Intake:
         for item in items:
             outcome = next(outcomes) if isinstance(item, BerthEvent) else item
             results.append(_item_ack(outcome))
+        for result in results:
+            if result.code is not None:
+                observe_refused_event("berth", result.code)
+            else:
+                observe_device_event("berth", result.outcome)
         return BatchAck(results=results)
 
     async def _take_alone(self, event: BerthEvent) -> Outcome:
@@ -185,8 +202,8 @@ class Intake:
 
     async def _take_lane_read(self, read: LaneRead) -> EventAck:
         """A camera's plate read that came without an HTTP request to answer: publish commands."""
-        async with UnitOfWork(self.database.sessions) as uow:
-            outcome = await lanes.on_lane_read(uow, self.clock, self.calendar, read)
+        uow = UnitOfWork(self.database.sessions)
+        outcome = await decide_lane(uow, self.clock, self.calendar, read, "mqtt")
         if outcome.outcome == "applied" and outcome.commands and self.lane_publisher is not None:
             try:
                 await self.lane_publisher.publish(outcome.commands)
@@ -206,6 +223,36 @@ class Intake:
             await self.availability.apply(change)
         except Exception:  # live counts must never undo a committed event; refresh repairs them
             log.exception("could not publish berth %s occupancy", change.code)
+
+
+_KINDS: dict[type, str] = {
+    BerthEvent: "berth",
+    PlateRead: "plate_read",
+    Heartbeat: "heartbeat",
+    DeviceFault: "fault",
+    LaneRead: "lane_read",
+}
+
+
+def event_kind(event: DeviceEvent | LaneRead) -> str:
+    """The metrics label of an event's kind."""
+    return _KINDS.get(type(event), "other")
+
+
+async def decide_lane(
+    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, read: LaneRead, transport: str
+) -> lanes.LaneOutcome:
+    """Decide a lane read in its own unit of work, timed and counted for /metrics."""
+    began = time.perf_counter()
+    try:
+        async with uow:
+            outcome = await lanes.on_lane_read(uow, clock, calendar, read)
+    except DomainError as exc:
+        observe_refused_event("lane_read", exc.code)
+        raise
+    observe_lane_decision(transport, outcome.outcome, time.perf_counter() - began)
+    observe_device_event("lane_read", outcome.outcome)
+    return outcome
 
 
 def berth_ack(result: BerthEventResult) -> EventAck:

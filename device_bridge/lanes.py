@@ -14,7 +14,7 @@ from core.lanes import LaneAction
 from core.services import lanes
 from device_bridge.formats import dahua_itc, hikvision_isapi, lane_json, vzenith
 from device_bridge.formats.lane_controls import controls_for
-from device_bridge.intake import Intake
+from device_bridge.intake import Intake, decide_lane
 from server.http import ApiRoutes, json_response, read_json
 from server.lane_publishing import CommandOut, publish_lane_commands
 from server.resources import CALENDAR_KEY, clock, unit_of_work
@@ -70,10 +70,8 @@ def ack_of(outcome: lanes.LaneOutcome) -> LaneDecisionAck:
 
 async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
     """Apply one read in its own transaction."""
-    async with unit_of_work(request) as uow:
-        outcome = await lanes.on_lane_read(
-            uow, clock(request), request.config_dict[CALENDAR_KEY], read
-        )
+    calendar = request.config_dict[CALENDAR_KEY]
+    outcome = await decide_lane(unit_of_work(request), clock(request), calendar, read, "http")
     if outcome.outcome == "applied":
         await publish_lane_commands(request, outcome.commands)
         action = outcome.decision.action if outcome.decision else None

@@ -23,6 +23,7 @@ from core.lane_events import LaneRead
 from device_bridge.formats import huawei_vias, own_json, vzenith
 from device_bridge.intake import Intake
 from server import input_limits
+from server.metrics import observe_refused_event
 from server.resources import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ class MqttConsumer:
                 except DomainError as exc:
                     # Nothing can make it valid: acknowledge, so it is not redelivered forever.
                     log.warning("MQTT message on %s refused: %s", topic, exc.detail)
+                    observe_refused_event("message", exc.code)
                 else:
                     await self._intake.keep_images(decoded.images)
                     for event in decoded.events:

@@ -32,10 +32,14 @@ from server.driver_features import driver_features_ctx
 from server.http import AUTHORIZER_KEY, error_middleware
 from server.invoicing import invoicing_ctx
 from server.log_masking import install_log_masking
+from server.metrics import metrics_middleware
+from server.metrics_endpoint import metrics
 from server.network import network_ctx
 from server.object_store import object_store_ctx
 from server.openapi import ROUTES_KEY, build_openapi
 from server.rate_limits import rate_limits_ctx
+from server.readiness import readiness_ctx, readyz
+from server.request_ids import install_request_id_records, request_id_middleware
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 from server.support_events import support_ctx
 from server.wechat import wechat_services
@@ -50,7 +54,9 @@ def create_app(
 ) -> web.Application:
     """The root application with its sub-apps /mp/, /wechat/, /devices/, /ops/, /network/."""
     install_log_masking()  # whoever serves the app, its log lines (access log too) are masked
-    app = web.Application(middlewares=[error_middleware])
+    install_request_id_records()
+    # The request id outermost, so that every answer (errors too) and log line carries it.
+    app = web.Application(middlewares=[request_id_middleware, metrics_middleware, error_middleware])
     app[SETTINGS_KEY] = settings
     app[CLOCK_KEY] = clock or SystemClock()
     app[CALENDAR_KEY] = calendar or OverridableCalendar()
@@ -70,7 +76,10 @@ def create_app(
     app.cleanup_ctx.append(bot_ctx)  # after the driver ports and the sandbox it uses
     app.cleanup_ctx.append(support_ctx)  # after the bot, whose WeChat client it sends with
     app.cleanup_ctx.append(network_ctx)
+    app.cleanup_ctx.append(readiness_ctx)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     mounts = {
         "/mp/": miniprogram_api.app.create_app(settings),
@@ -131,7 +140,7 @@ async def _refresh_forever(app: web.Application, calendar: OverridableCalendar) 
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Report whether the database answers."""
+    """Alive: the worker answers and so does its database (/readyz checks everything)."""
     try:
         await request.app[DATABASE_KEY].ping()
     except Exception as exc:  # any driver error means "down"; the reason goes to the log

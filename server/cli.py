@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from config.settings import Settings, SettingsError, load_settings
-from server.log_masking import install_log_masking
-from server.workers import LOG_FORMAT
+from server.log_format import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,8 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"parking: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
-    install_log_masking()
+    configure_logging(settings)
     return int(args.run(settings, args))
 
 
@@ -55,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("file")
     publish.add_argument("--reason", required=True)
     publish.set_defaults(run=_tariff_publish)
+    sandbox = commands.add_parser("sandbox", help="serve the WeChat sandbox alone (compose.yaml)")
+    sandbox.set_defaults(run=_sandbox)
     keys = commands.add_parser("sandbox-keys", help="make the WeChat Pay sandbox keys")
     keys.add_argument("--force", action="store_true", help="replace keys that exist")
     keys.set_defaults(run=_sandbox_keys)
@@ -184,6 +183,13 @@ def _audit_verify(settings: Settings, _: argparse.Namespace) -> int:
     from ops_api.commands import verify_audit_command
 
     return asyncio.run(verify_audit_command(settings))
+
+
+def _sandbox(settings: Settings, _: argparse.Namespace) -> int:
+    from server.wechat import serve_sandbox
+
+    asyncio.run(serve_sandbox(settings))
+    return 0
 
 
 def _sandbox_keys(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 from urllib.parse import unquote
+
+from server.log_records import add_record_step
 
 MASK = "***"
 # aiohttp's default without the Referer (it repeats a URL); used by the app and the sandbox.
@@ -43,24 +44,14 @@ def mask(text: str) -> str:
     return _PLATE.sub(_plate, text)
 
 
-_installed = False
+def _mask_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: leave it for the handler to report
+        return
+    record.msg, record.args = mask(message), None
 
 
 def install_log_masking() -> None:
     """Make every log record carry its message masked (idempotent; once per process)."""
-    global _installed
-    if _installed:
-        return
-    make = logging.getLogRecordFactory()
-
-    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string: leave it for the handler to report
-            return record
-        record.msg, record.args = mask(message), None
-        return record
-
-    logging.setLogRecordFactory(masked_record)
-    _installed = True
+    add_record_step(_mask_record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from adapters.wechatpay_micropay import MicropayTiming, WeChatPayMicropay
 from adapters.wechatpay_parking import WeChatPayParking
 from adapters.wechatpay_profitsharing import WeChatPayProfitSharing
 from config.settings import Settings, SettingsError
-from core.clock import Clock
+from core.clock import Clock, SystemClock
 from core.notices import APPEAL_OUTCOME, STAY_FEE, STAY_OPENED
 from core.payment_gateway import GatewayNotConfiguredError
 from core.services import auto_pay, combine_pay
@@ -139,7 +140,8 @@ async def wechat_services(app: web.Application) -> AsyncIterator[None]:
     running = None
     if settings.wechat_sandbox:
         running, settings = await _start_sandbox(settings, clock)
-        app[SANDBOX_KEY] = running
+        if running is not None:
+            app[SANDBOX_KEY] = running
     services = build_services(settings, clock)
     sweeper = None
     if services is not None:
@@ -272,23 +274,14 @@ def build_services(settings: Settings, clock: Clock) -> WeChatServices | None:
     )
 
 
-async def _start_sandbox(
-    settings: Settings, clock: Clock
-) -> tuple[sandbox_server.RunningSandbox, Settings]:
-    """Serve the stand-ins and point the settings at them (keys from sandbox_keys_dir)."""
-    folder = Path(settings.sandbox_keys_dir)
-    keys = SandboxKeys.load_or_create(folder)
-    appid = settings.miniprogram_appid or SANDBOX_APPID
-    secret = (
-        settings.miniprogram_secret.get_secret_value()
-        if settings.miniprogram_secret
-        else SANDBOX_SECRET
-    )
+def sandbox_app(settings: Settings, clock: Clock, keys: SandboxKeys) -> web.Application:
+    """The stand-ins playing the accounts the settings name (or the sandbox's own)."""
+    appid, secret = _sandbox_miniprogram(settings)
     apps = {appid: secret}
     oa_secret = settings.wechat_secret.get_secret_value() if settings.wechat_secret else None
     apps[settings.wechat_appid or SANDBOX_OA_APPID] = oa_secret or SANDBOX_OA_SECRET
     sp_mchid = settings.wechatpay_sp_mchid or SANDBOX_SP_MCHID
-    app = sandbox_server.create_app(
+    return sandbox_server.create_app(
         keys,
         sp_mchid=sp_mchid,
         apps=apps,
@@ -296,12 +289,51 @@ async def _start_sandbox(
         refund_delay=1.0,
         deduction_delay=settings.sandbox_deduction_seconds,
     )
+
+
+async def serve_sandbox(settings: Settings) -> None:
+    """Serve the stand-ins alone until SIGTERM or SIGINT (`parking sandbox`)."""
+    keys = SandboxKeys.load_or_create(Path(settings.sandbox_keys_dir))
+    app = sandbox_app(settings, SystemClock(), keys)
     running = await sandbox_server.serve(app, settings.sandbox_host, settings.sandbox_port)
-    log.info("WeChat and WeChat Pay sandbox serving on %s (keys in %s)", running.base_url, folder)
+    print(f"======== WeChat sandbox on {running.base_url} ========", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await running.stop()
+
+
+def _sandbox_miniprogram(settings: Settings) -> tuple[str, str]:
+    appid = settings.miniprogram_appid or SANDBOX_APPID
+    secret = settings.miniprogram_secret
+    return appid, secret.get_secret_value() if secret else SANDBOX_SECRET
+
+
+async def _start_sandbox(
+    settings: Settings, clock: Clock
+) -> tuple[sandbox_server.RunningSandbox | None, Settings]:
+    """Serve the stand-ins (or use those at sandbox_url) and point the settings at them."""
+    folder = Path(settings.sandbox_keys_dir)
+    running = None
+    if settings.sandbox_url:  # `parking sandbox` elsewhere made the keys: use the same ones
+        keys = SandboxKeys.load(folder)
+        base_url = settings.sandbox_url.rstrip("/")
+    else:
+        keys = SandboxKeys.load_or_create(folder)
+        app = sandbox_app(settings, clock, keys)
+        running = await sandbox_server.serve(app, settings.sandbox_host, settings.sandbox_port)
+        base_url = running.base_url
+    log.info("WeChat and WeChat Pay sandbox on %s (keys in %s)", base_url, folder)
+    appid, secret = _sandbox_miniprogram(settings)
+    sp_mchid = settings.wechatpay_sp_mchid or SANDBOX_SP_MCHID
     effective = settings.model_copy(
         update={
-            "wechatpay_base_url": running.base_url,
-            "wechat_api_base_url": running.base_url,
+            "wechatpay_base_url": base_url,
+            "wechat_api_base_url": base_url,
             "wechatpay_sp_mchid": sp_mchid,
             "wechatpay_api_v3_key": SecretStr(keys.api_v3_key),
             "wechatpay_private_key_path": str(folder / MERCHANT_KEY_FILE),

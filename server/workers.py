@@ -14,16 +14,23 @@ import threading
 import time
 from collections.abc import Sequence
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 
 from aiohttp import web
 
 from config.settings import Settings
-from server.log_masking import ACCESS_LOG_FORMAT, install_log_masking
+from server.log_format import configure_logging
+from server.log_masking import ACCESS_LOG_FORMAT
+from server.metrics_endpoint import (
+    forget_worker,
+    prepare_multiprocess_dir,
+    remove_multiprocess_dir,
+)
+from server.request_ids import RequestAccessLogger
 
 log = logging.getLogger(__name__)
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s"
 _STOP_SECONDS = 15.0  # shutdown_timeout plus the cleanup contexts
 
 
@@ -97,7 +104,11 @@ async def _serve_until_stopped(
     access_log = logging.getLogger("aiohttp.access") if settings.access_log else None
     # Open keep-alive and event-stream connections get 10 s to finish, not the default 60.
     runner = web.AppRunner(
-        app, shutdown_timeout=10, access_log=access_log, access_log_format=ACCESS_LOG_FORMAT
+        app,
+        shutdown_timeout=10,
+        access_log=access_log,
+        access_log_class=RequestAccessLogger,
+        access_log_format=ACCESS_LOG_FORMAT,
     )
     try:
         try:
@@ -135,8 +146,7 @@ def _exit_soon(seconds: float, code: int = 1) -> None:
 
 
 def _worker(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
-    install_log_masking()
+    configure_logging(settings)
     sys.exit(serve_one(settings, reuse_port=True))
 
 
@@ -151,6 +161,16 @@ def serve(settings: Settings) -> int:
             settings.workers,
             settings.availability_refresh_seconds,
         )
+    # Before any worker starts: they inherit the folder their metrics go to (server/metrics.py).
+    metrics_dir, made_here = prepare_multiprocess_dir()
+    try:
+        return _supervise(settings, metrics_dir)
+    finally:
+        if made_here:
+            remove_multiprocess_dir(metrics_dir)
+
+
+def _supervise(settings: Settings, metrics_dir: Path) -> int:
     context = multiprocessing.get_context("spawn")  # nothing of this process is inherited
     workers = [
         context.Process(target=_worker, args=(worker_settings(settings, n),), name=f"worker-{n}")
@@ -173,6 +193,9 @@ def serve(settings: Settings) -> int:
     if failed and not stopping:
         log.error("worker %s stopped; stopping the others", ", ".join(failed))
     _stop(workers)
+    for worker in workers:
+        if worker.pid is not None:
+            forget_worker(worker.pid, metrics_dir)
     return 1 if failed and not stopping else 0
 
 

@@ -52,3 +52,28 @@ def _downgrade_sync(connection: Connection, revision: str) -> None:
     config = alembic_config(str(connection.engine.url))
     config.attributes["connection"] = connection
     command.downgrade(config, revision)
+
+
+def head_revisions() -> frozenset[str]:
+    """The revisions a fully migrated database stands at (file reads: call it once)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory(SCRIPT_LOCATION).get_heads())
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this code has a migration for (file reads: call it once)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(r.revision for r in ScriptDirectory(SCRIPT_LOCATION).walk_revisions())
+
+
+async def current_revisions(connection: AsyncConnection) -> frozenset[str]:
+    """The revisions the database stands at (none before the first migration)."""
+    return await connection.run_sync(_current_sync)
+
+
+def _current_sync(connection: Connection) -> frozenset[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    return frozenset(MigrationContext.configure(connection).get_current_heads())

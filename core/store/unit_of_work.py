@@ -25,6 +25,7 @@ from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
 from core.store.network_repository import NetworkRepository
 from core.store.onstreet_repository import OnStreetRepository
+from core.store.operations_repository import OperationsRepository
 from core.store.pass_sales import PassSalesRepository
 from core.store.payments import PaymentRepository
 from core.store.place_repository import PlaceRepository
@@ -82,6 +83,7 @@ class UnitOfWork:
     write_offs: WriteOffRepository
     late_fees: LateFeeRepository
     handovers: HandoverRepository
+    operations: OperationsRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -122,6 +124,7 @@ class UnitOfWork:
         self.write_offs = WriteOffRepository(self.session)
         self.late_fees = LateFeeRepository(self.session)
         self.handovers = HandoverRepository(self.session)
+        self.operations = OperationsRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

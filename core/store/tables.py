@@ -36,6 +36,7 @@ from core.store.devices import (
 )
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
 from core.store.invoices import InvoiceLineRow, InvoiceRow, InvoiceTitleRow
+from core.store.job_runs import JobRunRow
 from core.store.lane_outbox import LaneOutboxRow
 from core.store.lots import (
     AttendantTaskRow,
@@ -60,11 +61,20 @@ from core.store.people import (
     VehicleBindingRow,
     VehicleRow,
 )
+from core.store.rollups import (
+    ArrearsDayRow,
+    DeviceDayRow,
+    InvoiceDayRow,
+    OccupancyHourRow,
+    RevenueDayRow,
+    ShiftDayRow,
+)
 
 __all__ = [
     "AppealRow",
     "ApprovalRow",
     "ArrearsActionRow",
+    "ArrearsDayRow",
     "AttendantTaskRow",
     "AuditRow",
     "AutoPayStepRow",
@@ -78,6 +88,7 @@ __all__ = [
     "ChatMessageRow",
     "ChatUserRow",
     "CombinePartRow",
+    "DeviceDayRow",
     "DeviceEventRow",
     "DeviceHealthRow",
     "DeviceRow",
@@ -85,9 +96,11 @@ __all__ = [
     "DriverOpenidRow",
     "DriverRow",
     "HolidayOverrideRow",
+    "InvoiceDayRow",
     "InvoiceLineRow",
     "InvoiceRow",
     "InvoiceTitleRow",
+    "JobRunRow",
     "LaneOutboxRow",
     "LanePassageRow",
     "LaneRow",
@@ -104,13 +117,16 @@ __all__ = [
     "MerchantValidationRow",
     "NoticeDeliveryRow",
     "NotificationRow",
+    "OccupancyHourRow",
     "OperatorRow",
     "PassProductRow",
     "PaymentRow",
     "PlateBlockRow",
     "PlateServiceRow",
     "RefundRow",
+    "RevenueDayRow",
     "RightOrderRow",
+    "ShiftDayRow",
     "ShiftTakingRow",
     "StaffRow",
     "StaffScopeRow",

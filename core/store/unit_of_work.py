@@ -18,6 +18,7 @@ from core.store.database import READ_ONLY_OPTION
 from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
 from core.store.invoices import InvoiceRepository
+from core.store.job_runs import JobRunRepository
 from core.store.lane_read_repository import LaneReadRepository
 from core.store.lot_admin_repository import LotAdminRepository
 from core.store.lot_repository import LotRepository
@@ -25,6 +26,7 @@ from core.store.onstreet_repository import OnStreetRepository
 from core.store.pass_sales import PassSalesRepository
 from core.store.payments import PaymentRepository
 from core.store.place_repository import PlaceRepository
+from core.store.report_repository import ReportRepository
 from core.store.repositories import (
     CalendarRepository,
     CityRepository,
@@ -33,6 +35,7 @@ from core.store.repositories import (
     StayRepository,
     TariffRepository,
 )
+from core.store.rollup_repository import RollupRepository
 from core.store.staff_repository import StaffRepository
 from core.store.support_repository import SupportRepository
 from core.store.vehicle_repository import VehicleRepository
@@ -70,6 +73,9 @@ class UnitOfWork:
     appeals: AppealRepository
     auto_pay: AutoPayRepository
     invoices: InvoiceRepository
+    jobs: JobRunRepository
+    rollups: RollupRepository
+    reports: ReportRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -104,6 +110,9 @@ class UnitOfWork:
         self.appeals = AppealRepository(self.session)
         self.auto_pay = AutoPayRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
+        self.jobs = JobRunRepository(self.session)
+        self.rollups = RollupRepository(self.session)
+        self.reports = ReportRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

@@ -21,6 +21,7 @@ from ops_api import (
     merchants,
     onstreet,
     payments,
+    reports,
     review,
     scan_codes,
     staff,
@@ -52,6 +53,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     support_stream.routes,
     appeals.routes,
     complaints.routes,
+    reports.routes,
 )
 
 

@@ -33,6 +33,7 @@ from server.object_store import object_store_ctx
 from server.openapi import ROUTES_KEY, build_openapi
 from server.rate_limits import rate_limits_ctx
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+from server.scheduler import scheduler_ctx
 from server.support_events import support_ctx
 from server.wechat import wechat_services
 
@@ -59,6 +60,7 @@ def create_app(
     app.cleanup_ctx.append(mqtt_ctx)
     app.cleanup_ctx.append(wechat_services)
     app.cleanup_ctx.append(invoicing_ctx)  # after wechat_services: fapiao uses its client
+    app.cleanup_ctx.append(scheduler_ctx)  # after invoicing_ctx: a job retries invoices
     app.cleanup_ctx.append(driver_features_ctx)
     app.cleanup_ctx.append(rate_limits_ctx)
     app.cleanup_ctx.append(object_store_ctx)

@@ -12,7 +12,6 @@ from alembic import op
 
 import core.store.base
 
-
 revision: str = "0042_reports_jobs"
 down_revision: str | Sequence[str] | None = "0032_invoices"
 branch_labels: str | Sequence[str] | None = None

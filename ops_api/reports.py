@@ -52,7 +52,7 @@ class ColumnOut(BaseModel):
 class ReportOut(BaseModel):
     """A report; money in fen, ratios from 0 to 1."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
     name: str
     title: str

@@ -293,7 +293,9 @@ async def _sales_day(
         await s.refund(sold, 1000, at + timedelta(hours=1), "pass")
         kept -= 1000
     s.expected.pass_kept_fen += kept
-    top_up = await s.payment("wechat_jsapi", op, plate, 5000, at, purpose="top_up", driver_id=driver.id)
+    top_up = await s.payment(
+        "wechat_jsapi", op, plate, 5000, at, purpose="top_up", driver_id=driver.id
+    )
     s.uow.session.add(
         RightOrderRow(
             out_trade_no=top_up.out_trade_no,

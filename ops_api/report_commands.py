@@ -19,7 +19,7 @@ from core.reports.exports import as_csv, as_dict, as_xlsx
 from core.reports.periods import DateRange
 from core.reports.tables import Report
 from core.services.jobs import run_job
-from core.services.reports import build_report, chart_of
+from core.services.reports import build_chart, build_report
 from core.staff import CITY_WIDE
 from core.store.database import open_database
 from core.store.unit_of_work import UnitOfWork
@@ -28,22 +28,31 @@ from server.scheduler import job_context, registry, with_progress, worker_name
 FORMATS = ("json", "csv", "xlsx", "svg")
 
 
-async def fetch_report(settings: Settings, name: str, period: DateRange, by: str) -> Report:
-    """Build a report city-wide from the roll-ups."""
+async def fetch_report(
+    settings: Settings, name: str, period: DateRange, by: str | None, *, chart: bool
+) -> Report:
+    """Build a report (or the one its chart plots) city-wide from the roll-ups."""
+    build = build_chart if chart else build_report
     database = open_database(settings.database_url)
     try:
         async with UnitOfWork(database.sessions, read_only=True) as uow:
-            return await build_report(uow, name, period, CITY_WIDE, by=by)
+            return await build(uow, name, period, CITY_WIDE, by=by)
     finally:
         await database.dispose()
 
 
 def report_command(
-    settings: Settings, name: str, period: DateRange, output: str, *, by: str, out: str | None
+    settings: Settings,
+    name: str,
+    period: DateRange,
+    output: str,
+    *,
+    by: str | None,
+    out: str | None,
 ) -> int:
     """Write a report to a file or standard output."""
     try:
-        report = asyncio.run(fetch_report(settings, name, period, by))
+        report = asyncio.run(fetch_report(settings, name, period, by, chart=output == "svg"))
     except DomainError as exc:
         print(f"parking report: {exc.message_zh} ({exc.detail})", file=sys.stderr)
         return 1
@@ -54,7 +63,7 @@ def report_command(
     elif output == "xlsx":
         body = as_xlsx(report)
     else:
-        body = as_svg(chart_of(report))
+        body = as_svg(report)
     if out is None:
         sys.stdout.buffer.write(body)
     else:

@@ -12,7 +12,7 @@ from core.reports.charts import as_svg
 from core.reports.exports import as_csv, as_dict, as_xlsx
 from core.reports.periods import DateRange
 from core.reports.tables import Cell, Report
-from core.services.reports import build_report, chart_of
+from core.services.reports import build_chart, build_report
 from core.staff import Permission
 from ops_api.auth import acting_staff
 from server.http import ApiRoutes, json_response
@@ -32,7 +32,7 @@ class ReportQuery(BaseModel):
 
     first: date = Field(alias="from")
     last: date = Field(alias="to")
-    by: str = Field("day", pattern=r"^[a-z_]{1,16}$")
+    by: str | None = Field(None, pattern=r"^[a-z_]{1,16}$")
 
 
 class ExportQuery(ReportQuery):
@@ -117,8 +117,12 @@ async def export_report(request: web.Request, query: ExportQuery) -> web.Respons
 )
 async def chart_report(request: web.Request, query: ReportQuery) -> web.Response:
     """The chart; Chinese text rendered by the viewer's fonts."""
-    report = await _report(request, query)
-    return web.Response(body=as_svg(chart_of(report)), content_type="image/svg+xml")
+    period = DateRange(query.first, query.last)
+    async with read_unit_of_work(request) as uow:
+        report = await build_chart(
+            uow, request.match_info["name"], period, acting_staff(request).scope, by=query.by
+        )
+    return web.Response(body=as_svg(report), content_type="image/svg+xml")
 
 
 class JobsQuery(BaseModel):

@@ -96,7 +96,9 @@ def _add_report_commands(commands: Any) -> None:
     report.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
     report.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
     report.add_argument("--format", choices=FORMATS, default="json")
-    report.add_argument("--by", default="day", help="revenue: day, lot, zone, operator, ...")
+    report.add_argument(
+        "--by", help="revenue: day, lot, zone, operator, ...; occupancy: place, hour"
+    )
     report.add_argument("--out", help="file to write (default: standard output)")
     report.set_defaults(run=_report)
     jobs = commands.add_parser("jobs", help="scheduled jobs")

@@ -78,47 +78,39 @@ def revenue(period: DateRange, by: str, found: Rows) -> Report:
     return _report(f"revenue-by-{by}", f"营收报表（按{BY_ZH[by]}）", period, columns, rows, chart)
 
 
-def occupancy(period: DateRange, found: Rows) -> Report:
-    """Occupancy rate and turnover per zone or lot and hour of the day."""
+def occupancy(period: DateRange, by: str, found: Rows) -> Report:
+    """Occupancy rate and turnover per zone or lot, or per hour of the day over all of them.
+
+    `found` holds (key, berths, arrivals, occupied seconds); a place's rates span the whole
+    day, an hour's rates are over every berth the scope covers.
+    """
+    hourly = by == "hour"
+    hours = 1 if hourly else 24
     rows: list[dict[str, Cell]] = [
         {
-            "place": place,
-            "hour": f"{hour:02d}:00",
-            "berths": berths,
-            "arrivals": arrivals,
-            "occupancy": occupancy_rate(seconds, berths, period.days),
-            "turnover": turnover(arrivals, berths, period.days),
+            "key": f"{int(key):02d}:00" if hourly else key,
+            "berths": int(berths),
+            "arrivals": int(arrivals),
+            "occupancy": occupancy_rate(int(seconds), int(berths), hours * period.days),
+            "turnover": turnover(int(arrivals), int(berths), period.days),
         }
-        for place, hour, berths, arrivals, seconds in found
+        for key, berths, arrivals, seconds in found
     ]
     columns = (
-        Column("place", "片区/停车场", TEXT),
-        Column("hour", "时段", TEXT),
+        Column("key", "时段" if hourly else "片区/停车场", TEXT),
         Column("berths", "泊位数", COUNT),
         Column("arrivals", "驶入车次", COUNT),
         Column("occupancy", "占用率", RATIO),
         Column("turnover", "周转率（次/泊位/日）", RATIO),
     )
-    report = _report("occupancy", "泊位占用率与周转率", period, columns, rows, None)
+    chart = Chart("key", ("occupancy",), line=True) if hourly else None
+    title = "泊位占用率与周转率（按时段）" if hourly else "泊位占用率与周转率（按片区/停车场）"
+    report = _report("occupancy", title, period, columns, rows, chart)
+    if not hourly:
+        return report
     totals = dict(report.totals or {})
-    totals["berths"] = ""  # berths repeat on every hour of a place: their sum means nothing
-    return replace(report, totals=totals, chart=Chart("hour", ("occupancy",), line=True))
-
-
-def city_hours(report: Report) -> Report:
-    """The occupancy report folded to the city's 24 hours (what its chart plots)."""
-    seconds: dict[str, float] = defaultdict(float)
-    berths: dict[str, int] = defaultdict(int)
-    for row in report.rows:
-        hour = str(row["hour"])
-        seconds[hour] += float(row["occupancy"]) * int(row["berths"])
-        berths[hour] += int(row["berths"])
-    rows: tuple[dict[str, Cell], ...] = tuple(
-        {"hour": h, "occupancy": round(seconds[h] / berths[h], 4) if berths[h] else 0.0}
-        for h in sorted(seconds)
-    )
-    columns = (Column("hour", "时段", TEXT), Column("occupancy", "占用率", RATIO))
-    return replace(report, columns=columns, rows=rows, totals=None)
+    totals["berths"] = ""  # every hour counts the same berths: their sum means nothing
+    return replace(report, totals=totals)
 
 
 def arrears_ageing(period: DateRange, found: Rows, recovered_fen: int) -> Report:

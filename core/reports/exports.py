@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -16,6 +18,7 @@ from core.money import format_yuan
 from core.reports.tables import Cell, Column, ColumnKind, Report
 
 YUAN_FORMAT = "#,##0.00"
+_SHEET_TITLE_REFUSED = re.compile(r"[\\/?*\[\]:]")  # characters Excel refuses in a sheet name
 RATIO_FORMAT = "0.00%"
 COUNT_FORMAT = "#,##0"
 
@@ -55,9 +58,7 @@ def as_csv(report: Report) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([report.title_zh, f"{report.first} 至 {report.last}"])
-    writer.writerow(
-        [c.header_zh + ("（元）" if c.kind is ColumnKind.FEN else "") for c in report.columns]
-    )
+    writer.writerow([_header(c) for c in report.columns])
     for line in _lines(report):
         writer.writerow([_text(c, line.get(c.key, "")) for c in report.columns])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
@@ -75,27 +76,43 @@ def _cell(column: Column, value: Cell) -> tuple[Cell | Decimal, str | None]:
 
 
 def as_xlsx(report: Report) -> bytes:
-    """A workbook with one sheet: title, Chinese headers, rows, 合计; yuan and % formats."""
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None  # a new workbook always has its first sheet
-    sheet.title = report.title_zh[:31]
-    sheet.append([report.title_zh, f"{report.first} 至 {report.last}"])
-    sheet.append(
-        [c.header_zh + ("（元）" if c.kind is ColumnKind.FEN else "") for c in report.columns]
-    )
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-    for line in _lines(report):
-        sheet.append([_cell(c, line.get(c.key, ""))[0] for c in report.columns])
-        for cell, column in zip(sheet[sheet.max_row], report.columns, strict=True):
-            cell.number_format = _cell(column, line.get(column.key, ""))[1] or "General"
-    if report.totals is not None:
-        for cell in sheet[sheet.max_row]:
-            cell.font = Font(bold=True)
+    """A workbook with one sheet: title, Chinese headers, rows, 合计; yuan and % formats.
+
+    Written in openpyxl's streaming mode: a city's month is tens of thousands of cells.
+    """
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(_SHEET_TITLE_REFUSED.sub("-", report.title_zh)[:31])
     for n, column in enumerate(report.columns, start=1):
         sheet.column_dimensions[get_column_letter(n)].width = max(12, 2 * len(column.header_zh) + 4)
     sheet.freeze_panes = "A3"
+    bold = Font(bold=True)
+    sheet.append([report.title_zh, f"{report.first} 至 {report.last}"])
+    sheet.append([_styled(sheet, _header(c), None, bold) for c in report.columns])
+    for row in report.rows:
+        sheet.append([_styled(sheet, *_cell(c, row.get(c.key, ""))) for c in report.columns])
+    if report.totals is not None:
+        totals = report.totals
+        sheet.append(
+            [_styled(sheet, *_cell(c, totals.get(c.key, "")), bold) for c in report.columns]
+        )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _header(column: Column) -> str:
+    return column.header_zh + ("（元）" if column.kind is ColumnKind.FEN else "")
+
+
+def _styled(
+    sheet: Any, value: Cell | Decimal, number_format: str | None, font: Font | None = None
+) -> Any:
+    """A streamed cell; a plain value when it needs no style (the cheap path)."""
+    if number_format is None and font is None:
+        return value
+    cell = WriteOnlyCell(sheet, value=float(value) if isinstance(value, Decimal) else value)
+    if number_format is not None:
+        cell.number_format = number_format
+    if font is not None:
+        cell.font = font
+    return cell

@@ -9,7 +9,7 @@ from core.reports import catalog
 from core.reports.channels import Channel, Flow
 from core.reports.periods import DateRange
 from core.reports.tables import Report
-from core.staff import Scope
+from core.staff import Scope, covers
 from core.store.report_repository import REVENUE_KEYS
 from core.store.unit_of_work import UnitOfWork
 
@@ -25,23 +25,44 @@ class ReportGroupingError(ValidationFailedError):
     """The revenue report cannot be grouped by this."""
 
     code = "report_grouping_invalid"
-    message_zh = "营收报表分组方式无效（可选 day、lot、zone、district、operator、sub_merchant）"
+    message_zh = (
+        "报表分组方式无效（营收：day、lot、zone、district、operator、sub_merchant；"
+        "占用率：place、hour）"
+    )
 
 
-Builder = Callable[[UnitOfWork, DateRange, Scope, str], Awaitable[Report]]
+Builder = Callable[[UnitOfWork, DateRange, Scope, str | None], Awaitable[Report]]
 
 
-async def _revenue(uow: UnitOfWork, period: DateRange, scope: Scope, by: str) -> Report:
+async def _revenue(uow: UnitOfWork, period: DateRange, scope: Scope, by: str | None) -> Report:
+    by = by or "day"
     if by not in REVENUE_KEYS:
         raise ReportGroupingError(detail=by)
     return catalog.revenue(period, by, await uow.reports.revenue(period, by, scope))
 
 
-async def _occupancy(uow: UnitOfWork, period: DateRange, scope: Scope, _: str) -> Report:
-    return catalog.occupancy(period, await uow.reports.occupancy(period, scope))
+OCCUPANCY_KEYS = ("place", "hour")
 
 
-async def _arrears(uow: UnitOfWork, period: DateRange, scope: Scope, _: str) -> Report:
+async def _occupancy(uow: UnitOfWork, period: DateRange, scope: Scope, by: str | None) -> Report:
+    by = by or "place"
+    if by == "hour":
+        places = await uow.rollups.places()
+        berths = sum(
+            p.berths
+            for p in places.values()
+            if covers(scope, p.operator_code, p.district_code, p.code)
+        )
+        found = [
+            (h, berths, n, s) for h, n, s in await uow.reports.occupancy_by_hour(period, scope)
+        ]
+        return catalog.occupancy(period, by, found)
+    if by not in OCCUPANCY_KEYS:
+        raise ReportGroupingError(detail=by)
+    return catalog.occupancy(period, by, await uow.reports.occupancy_by_place(period, scope))
+
+
+async def _arrears(uow: UnitOfWork, period: DateRange, scope: Scope, _: str | None) -> Report:
     recovered = sum(
         int(fen)
         for _, channel, flow, _, fen in await uow.reports.revenue(period, "operator", scope)
@@ -51,19 +72,19 @@ async def _arrears(uow: UnitOfWork, period: DateRange, scope: Scope, _: str) -> 
     return catalog.arrears_ageing(period, snapshot, recovered)
 
 
-async def _passes(uow: UnitOfWork, period: DateRange, scope: Scope, _: str) -> Report:
+async def _passes(uow: UnitOfWork, period: DateRange, scope: Scope, _: str | None) -> Report:
     return catalog.passes(period, await uow.reports.revenue(period, "day", scope))
 
 
-async def _shifts(uow: UnitOfWork, period: DateRange, scope: Scope, _: str) -> Report:
+async def _shifts(uow: UnitOfWork, period: DateRange, scope: Scope, _: str | None) -> Report:
     return catalog.cashier_shifts(period, await uow.reports.shifts(period, scope))
 
 
-async def _devices(uow: UnitOfWork, period: DateRange, scope: Scope, _: str) -> Report:
+async def _devices(uow: UnitOfWork, period: DateRange, scope: Scope, _: str | None) -> Report:
     return catalog.device_uptime(period, await uow.reports.devices(period, scope))
 
 
-async def _invoices(uow: UnitOfWork, period: DateRange, scope: Scope, _: str) -> Report:
+async def _invoices(uow: UnitOfWork, period: DateRange, scope: Scope, _: str | None) -> Report:
     paid = await uow.reports.revenue(period, "operator", scope)
     return catalog.invoices(period, await uow.reports.invoices(period, scope), paid)
 
@@ -80,15 +101,17 @@ REPORTS: dict[str, Builder] = {
 
 
 async def build_report(
-    uow: UnitOfWork, name: str, period: DateRange, scope: Scope, *, by: str = "day"
+    uow: UnitOfWork, name: str, period: DateRange, scope: Scope, *, by: str | None = None
 ) -> Report:
-    """The report `name` over `period` as `scope` may see it."""
+    """The report `name` over `period` as `scope` may see it, grouped `by` (or its default)."""
     builder = REPORTS.get(name)
     if builder is None:
         raise UnknownReportError(detail=name)
     return await builder(uow, period, scope, by)
 
 
-def chart_of(report: Report) -> Report:
-    """What the report's chart plots: occupancy folds to the city's hours, others as they are."""
-    return catalog.city_hours(report) if report.name == "occupancy" else report
+async def build_chart(
+    uow: UnitOfWork, name: str, period: DateRange, scope: Scope, *, by: str | None = None
+) -> Report:
+    """The report a chart plots: occupancy by hour of the day, the others as asked."""
+    return await build_report(uow, name, period, scope, by="hour" if name == "occupancy" else by)

@@ -68,20 +68,27 @@ class ReportRepository:
         )
         return await self._all(_within(query, r, period))
 
-    async def occupancy(self, period: DateRange, scope: Scope) -> Rows:
-        """(place, hour, berths, arrivals, occupied seconds) summed over the range."""
+    async def occupancy_by_place(self, period: DateRange, scope: Scope) -> Rows:
+        """(place, berths, arrivals, occupied seconds) summed over the range."""
         o = OccupancyHourRow
         query = (
             select(
-                o.place_code,
-                o.hour,
-                func.max(o.berths),
-                func.sum(o.arrivals),
-                func.sum(o.occupied_seconds),
+                o.place_code, func.max(o.berths), func.sum(o.arrivals), func.sum(o.occupied_seconds)
             )
             .where(_scoped(o, scope, o.place_code))
-            .group_by(o.place_code, o.hour)
-            .order_by(o.place_code, o.hour)
+            .group_by(o.place_code)
+            .order_by(o.place_code)
+        )
+        return await self._all(_within(query, o, period))
+
+    async def occupancy_by_hour(self, period: DateRange, scope: Scope) -> Rows:
+        """(hour, arrivals, occupied seconds) summed over the range and every place."""
+        o = OccupancyHourRow
+        query = (
+            select(o.hour, func.sum(o.arrivals), func.sum(o.occupied_seconds))
+            .where(_scoped(o, scope, o.place_code))
+            .group_by(o.hour)
+            .order_by(o.hour)
         )
         return await self._all(_within(query, o, period))
 

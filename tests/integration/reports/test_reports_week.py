@@ -57,7 +57,7 @@ async def week(uow_factory: Uows, clock: FrozenClock) -> Expected:
     return expected
 
 
-async def _report(uows: Uows, name: str, by: str = "day", scope: Scope = CITY_WIDE) -> Report:
+async def _report(uows: Uows, name: str, by: str | None = None, scope: Scope = CITY_WIDE) -> Report:
     async with uows() as uow:
         return await build_report(uow, name, WEEK, scope, by=by)
 
@@ -130,12 +130,16 @@ async def test_passes_and_top_ups_sum_to_the_ledger_and_pass_revenue_is_recognis
 async def test_occupancy_arrears_shifts_devices_and_invoices(
     week: Expected, uow_factory: Uows
 ) -> None:
-    occupancy = await _report(uow_factory, "occupancy")
-    assert (occupancy.totals or {})["arrivals"] == week.arrivals
-    assert all(0 <= float(r["occupancy"]) <= 1 for r in occupancy.rows), [
-        r for r in occupancy.rows if not 0 < float(r["occupancy"]) <= 1
-    ]
-    assert {r["hour"] for r in occupancy.rows} <= {f"{h:02d}:00" for h in range(24)}
+    places = await _report(uow_factory, "occupancy")
+    assert (places.totals or {})["arrivals"] == week.arrivals
+    assert all(0 < float(r["occupancy"]) <= 1 for r in places.rows)
+    hours = await _report(uow_factory, "occupancy", "hour")
+    assert (hours.totals or {})["arrivals"] == week.arrivals
+    assert {r["key"] for r in hours.rows} <= {f"{h:02d}:00" for h in range(24)}
+    assert all(0 <= float(r["occupancy"]) <= 1 for r in hours.rows)
+    # The city's hours weigh each place by its berths: the same seconds over all berths.
+    busiest = max(hours.rows, key=lambda r: float(r["occupancy"]))
+    assert 0 < float(busiest["occupancy"]) < max(float(r["occupancy"]) for r in places.rows) * 24
     ageing = await _report(uow_factory, "arrears-ageing")
     assert (ageing.totals or {})["due"] == week.unpaid_street_fen > 0
     recovered = ageing.summary["recovered_fen"]

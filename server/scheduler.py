@@ -27,6 +27,7 @@ from server.wechat import WECHAT_SERVICES_KEY
 log = logging.getLogger(__name__)
 
 JOBS_KEY = web.AppKey("jobs", JobRegistry)
+SCHEDULER_KEY = web.AppKey("scheduler", AsyncIOScheduler)
 
 
 def worker_name() -> str:
@@ -93,5 +94,6 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
             misfire_grace_time=3600,
         )
     scheduler.start()
+    app[SCHEDULER_KEY] = scheduler
     yield
     scheduler.shutdown(wait=False)

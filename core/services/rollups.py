@@ -23,6 +23,15 @@ class RollupMismatchError(DomainError):
     message_zh = "营收汇总与总账不符"
 
 
+def _owner(places: dict[str, Place], code: str) -> dict[str, str]:
+    """The operator and district columns of a place's rows ('' for a place not found)."""
+    place = places.get(code)
+    return {
+        "operator_code": place.operator_code if place else "",
+        "district_code": place.district_code if place else "",
+    }
+
+
 async def roll_up_revenue(uow: UnitOfWork, day: date) -> int:
     """Replace the day's revenue rows; raise unless they sum to the ledger to the fen."""
     rolled, ledger = await uow.rollups.replace_revenue(day)
@@ -62,8 +71,7 @@ async def roll_up_arrears(uow: UnitOfWork, day: date, places: dict[str, Place]) 
         sums[key][1] += item.due_fen
     rows = [
         {
-            "operator_code": places[zone].operator_code if zone in places else "",
-            "district_code": places[zone].district_code if zone in places else "",
+            **_owner(places, zone),
             "zone_code": zone,
             "bucket": bucket,
             "stays": n,
@@ -84,8 +92,7 @@ async def roll_up_devices(uow: UnitOfWork, day: date, places: dict[str, Place]) 
         sums[(place, kind)][1] += heard.get(code, 0)
     rows = [
         {
-            "operator_code": places[place].operator_code if place in places else "",
-            "district_code": places[place].district_code if place in places else "",
+            **_owner(places, place),
             "place_code": place,
             "kind": kind,
             "devices": n,

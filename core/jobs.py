@@ -1,4 +1,4 @@
-"""Scheduled jobs: a registry of what runs once per period, and who may run a period's run."""
+"""Scheduled jobs: a registry of what runs once per period, and the record of a period's run."""
 
 from __future__ import annotations
 
@@ -106,15 +106,6 @@ class JobRun:
     finished_at: datetime | None = None
     error: str | None = None
     detail: Mapping[str, int | str] = field(default_factory=dict)
-
-
-def may_claim(run: JobRun | None, now: datetime, *, force: bool = False) -> bool:
-    """Whether a worker may start this period now: never run, failed, stale, or forced."""
-    if run is None or run.status is RunStatus.FAILED:
-        return True
-    if run.status is RunStatus.RUNNING:
-        return now - run.started_at > RUN_LEASE
-    return force
 
 
 class JobRegistry:

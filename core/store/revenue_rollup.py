@@ -29,7 +29,6 @@ from core.reports.channels import (
     CHANNEL_OF_ENTRY,
     FLOW_OF_ENTRY,
     Channel,
-    Flow,
 )
 from core.store.activity import LedgerEntryRow, LedgerPostingRow, StayRow
 from core.store.city import DistrictRow, LotRow, OperatorRow, ZoneRow
@@ -203,6 +202,3 @@ def ledger_total_of_day(start: datetime, end: datetime) -> Select[Any]:
     """What the ledger's money entries of the day move, to check the roll-up against."""
     entry = _entries(tuple(FLOW_OF_ENTRY), start, end)
     return select(func.coalesce(func.sum(entry.c.amount_fen), 0))
-
-
-__all__ = ["Flow", "ledger_total_of_day", "revenue_of_day"]

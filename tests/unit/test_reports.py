@@ -8,14 +8,10 @@ import pytest
 
 from core.billing import SHANGHAI
 from core.jobs import (
-    RUN_LEASE,
     JobRegistry,
-    JobRun,
     JobSpec,
     Period,
-    RunStatus,
     UnknownJobError,
-    may_claim,
 )
 from core.reports import catalog
 from core.reports.ageing import bucket_of
@@ -155,14 +151,3 @@ def test_due_periods_are_yesterday_and_last_month() -> None:
     assert daily.due_period(now) == date(2026, 11, 30)
     assert monthly.due_period(now) == date(2026, 11, 1)
     assert monthly.period_of(date(2026, 11, 17)) == date(2026, 11, 1)
-
-
-def test_who_may_claim_a_period() -> None:
-    now = at(3)
-    run = JobRun("d", DAY, RunStatus.RUNNING, "w1", 1, now - timedelta(minutes=5))
-    assert may_claim(None, now)
-    assert not may_claim(run, now)
-    assert may_claim(run, now + RUN_LEASE)
-    done = JobRun("d", DAY, RunStatus.SUCCEEDED, "w1", 1, now)
-    assert not may_claim(done, now) and may_claim(done, now, force=True)
-    assert may_claim(JobRun("d", DAY, RunStatus.FAILED, "w1", 1, now), now)

@@ -6,6 +6,7 @@ from datetime import date, time, timedelta
 
 from core.arrears import ReminderPolicy
 from core.bills import check_bill_date, day_bounds
+from core.errors import DomainError
 from core.jobs import JobContext, JobDetail, JobRegistry, JobSpec, Period
 from core.ledger import pass_revenue_recognised
 from core.reports.periods import earned_in_month, month_bounds, next_month
@@ -15,6 +16,15 @@ from core.services.reconciliation import reconcile_day
 from core.services.rollups import roll_up_revenue, run_rollups
 from core.staff import CITY_WIDE, Role, StaffIdentity
 
+
+class JobPortMissingError(DomainError):
+    """The job needs a port this process lacks; the run fails, so a worker with it may retry."""
+
+    code = "job_port_missing"
+    status = 503
+    message_zh = "此进程未配置该任务所需的外部服务"
+
+
 # Reconciliation audits who compared the bill; a scheduled run is recorded as this account.
 JOB_ACTOR = StaffIdentity(id=0, username="job:reconciliation", role=Role.FINANCE, scope=CITY_WIDE)
 
@@ -22,7 +32,7 @@ JOB_ACTOR = StaffIdentity(id=0, username="job:reconciliation", role=Role.FINANCE
 async def reconcile_bills(ctx: JobContext, day: date) -> JobDetail:
     """Download each sub-merchant's trade bill of the day and reconcile it (audited)."""
     if ctx.bills is None:
-        return {"skipped": "no WeChat Pay bills source configured"}
+        raise JobPortMissingError(detail="WeChat Pay bills (run it in the server)")
     check_bill_date(day, ctx.clock.now())
     async with ctx.uows() as uow:
         merchants = await uow.city.sub_mchids()
@@ -51,7 +61,7 @@ def reminders_job(policy: ReminderPolicy) -> JobSpec:
 async def retry_invoices(ctx: JobContext, _: date) -> JobDetail:
     """Send, poll and reverse the invoices that are due (the sweep also runs every minute)."""
     if ctx.invoice_providers is None:
-        return {"skipped": "no invoicing provider configured"}
+        raise JobPortMissingError(detail="invoicing providers (run it in the server)")
     return {"advanced": await sweep_invoices(ctx.uows, ctx.clock, ctx.invoice_providers)}
 
 

@@ -8,8 +8,10 @@ from datetime import date, time, timedelta
 
 import pytest
 
+from core.arrears import ReminderPolicy
 from core.clock import FrozenClock
 from core.jobs import RUN_LEASE, JobContext, JobDetail, JobSpec, JobTakenError, Period, RunStatus
+from core.services.daily_jobs import city_jobs
 from core.services.jobs import run_job
 from core.store.unit_of_work import UnitOfWork
 
@@ -109,3 +111,13 @@ async def test_a_monthly_job_keys_its_run_by_the_month(
     assert run.period == date(2026, 11, 1)
     with pytest.raises(JobTakenError):
         await run_job(ctx, _spec(job, Period.MONTHLY), date(2026, 11, 30), worker="w1")
+
+
+async def test_a_job_missing_its_port_fails_so_a_server_worker_may_run_it(
+    uow_factory: Uows, clock: FrozenClock
+) -> None:
+    spec = city_jobs(ReminderPolicy()).get("reconciliation")
+    ctx = JobContext(uows=uow_factory, clock=clock)
+    run = await run_job(ctx, spec, DAY, worker="cli")
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None and run.error.startswith("JobPortMissingError")

@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     arrears_reminder_every_days: int = Field(7, ge=1, le=365)
     arrears_reminder_most: int = Field(3, ge=0, le=50)
     arrears_reminder_seconds: float = Field(3600.0, ge=0)
+    # Scheduled jobs (docs/operations.md "Scheduled jobs"): roll-ups, reconciliation, reminders,
+    # invoice retries, deferred revenue. Off unless turned on; every worker that has it on
+    # schedules them, and the job_runs row lets exactly one run each period.
+    jobs_enabled: bool = False
     arrears_template_id: str | None = None
     arrears_sms_template: str | None = None
     # Fee appeals and complaints (docs/support-appeals.md): days support has to answer, photo

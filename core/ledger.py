@@ -187,8 +187,8 @@ def pass_sold(
 ) -> JournalEntry:
     """A pass paid in advance: the money is in clearing, owed as months not yet served.
 
-    It is unearned until the months pass; moving it to operator revenue month by month is a
-    period-end job the ledger does not run yet.
+    It is unearned until the months pass; the monthly deferred-revenue job moves the part
+    served to operator revenue (pass_revenue_recognised).
     """
     return _transfer(
         "pass_sold",
@@ -274,5 +274,16 @@ def arrear_written_off(
         write_off_ref,
         Account(AccountKind.WRITTEN_OFF, operator_code),
         Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        amount_fen,
+    )
+
+
+def pass_revenue_recognised(reference: str, operator_code: str, amount_fen: int) -> JournalEntry:
+    """The part of passes sold in advance that a month served: deferred becomes revenue."""
+    return _transfer(
+        "pass_revenue_recognised",
+        reference,
+        Account(AccountKind.DEFERRED_REVENUE, operator_code),
+        Account(AccountKind.OPERATOR_REVENUE, operator_code),
         amount_fen,
     )

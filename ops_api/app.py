@@ -25,6 +25,7 @@ from ops_api import (
     network_lots,
     onstreet,
     payments,
+    reports,
     review,
     scan_codes,
     settlement,
@@ -65,6 +66,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     late_fees.routes,
     handovers.routes,
     network_lots.routes,
+    reports.routes,
 )
 
 

@@ -41,6 +41,7 @@ from server.rate_limits import rate_limits_ctx
 from server.readiness import readiness_ctx, readyz
 from server.request_ids import install_request_id_records, request_id_middleware
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+from server.scheduler import scheduler_ctx
 from server.support_events import support_ctx
 from server.wechat import wechat_services
 
@@ -70,6 +71,7 @@ def create_app(
     app.cleanup_ctx.append(signs_ctx)  # after availability_ctx: the live store feeds it
     app.cleanup_ctx.append(wechat_services)
     app.cleanup_ctx.append(invoicing_ctx)  # after wechat_services: fapiao uses its client
+    app.cleanup_ctx.append(scheduler_ctx)  # after invoicing_ctx: a job retries invoices
     app.cleanup_ctx.append(driver_features_ctx)
     app.cleanup_ctx.append(rate_limits_ctx)
     app.cleanup_ctx.append(object_store_ctx)

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 from config.settings import Settings, SettingsError, load_settings
 from server.log_format import configure_logging
@@ -84,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--port", type=int, default=8181)
     agent.add_argument("--username", help="staff account with lane_control (password in env)")
     agent.set_defaults(run=_lane_agent)
+    _add_report_commands(commands)
     simulate = commands.add_parser("simulate", help="drive a running server with a synthetic day")
     from sandbox.traffic_cli import add_arguments as add_simulate_arguments
 
@@ -138,6 +141,54 @@ def _settlement_share(settings: Settings, args: argparse.Namespace) -> int:
     from ops_api.settlement_commands import share_command
 
     return asyncio.run(share_command(settings, args.date))
+
+
+def _add_report_commands(commands: Any) -> None:
+    from ops_api.report_commands import FORMATS
+
+    report = commands.add_parser("report", help="a report from the daily roll-ups")
+    report.add_argument("name", help="revenue, occupancy, arrears-ageing, passes, ...")
+    report.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
+    report.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
+    report.add_argument("--format", choices=FORMATS, default="json")
+    report.add_argument(
+        "--by", help="revenue: day, lot, zone, operator, ...; occupancy: place, hour"
+    )
+    report.add_argument("--out", help="file to write (default: standard output)")
+    report.set_defaults(run=_report)
+    jobs = commands.add_parser("jobs", help="scheduled jobs")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    run = job_commands.add_parser("run", help="run a job for one period by hand")
+    run.add_argument("name")
+    run.add_argument("--date", required=True, type=date.fromisoformat, help="a day of the period")
+    run.add_argument("--force", action="store_true", help="run again a period that succeeded")
+    run.set_defaults(run=_jobs_run)
+    job_commands.add_parser("list", help="the registered jobs").set_defaults(run=_jobs_list)
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from core.errors import DomainError
+    from core.reports.periods import DateRange
+    from ops_api.report_commands import report_command
+
+    try:
+        period = DateRange(args.first, args.last)
+    except DomainError as exc:
+        print(f"parking report: {exc.message_zh}", file=sys.stderr)
+        return 2
+    return report_command(settings, args.name, period, args.format, by=args.by, out=args.out)
+
+
+def _jobs_run(settings: Settings, args: argparse.Namespace) -> int:
+    from ops_api.report_commands import run_job_command
+
+    return asyncio.run(run_job_command(settings, args.name, args.date, force=args.force))
+
+
+def _jobs_list(settings: Settings, _: argparse.Namespace) -> int:
+    from ops_api.report_commands import list_jobs_command
+
+    return list_jobs_command(settings)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

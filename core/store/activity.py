@@ -102,7 +102,8 @@ class LedgerEntryRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     reference: Mapped[str] = mapped_column(String(64), index=True)
-    created_at: Mapped[datetime]
+    # The daily revenue roll-up reads one day of entries at a time.
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class LedgerPostingRow(Base):

@@ -83,6 +83,11 @@ class CityRepository:
         query = select(OperatorRow.code).where(OperatorRow.sub_mchid == sub_mchid)
         return (await self._session.execute(query)).scalar_one_or_none()
 
+    async def sub_mchids(self) -> list[str]:
+        """Every operator's WeChat Pay sub-merchant number, sorted."""
+        query = select(OperatorRow.sub_mchid).order_by(OperatorRow.sub_mchid)
+        return list(await self._session.scalars(query))
+
 
 class CalendarRepository:
     """The holiday override table."""

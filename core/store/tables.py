@@ -37,6 +37,7 @@ from core.store.devices import (
 from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
 from core.store.handovers import HandoverBatchRow, HandoverLineRow
 from core.store.invoices import InvoiceLineRow, InvoiceRow, InvoiceTitleRow
+from core.store.job_runs import JobRunRow
 from core.store.lane_outbox import LaneOutboxRow
 from core.store.late_fees import LateFeeRuleRow
 from core.store.lots import (
@@ -72,6 +73,14 @@ from core.store.people import (
     VehicleBindingRow,
     VehicleRow,
 )
+from core.store.rollups import (
+    ArrearsDayRow,
+    DeviceDayRow,
+    InvoiceDayRow,
+    OccupancyHourRow,
+    RevenueDayRow,
+    ShiftDayRow,
+)
 from core.store.settlement import (
     ContractRow,
     ShareLineRow,
@@ -86,6 +95,7 @@ __all__ = [
     "AppealRow",
     "ApprovalRow",
     "ArrearsActionRow",
+    "ArrearsDayRow",
     "AttendantTaskRow",
     "AuditRow",
     "AutoPayStepRow",
@@ -100,6 +110,7 @@ __all__ = [
     "ChatUserRow",
     "CombinePartRow",
     "ContractRow",
+    "DeviceDayRow",
     "DeviceEventRow",
     "DeviceHealthRow",
     "DeviceRow",
@@ -110,9 +121,11 @@ __all__ = [
     "HandoverBatchRow",
     "HandoverLineRow",
     "HolidayOverrideRow",
+    "InvoiceDayRow",
     "InvoiceLineRow",
     "InvoiceRow",
     "InvoiceTitleRow",
+    "JobRunRow",
     "LaneOutboxRow",
     "LanePassageRow",
     "LaneRow",
@@ -138,17 +151,20 @@ __all__ = [
     "NetworkSummaryRow",
     "NoticeDeliveryRow",
     "NotificationRow",
+    "OccupancyHourRow",
     "OperatorRow",
     "PassProductRow",
     "PaymentRow",
     "PlateBlockRow",
     "PlateServiceRow",
     "RefundRow",
+    "RevenueDayRow",
     "RightOrderRow",
     "ShareLineRow",
     "ShareOrderRow",
     "ShareReceiverRow",
     "ShareReturnRow",
+    "ShiftDayRow",
     "ShiftTakingRow",
     "StaffRow",
     "StaffScopeRow",

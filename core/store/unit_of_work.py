@@ -19,6 +19,7 @@ from core.store.device_ops_repository import DeviceOpsRepository
 from core.store.driver_repository import DriverRepository
 from core.store.handovers import HandoverRepository
 from core.store.invoices import InvoiceRepository
+from core.store.job_runs import JobRunRepository
 from core.store.lane_read_repository import LaneReadRepository
 from core.store.late_fees import LateFeeRepository
 from core.store.lot_admin_repository import LotAdminRepository
@@ -29,6 +30,7 @@ from core.store.operations_repository import OperationsRepository
 from core.store.pass_sales import PassSalesRepository
 from core.store.payments import PaymentRepository
 from core.store.place_repository import PlaceRepository
+from core.store.report_repository import ReportRepository
 from core.store.repositories import (
     CalendarRepository,
     CityRepository,
@@ -37,6 +39,7 @@ from core.store.repositories import (
     StayRepository,
     TariffRepository,
 )
+from core.store.rollup_repository import RollupRepository
 from core.store.settlement_repository import SettlementRepository
 from core.store.sign_repository import SignRepository
 from core.store.staff_repository import StaffRepository
@@ -84,6 +87,9 @@ class UnitOfWork:
     late_fees: LateFeeRepository
     handovers: HandoverRepository
     operations: OperationsRepository
+    jobs: JobRunRepository
+    rollups: RollupRepository
+    reports: ReportRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
@@ -125,6 +131,9 @@ class UnitOfWork:
         self.late_fees = LateFeeRepository(self.session)
         self.handovers = HandoverRepository(self.session)
         self.operations = OperationsRepository(self.session)
+        self.jobs = JobRunRepository(self.session)
+        self.rollups = RollupRepository(self.session)
+        self.reports = ReportRepository(self.session)
         if self._read_only:
             # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
             # them read beside a writer); see core/store/database.py.

@@ -1,0 +1,1 @@
+"""Reports: what finance and operations read, shaped from the daily roll-ups."""

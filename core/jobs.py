@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the store imports this module: its types are named, not imp
     from core.bills import TradeBillSource
     from core.clock import Clock
     from core.invoice_provider import InvoiceProviders
+    from core.profit_sharing import ProfitSharingGateway
     from core.services.retrying import Uows
 
 # A run still marked running this long after it started belongs to a worker that died.
@@ -66,6 +67,7 @@ class JobContext:
     bills: TradeBillSource | None = None
     invoice_providers: InvoiceProviders | None = None
     progress: Progress = _no_progress
+    profit_sharing: ProfitSharingGateway | None = None
 
 
 JobRunner = Callable[[JobContext, date], Awaitable[JobDetail]]

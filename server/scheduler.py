@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -21,6 +23,7 @@ from core.store.database import Database
 from core.store.unit_of_work import UnitOfWork
 from server.driver_features import reminder_policy
 from server.invoicing import INVOICE_PROVIDERS_KEY
+from server.metrics import observe_job_run
 from server.resources import CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 from server.wechat import WECHAT_SERVICES_KEY
 
@@ -49,12 +52,13 @@ def job_context(database: Database, clock: Clock, app: web.Application | None = 
         clock=clock,
         bills=services.bills if services is not None else None,
         invoice_providers=providers,
+        profit_sharing=services.profit_sharing if services is not None else None,
     )
 
 
 def with_progress(ctx: JobContext, progress: Progress) -> JobContext:
     """The same context reporting progress somewhere."""
-    return JobContext(ctx.uows, ctx.clock, ctx.bills, ctx.invoice_providers, progress)
+    return dataclasses.replace(ctx, progress=progress)
 
 
 def trigger(spec: JobSpec) -> CronTrigger:
@@ -66,11 +70,14 @@ def trigger(spec: JobSpec) -> CronTrigger:
 async def _run_due(app: web.Application, spec: JobSpec) -> None:
     ctx = job_context(app[DATABASE_KEY], app[CLOCK_KEY], app)
     period = spec.due_period(ctx.clock.now())
+    began = time.perf_counter()
     try:
         run = await run_job(ctx, spec, period, worker=worker_name())
     except JobTakenError:
         log.info("job %s for %s: another worker has it", spec.name, period)
+        observe_job_run(spec.name, "taken", time.perf_counter() - began)
         return
+    observe_job_run(spec.name, str(run.status), time.perf_counter() - began)
     log.info("job %s for %s: %s %s", spec.name, period, run.status, run.error or "")
 
 

@@ -12,6 +12,7 @@ from core.ledger import pass_revenue_recognised
 from core.reports.periods import earned_in_month, month_bounds, next_month
 from core.services.arrears import queue_reminders
 from core.services.invoice_sweep import sweep_invoices
+from core.services.profit_sharing import run_profit_sharing
 from core.services.reconciliation import reconcile_day
 from core.services.rollups import roll_up_revenue, run_rollups
 from core.staff import CITY_WIDE, Role, StaffIdentity
@@ -65,6 +66,19 @@ async def retry_invoices(ctx: JobContext, _: date) -> JobDetail:
     return {"advanced": await sweep_invoices(ctx.uows, ctx.clock, ctx.invoice_providers)}
 
 
+async def share_profits(ctx: JobContext, day: date) -> JobDetail:
+    """Send the day's profit shares (分账) and take back shares of refunds; docs/settlement.md."""
+    if ctx.profit_sharing is None:
+        raise JobPortMissingError(detail="WeChat Pay profit sharing (run it in the server)")
+    run = await run_profit_sharing(ctx.uows, ctx.clock, ctx.profit_sharing, day)
+    return {
+        "orders_finished": run.orders_finished,
+        "shared_fen": run.shared_fen,
+        "returned_fen": run.returned_fen,
+        "failed": len(run.failed),
+    }
+
+
 async def recognise_pass_revenue(ctx: JobContext, first: date) -> JobDetail:
     """Move the part of passes a month served from deferred to operator revenue, per operator."""
     start, end = month_bounds(first)
@@ -99,6 +113,7 @@ def city_jobs(reminders: ReminderPolicy) -> JobRegistry:
             ),
             reminders_job(reminders),
             JobSpec("invoice-retries", Period.DAILY, retry_invoices, "发票重试", at=time(3, 0)),
+            JobSpec("profit-sharing", Period.DAILY, share_profits, "分账", at=time(11, 0)),
             JobSpec(
                 "deferred-revenue",
                 Period.MONTHLY,

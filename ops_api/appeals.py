@@ -254,7 +254,8 @@ def case_id(request: web.Request) -> int:
     return found
 
 
-def _approval_id(request: web.Request) -> int:
+def approval_id(request: web.Request) -> int:
+    """The approval id of the path, or its 404."""
     found = parse_row_id(request.match_info["id"])
     if found is None:
         raise ApprovalNotFoundError(detail=request.match_info["id"])
@@ -397,7 +398,7 @@ async def approve_action(request: web.Request, body: ApprovalDecisionIn) -> web.
         clock(request),
         refund_ports(request),
         acting_staff(request),
-        _approval_id(request),
+        approval_id(request),
         body.note,
     )
     return json_response(_decision_out(done))
@@ -417,7 +418,7 @@ async def reject_action(request: web.Request, body: ApprovalDecisionIn) -> web.R
         lambda: unit_of_work(request),
         clock(request),
         acting_staff(request),
-        _approval_id(request),
+        approval_id(request),
         body.note,
     )
     return json_response(_decision_out(done))

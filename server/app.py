@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 import bot.app
+import console.app
 import device_bridge.app
 import miniprogram_api.app
 import ops_api.app
@@ -44,7 +45,7 @@ OPENAPI_KEY = web.AppKey("openapi", dict)
 def create_app(
     settings: Settings, *, clock: Clock | None = None, calendar: DayCalendar | None = None
 ) -> web.Application:
-    """Build the root application with its sub-apps under /mp/, /wechat/, /devices/, /ops/."""
+    """Build the root application with its sub-apps: /mp/, /wechat/, /devices/, /ops/, /console/."""
     install_log_masking()  # whoever serves the app, its log lines (access log too) are masked
     app = web.Application(middlewares=[error_middleware])
     app[SETTINGS_KEY] = settings
@@ -71,6 +72,7 @@ def create_app(
         "/wechat/": bot.app.create_app(settings),
         "/devices/": device_bridge.app.create_app(settings),
         "/ops/": ops_api.app.create_app(settings),
+        "/console/": console.app.create_app(settings),
     }
     for prefix, sub in mounts.items():
         app.add_subapp(prefix, sub)

@@ -30,13 +30,12 @@ def setup_templates(app: web.Application) -> None:
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
-        context_processors=[_common],
     )
     env.filters["yuan"] = format_yuan
     env.filters["local"] = _local
 
 
-async def _common(request: web.Request) -> dict[str, Any]:
+def _common(request: web.Request) -> dict[str, Any]:
     staff = request.get(IDENTITY_KEY)
     return {
         "staff": staff,
@@ -52,7 +51,10 @@ def render(
     request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> web.Response:
     """Render a template with the common context."""
-    return aiohttp_jinja2.render_template(template, request, context, status=status)
+    # The common context is merged here rather than by aiohttp_jinja2's context processors,
+    # whose middleware stores a plain string key on the request (a NotAppKeyWarning).
+    merged = {**_common(request), **context}
+    return aiohttp_jinja2.render_template(template, request, merged, status=status)
 
 
 def see_other(location: str) -> web.Response:

@@ -74,8 +74,12 @@ async def _seed(url: str, clock: FrozenClock, scenario: Scenario) -> None:
         now = clock.now()
         scenario.officer_stays = [
             await street_stay(
-                database, plate=plate, fee_fen=fee, exited_at=now - timedelta(days=days),
-                berth_code=berth, hours=1,
+                database,
+                plate=plate,
+                fee_fen=fee,
+                exited_at=now - timedelta(days=days),
+                berth_code=berth,
+                hours=1,
             )
             for plate, fee, days, berth in (
                 ("浙B11111", 300, 10, "HS1-001"),
@@ -84,16 +88,26 @@ async def _seed(url: str, clock: FrozenClock, scenario: Scenario) -> None:
         ]
         plate = scenario.support_plate
         scenario.support_stay = await street_stay(
-            database, plate=plate, fee_fen=5000, exited_at=now - timedelta(days=2),
-            berth_code="HS1-002", hours=3,
+            database,
+            plate=plate,
+            fee_fen=5000,
+            exited_at=now - timedelta(days=2),
+            berth_code="HS1-002",
+            hours=3,
         )
         async with UnitOfWork(database.sessions) as uow:
             owner, _ = await bind_plate(uow, clock, plate)
         scenario.driver_id = owner
         async with UnitOfWork(database.sessions) as uow:
             case = await appeals.file_appeal(
-                uow, clock, owner, scenario.support_stay, Category.WRONG_FEE,
-                "我只停了一个小时，收费不对", [], 7,
+                uow,
+                clock,
+                owner,
+                scenario.support_stay,
+                Category.WRONG_FEE,
+                "我只停了一个小时，收费不对",
+                [],
+                7,
             )
             scenario.appeal_id = case.id
     finally:
@@ -112,6 +126,38 @@ async def _seed_chat(url: str, clock: FrozenClock, openid: str, driver_id: int) 
             )
     finally:
         await database.dispose()
+
+
+class ServerThread(threading.Thread):
+    """Serves an app on its own event loop, so synchronous browser tests can drive it."""
+
+    def __init__(self, app: web.Application, port: int) -> None:
+        super().__init__(name="console-server", daemon=True)
+        self.app, self.port = app, port
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopping: asyncio.Event | None = None
+
+    def run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self.loop, self.stopping = asyncio.get_running_loop(), asyncio.Event()
+        runner = web.AppRunner(self.app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        self.ready.set()
+        await self.stopping.wait()
+        await runner.cleanup()
+
+    def start(self) -> None:
+        super().start()
+        assert self.ready.wait(60), "the console server did not start"
+
+    def stop(self) -> None:
+        assert self.loop is not None and self.stopping is not None
+        self.loop.call_soon_threadsafe(self.stopping.set)
+        self.join(30)
 
 
 @pytest.fixture(scope="session")
@@ -140,23 +186,8 @@ def console(
         port=port,
     )
     app = create_app(settings, clock=clock)
-    ready, loop_box = threading.Event(), {}
-
-    def target() -> None:
-        async def main() -> None:
-            loop_box["loop"], loop_box["stop"] = asyncio.get_running_loop(), asyncio.Event()
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
-            ready.set()
-            await loop_box["stop"].wait()
-            await runner.cleanup()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=target, name="console-server", daemon=True)
-    thread.start()
-    assert ready.wait(60), "the console server did not start"
+    server = ServerThread(app, port)
+    server.start()
     console = Console(f"http://127.0.0.1:{port}", clock, scenario)
     follow = {"appid": SANDBOX_OA_APPID, "person": "console-driver"}
     sandbox = app[SANDBOX_KEY].base_url
@@ -164,8 +195,7 @@ def console(
     run_blocking(_seed_chat(url, clock, str(openid["openid"]), scenario.driver_id))
     _drive_lanes(console)
     yield console
-    loop_box["loop"].call_soon_threadsafe(loop_box["stop"].set)
-    thread.join(30)
+    server.stop()
 
 
 def _read(console: Console, lane: str, plate: str, event_id: str) -> dict[str, Any]:

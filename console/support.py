@@ -25,6 +25,17 @@ from server.support_keys import SUPPORT_PORTS_KEY
 
 routes = web.RouteTableDef()
 CHAT = Permission.CHAT_TAKEOVER
+CATEGORIES_ZH = {
+    "fee": "收费",
+    "payment": "支付",
+    "refund": "退款",
+    "arrears": "欠费",
+    "binding": "绑车",
+    "invoice": "发票",
+    "device": "设备",
+    "complaint": "投诉",
+    "other": "其他",
+}
 
 
 def _conversation_id(request: web.Request) -> int:
@@ -91,6 +102,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         panel = await support_panel.driver_panel(uow, _conversation_id(request))
     context["panel"] = panel_out(staff_of(request), panel)
     context["categories"] = list(CloseCategory)
+    context["categories_zh"] = CATEGORIES_ZH
     return render(request, "support/conversation.html", context)
 
 

@@ -17,6 +17,13 @@
     window.addEventListener("pagehide", function () { source.close(); });
   }
   function start() { document.querySelectorAll("[data-stream]").forEach(follow); }
+  // A form marked data-reset empties itself once htmx has posted it successfully.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form.matches && form.matches("form[data-reset]") && event.detail.successful) {
+      form.reset();
+    }
+  });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {

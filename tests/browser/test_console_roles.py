@@ -73,7 +73,7 @@ def test_an_agent_claims_the_live_queue_replies_and_waives_within_the_limit(
     expect(other.locator("#messages")).to_contain_text("我来帮您核对这笔停车费")
     panel = other.locator("#driver-panel")
     expect(panel).to_contain_text(console.scenario.support_plate)
-    expect(panel).to_contain_text("中山东路")  # the unpaid stay, whatever the appeal waived
+    expect(panel).to_contain_text("HS1-002")  # the unpaid stay, whatever the appeal waived
     panel.locator("input[name=amount_fen]").first.fill("500")
     panel.locator("input[name=reason]").first.fill("核实为计时误差")
     panel.get_by_role("button", name="减免").first.click()

@@ -15,11 +15,11 @@ from core.device_health import attention_reasons, is_online
 from core.errors import DomainError
 from core.services import device_ops
 from core.services import staff as staff_service
-from core.services.tariffs import preview_price
 from core.staff import ROLE_NAMES_ZH, Permission, Role, parse_scope
 from miniprogram_api.availability import snapshot
+from miniprogram_api.prices import PricePreviewQuery, quote_planned_stay
 from ops_api.onstreet import health_policy
-from server.resources import CALENDAR_KEY, clock, read_unit_of_work, unit_of_work
+from server.resources import clock, read_unit_of_work, unit_of_work
 
 routes = web.RouteTableDef()
 P = Permission
@@ -121,19 +121,14 @@ async def tariffs_page(request: web.Request) -> web.Response:
 @page(P.TARIFFS_MANAGE)
 async def price_preview(request: web.Request) -> web.Response:
     """What the billing engine charges for the planned stay (an htmx fragment)."""
-    query = query_of(request, PreviewForm)
-    start = query.start or clock(request).now()
-    if start.tzinfo is None:  # a datetime-local field is Beijing wall time
+    form = query_of(request, PreviewForm)
+    start = form.start
+    if start is not None and start.tzinfo is None:  # a datetime-local field: Beijing wall time
         start = start.replace(tzinfo=SHANGHAI)
-    async with read_unit_of_work(request) as uow:
-        priced = await preview_price(
-            uow,
-            request.config_dict[CALENDAR_KEY],
-            query.place,
-            start,
-            query.minutes,
-            query.vehicle_class,
-        )
+    wanted = PricePreviewQuery(
+        place=form.place, minutes=form.minutes, start=start, vehicle_class=form.vehicle_class
+    )
+    start, priced = await quote_planned_stay(request, wanted)
     context = {"priced": priced, "quote": priced.quote.to_dict(), "start": start}
     return render(request, "admin/_price.html", context)
 

@@ -14,7 +14,14 @@ from core.services import appeal_decisions, appeals, support, support_panel
 from core.services.waivers import waive_fee
 from core.staff import Permission
 from core.support import CloseCategory, ConversationNotFoundError, MessageKind
-from ops_api.appeals import CaseDecisionIn, CaseQueueQuery, approval_limits, case_id, refund_ports
+from ops_api.appeals import (
+    CaseDecisionIn,
+    CaseQueueQuery,
+    approval_limits,
+    case_id,
+    case_queue,
+    refund_ports,
+)
 from ops_api.payments import WaiverIn
 from ops_api.support import SupportCloseIn, SupportSendIn
 from ops_api.support_stream import SupportStreamQuery, stream
@@ -181,16 +188,7 @@ async def waive(request: web.Request) -> web.Response:
 async def appeals_page(request: web.Request) -> web.Response:
     """The appeal and complaint queue, soonest deadline first."""
     staff_of(request).require(CHAT)
-    query = query_of(request, CaseQueueQuery)
-    async with read_unit_of_work(request) as uow:
-        rows = await appeals.queue(
-            uow,
-            clock(request),
-            overdue=query.overdue,
-            open_only=not query.all,
-            limit=query.limit,
-            after=query.after,
-        )
+    rows = await case_queue(request, query_of(request, CaseQueueQuery))
     return render(request, "support/appeals.html", {"cases": rows, "now": clock(request).now()})
 
 

@@ -278,6 +278,19 @@ def approval_limits(request: web.Request) -> ApprovalLimits:
     )
 
 
+async def case_queue(request: web.Request, query: CaseQueueQuery) -> list[AppealRow]:
+    """The cases the query asks for (the console's queue shares it)."""
+    async with read_unit_of_work(request) as uow:
+        return await appeals.queue(
+            uow,
+            clock(request),
+            overdue=query.overdue,
+            open_only=not query.all,
+            limit=query.limit,
+            after=query.after,
+        )
+
+
 @routes.route(
     "GET",
     "/appeals",
@@ -288,15 +301,7 @@ def approval_limits(request: web.Request) -> ApprovalLimits:
 )
 async def list_appeals(request: web.Request, query: CaseQueueQuery) -> web.Response:
     """List cases."""
-    async with read_unit_of_work(request) as uow:
-        rows = await appeals.queue(
-            uow,
-            clock(request),
-            overdue=query.overdue,
-            open_only=not query.all,
-            limit=query.limit,
-            after=query.after,
-        )
+    rows = await case_queue(request, query)
     now = clock(request).now()
     return json_response(CasePageOut(items=[case_out(row, now) for row in rows]))
 

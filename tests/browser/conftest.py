@@ -54,7 +54,8 @@ class Scenario:
     support_plate: str = "浙B33333"
     support_stay: str = ""
     appeal_id: int = 0
-    cashier_stay: str = ""
+    cash_plate: str = "浙B44444"
+    code_plate: str = "浙B66666"  # pays with a payment code (付款码)
     lost_ticket_plate: str = "浙B55555"
     driver_id: int = 0
 
@@ -212,14 +213,16 @@ def _read(console: Console, lane: str, plate: str, event_id: str) -> dict[str, A
 
 
 def _drive_lanes(console: Console) -> None:
-    """A car that entered the hospital lot waits at the exit to pay; one exits with no entry."""
-    _read(console, "E1", "浙B44444", "console-in-1")
+    """Two cars that entered the hospital lot wait at the exit to pay; one exits with no entry."""
+    scenario = console.scenario
+    for number, plate in enumerate((scenario.cash_plate, scenario.code_plate)):
+        _read(console, "E1", plate, f"console-in-{number}")
     console.clock.advance(timedelta(hours=2))
-    out = _read(console, "X1", "浙B44444", "console-out-1")
-    assert out["fee_fen"] > 0, out
-    console.scenario.cashier_stay = str(out["stay_ref"])
-    console.clock.advance(timedelta(minutes=1))
-    _read(console, "X1", console.scenario.lost_ticket_plate, "console-out-2")
+    for number, plate in enumerate((scenario.cash_plate, scenario.code_plate)):
+        out = _read(console, "X1", plate, f"console-out-{number}")
+        assert out["fee_fen"] > 0, out  # waits at the exit to pay
+        console.clock.advance(timedelta(minutes=1))
+    _read(console, "X1", scenario.lost_ticket_plate, "console-out-lost")
 
 
 @pytest.fixture(scope="session")

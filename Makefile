@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test faults lint format migrate seed bench clean demo
+.PHONY: install browser run test faults lint format migrate seed bench clean demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -12,9 +12,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The console's browser tests drive Debian's chromium (browsers cannot be downloaded here),
+# with a CJK font so screenshots show Chinese; installed when missing and running as root.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q $(BROWSER_PACKAGES) || \
+				{ apt-get update -q && apt-get install -y -q $(BROWSER_PACKAGES); }; \
+		else \
+			echo "*** chromium or a CJK font is missing: apt-get install $(BROWSER_PACKAGES) ***"; \
+		fi; \
+	fi
 
 run: install
+	@$(BIN)/parking console-info
 	$(BIN)/parking migrate
 	$(BIN)/parking seed-demo --if-empty
 	PARKING_WECHAT_SANDBOX=$${PARKING_WECHAT_SANDBOX:-true} $(BIN)/parking serve
@@ -22,6 +36,7 @@ run: install
 # The demo city with traffic: serve as `make run` does, and drive it with a simulated day
 # (`parking simulate`, SEED and SPEED: times real time). Ctrl-C stops both.
 demo: install
+	@$(BIN)/parking console-info
 	$(BIN)/parking migrate
 	$(BIN)/parking seed-demo --if-empty
 	PARKING_WECHAT_SANDBOX=$${PARKING_WECHAT_SANDBOX:-true} $(BIN)/parking serve & server=$$!; \

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535)
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     staff_token_minutes: int = Field(30, ge=1, le=24 * 60)
+    # The console's session cookie: Secure unless set false (plain-HTTP development on loopback).
+    console_cookie_secure: bool | None = None
     staff_max_failed_logins: int = Field(5, ge=1)
     staff_lockout_minutes: int = Field(15, ge=1)
     # Wrong passwords lock one client address out of one account, the lock doubling with each

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 
+from core.services.pricing import TariffQuote
 from core.services.tariffs import preview_price
 from server.http import ApiRoutes, json_response
 from server.resources import CALENDAR_KEY, clock, read_unit_of_work
@@ -37,15 +38,10 @@ class PricePreviewOut(BaseModel):
     lines: list[dict[str, Any]]
 
 
-@routes.route(
-    "GET",
-    "/price-preview",
-    "How much a stay of some minutes would cost at a berth, zone or lot",
-    query=PricePreviewQuery,
-    response=PricePreviewOut,
-)
-async def show_price_preview(request: web.Request, query: PricePreviewQuery) -> web.Response:
-    """Quote a planned stay."""
+async def quote_planned_stay(
+    request: web.Request, query: PricePreviewQuery
+) -> tuple[datetime, TariffQuote]:
+    """When the stay starts (now by default) and what the billing engine charges for it."""
     start = query.start or clock(request).now()
     async with read_unit_of_work(request) as uow:
         priced = await preview_price(
@@ -56,6 +52,19 @@ async def show_price_preview(request: web.Request, query: PricePreviewQuery) -> 
             query.minutes,
             query.vehicle_class,
         )
+    return start, priced
+
+
+@routes.route(
+    "GET",
+    "/price-preview",
+    "How much a stay of some minutes would cost at a berth, zone or lot",
+    query=PricePreviewQuery,
+    response=PricePreviewOut,
+)
+async def show_price_preview(request: web.Request, query: PricePreviewQuery) -> web.Response:
+    """Quote a planned stay."""
+    start, priced = await quote_planned_stay(request, query)
     body = priced.quote.to_dict()
     return json_response(
         PricePreviewOut(

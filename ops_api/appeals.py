@@ -254,7 +254,8 @@ def case_id(request: web.Request) -> int:
     return found
 
 
-def _approval_id(request: web.Request) -> int:
+def approval_id(request: web.Request) -> int:
+    """The approval id of the path, or its 404."""
     found = parse_row_id(request.match_info["id"])
     if found is None:
         raise ApprovalNotFoundError(detail=request.match_info["id"])
@@ -277,6 +278,19 @@ def approval_limits(request: web.Request) -> ApprovalLimits:
     )
 
 
+async def case_queue(request: web.Request, query: CaseQueueQuery) -> list[AppealRow]:
+    """The cases the query asks for (the console's queue shares it)."""
+    async with read_unit_of_work(request) as uow:
+        return await appeals.queue(
+            uow,
+            clock(request),
+            overdue=query.overdue,
+            open_only=not query.all,
+            limit=query.limit,
+            after=query.after,
+        )
+
+
 @routes.route(
     "GET",
     "/appeals",
@@ -287,15 +301,7 @@ def approval_limits(request: web.Request) -> ApprovalLimits:
 )
 async def list_appeals(request: web.Request, query: CaseQueueQuery) -> web.Response:
     """List cases."""
-    async with read_unit_of_work(request) as uow:
-        rows = await appeals.queue(
-            uow,
-            clock(request),
-            overdue=query.overdue,
-            open_only=not query.all,
-            limit=query.limit,
-            after=query.after,
-        )
+    rows = await case_queue(request, query)
     now = clock(request).now()
     return json_response(CasePageOut(items=[case_out(row, now) for row in rows]))
 
@@ -397,7 +403,7 @@ async def approve_action(request: web.Request, body: ApprovalDecisionIn) -> web.
         clock(request),
         refund_ports(request),
         acting_staff(request),
-        _approval_id(request),
+        approval_id(request),
         body.note,
     )
     return json_response(_decision_out(done))
@@ -417,7 +423,7 @@ async def reject_action(request: web.Request, body: ApprovalDecisionIn) -> web.R
         lambda: unit_of_work(request),
         clock(request),
         acting_staff(request),
-        _approval_id(request),
+        approval_id(request),
         body.note,
     )
     return json_response(_decision_out(done))

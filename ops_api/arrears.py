@@ -129,6 +129,20 @@ def _entry_fields(entry: arrears.ArrearsEntry, now: datetime) -> dict[str, objec
     }
 
 
+def arrears_filter(query: ArrearsQuery, now: datetime) -> ArrearsFilter:
+    """The list's filter as the service takes it (the console's list shares it)."""
+    return ArrearsFilter(
+        zone=query.zone,
+        street=query.street,
+        district=query.district,
+        min_fen=query.min_fen,
+        left_before=now - timedelta(days=query.min_age_days) if query.min_age_days else None,
+        order=query.order,
+        after=query.after,
+        limit=query.limit,
+    )
+
+
 @routes.route(
     "GET",
     "/arrears",
@@ -140,16 +154,7 @@ def _entry_fields(entry: arrears.ArrearsEntry, now: datetime) -> dict[str, objec
 async def list_arrears(request: web.Request, query: ArrearsQuery) -> web.Response:
     """One page of the arrears list."""
     now = clock(request).now()
-    wanted = ArrearsFilter(
-        zone=query.zone,
-        street=query.street,
-        district=query.district,
-        min_fen=query.min_fen,
-        left_before=now - timedelta(days=query.min_age_days) if query.min_age_days else None,
-        order=query.order,
-        after=query.after,
-        limit=query.limit,
-    )
+    wanted = arrears_filter(query, now)
     try:
         async with read_unit_of_work(request) as uow:
             entries = await arrears.list_arrears(uow, acting_staff(request), wanted)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 import bot.app
+import console.app
 import device_bridge.app
 import miniprogram_api.app
 import network_api.app
@@ -53,7 +54,7 @@ OPENAPI_KEY = web.AppKey("openapi", dict)
 def create_app(
     settings: Settings, *, clock: Clock | None = None, calendar: DayCalendar | None = None
 ) -> web.Application:
-    """The root application with its sub-apps /mp/, /wechat/, /devices/, /ops/, /network/."""
+    """The root app with sub-apps /mp/, /wechat/, /devices/, /ops/, /open/, /network/, /console/."""
     install_log_masking()  # whoever serves the app, its log lines (access log too) are masked
     install_request_id_records()
     # The request id outermost, so that every answer (errors too) and log line carries it.
@@ -90,6 +91,7 @@ def create_app(
         "/ops/": ops_api.app.create_app(settings),
         "/open/": open_data_api.app.create_app(settings),
         "/network/": network_api.app.create_app(settings),
+        "/console/": console.app.create_app(settings),
     }
     for prefix, sub in mounts.items():
         app.add_subapp(prefix, sub)

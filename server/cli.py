@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--workers", type=int, help="worker processes (default PARKING_WORKERS, 1)")
     serve.set_defaults(run=_serve)
+    info = commands.add_parser("console-info", help="print the console's address, demo accounts")
+    info.set_defaults(run=_console_info)
     migrate = commands.add_parser("migrate", help="migrate the database (default: to head)")
     migrate.add_argument("--revision", default="head")
     migrate.add_argument("--down", action="store_true", help="downgrade to --revision")
@@ -200,12 +202,20 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"parking: {exc}", file=sys.stderr)
         return 2
+    _console_info(settings, args)
     if args.workers is not None:
         if not 1 <= args.workers <= 64:
             print("parking: --workers must be from 1 to 64", file=sys.stderr)
             return 2
         settings = settings.model_copy(update={"workers": args.workers})
     return serve(settings)
+
+
+def _console_info(settings: Settings, _: argparse.Namespace) -> int:
+    from console.banner import banner
+
+    print("\n".join(banner(settings)), flush=True)
+    return 0
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

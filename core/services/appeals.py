@@ -16,6 +16,7 @@ from core.services.stays import paid_toward
 from core.services.vehicles import require_verified
 from core.services.waivers import operator_in_scope
 from core.staff import StaffIdentity
+from core.store.activity import StayRow
 from core.store.appeals import AppealRow, ApprovalRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -143,52 +144,88 @@ class Evidence:
     overdue: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StayEvidence:
+    """A stay's facts with its sensor trace, lane reads, images and payments."""
+
+    stay: StayFacts
+    sensor_trace: list[SensorReading]
+    lane_reads: list[LaneRead]
+    images: list[tuple[datetime, str]]
+    payments: list[Payment]
+
+
+async def stay_evidence(
+    uow: UnitOfWork, clock: Clock, staff: StaffIdentity, stay: StayRow
+) -> StayEvidence:
+    """What a stay's devices recorded, if the stay is in the account's scope."""
+    await operator_in_scope(uow, staff, stay)
+    facts = StayFacts(
+        stay.ref,
+        stay.plate,
+        stay.status,
+        stay.entered_at,
+        stay.exited_at,
+        stay.fee_fen,
+        await paid_toward(uow, stay) if stay.fee_fen is not None else 0,
+        await uow.city.place_name(stay.berth_id, stay.lot_id),
+    )
+    trace: list[SensorReading] = []
+    if stay.berth_id is not None:
+        until = (stay.exited_at or clock.now()) + TRACE_MARGIN
+        rows = await uow.appeals.berth_trace(stay.berth_id, stay.entered_at - TRACE_MARGIN, until)
+        trace = [
+            SensorReading(
+                r.device_time,
+                r.kind,
+                r.role,
+                r.device_code,
+                r.plate,
+                r.image_ref,
+                r.stay_id == stay.id,
+            )
+            for r in rows
+        ]
+    reads = [LaneRead(*row) for row in await uow.appeals.lane_reads(stay.id)]
+    images = await uow.vehicles.stay_images(stay.id)
+    payments = await uow.payments.for_stay(stay.ref)
+    return StayEvidence(facts, trace, reads, images, payments)
+
+
+async def stay_evidence_by_ref(
+    uow: UnitOfWork, clock: Clock, staff: StaffIdentity, stay_ref: str
+) -> StayEvidence:
+    """The evidence of the stay with this reference; StayNotFoundError when there is none."""
+    stay = await uow.stays.by_ref(stay_ref)
+    if stay is None:
+        raise StayNotFoundError(detail=stay_ref)
+    return await stay_evidence(uow, clock, staff, stay)
+
+
 async def evidence(uow: UnitOfWork, clock: Clock, staff: StaffIdentity, appeal_id: int) -> Evidence:
     """The case with its stay's evidence, if the stay is in the account's scope."""
     case = await uow.appeals.get(appeal_id)
     if case is None:
         raise CaseNotFoundError(detail=str(appeal_id))
     stay = await uow.stays.by_ref(case.stay_ref) if case.stay_ref else None
-    facts, trace, reads, images, payments = None, [], [], [], []
-    if stay is not None:
-        await operator_in_scope(uow, staff, stay)
-        facts = StayFacts(
-            stay.ref,
-            stay.plate,
-            stay.status,
-            stay.entered_at,
-            stay.exited_at,
-            stay.fee_fen,
-            await paid_toward(uow, stay) if stay.fee_fen is not None else 0,
-            await uow.city.place_name(stay.berth_id, stay.lot_id),
-        )
-        if stay.berth_id is not None:
-            until = (stay.exited_at or clock.now()) + TRACE_MARGIN
-            rows = await uow.appeals.berth_trace(
-                stay.berth_id, stay.entered_at - TRACE_MARGIN, until
-            )
-            trace = [
-                SensorReading(
-                    r.device_time,
-                    r.kind,
-                    r.role,
-                    r.device_code,
-                    r.plate,
-                    r.image_ref,
-                    r.stay_id == stay.id,
-                )
-                for r in rows
-            ]
-        reads = [LaneRead(*row) for row in await uow.appeals.lane_reads(stay.id)]
-        images = await uow.vehicles.stay_images(stay.id)
-        payments = await uow.payments.for_stay(stay.ref)
-    elif case.out_trade_no:
-        found = await uow.payments.get(case.out_trade_no)
-        payments = [found] if found is not None else []
+    found = await stay_evidence(uow, clock, staff, stay) if stay is not None else None
+    payments = found.payments if found is not None else []
+    if found is None and case.out_trade_no:
+        paid = await uow.payments.get(case.out_trade_no)
+        payments = [paid] if paid is not None else []
     now = clock.now()
     overdue = rules.is_overdue(CaseStatus(case.status), case.due_at, now)
     approvals = await uow.appeals.approvals_of(case.id)
-    return Evidence(case, facts, trace, reads, images, payments, approvals, overdue)
+    return Evidence(
+        case,
+        found.stay if found else None,
+        found.sensor_trace if found else [],
+        found.lane_reads if found else [],
+        found.images if found else [],
+        payments,
+        approvals,
+        overdue,
+    )
 
 
 async def queue(

@@ -271,6 +271,13 @@ class PaymentRepository:
         )
         return [p for p in (self._track(r) for r in rows) if p is not None]
 
+    async def recent(self, *, limit: int, before_id: int | None = None) -> list[Payment]:
+        """The newest payments first (finance's list), below an id when paging."""
+        query = select(PaymentRow).order_by(PaymentRow.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(PaymentRow.id < before_id)
+        return [_payment(r) for r in await self._session.scalars(query)]
+
     async def open_created_before(self, moment: datetime, *, limit: int = 100) -> list[Payment]:
         """Unpaid payments older than a moment, oldest first."""
         query = (

@@ -1,0 +1,1 @@
+"""The staff console in the browser (docs/console.md)."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from core.availability import AvailabilityStore, summarise
@@ -11,6 +14,7 @@ from core.billing import TariffError, parse_tariff
 from core.clock import Clock
 from core.nearby import (
     GeoPoint,
+    PlaceBook,
     PlaceKind,
     PlaceSpot,
     PriceSummary,
@@ -36,27 +40,102 @@ class PlaceIndex(Protocol):
         ...
 
 
+class LotOccupancy:
+    """Open stays per lot, counted for every lot at once and kept for `keep` seconds.
+
+    A map of free spaces a second old is as good as a live one, and one count of all lots a
+    second costs less than one query per answer. The age is process time (`ticks`), not the
+    city's clock, so a test's frozen clock cannot freeze the counts; `keep` 0 counts every time.
+    """
+
+    def __init__(self, keep: float, ticks: Callable[[], float] = time.monotonic) -> None:
+        self._keep = keep
+        self._ticks = ticks
+        self._counts: dict[str, int] = {}
+        self._counted_at: float | None = None
+
+    async def open_stays(self, uow: UnitOfWork, codes: list[str]) -> dict[str, int]:
+        """Open stays of the named lots (a lot with none is left out)."""
+        if self._keep <= 0:
+            return await uow.places.open_stays_per_lot(codes)
+        now = self._ticks()
+        if self._counted_at is None or not self._counted_at <= now < self._counted_at + self._keep:
+            self._counts = await uow.places.open_stays_per_lot(None)
+            self._counted_at = now
+        return {code: self._counts[code] for code in codes if code in self._counts}
+
+
+class PlaceCatalogue:
+    """Every lot and street as a place, read from the store at most once a refresh period,
+    and how full the lots are (`occupancy`).
+
+    Places change rarely (staff add a lot or berths): as with the Redis place index, a change
+    shows within `refresh`.
+    """
+
+    def __init__(
+        self, clock: Clock, refresh: timedelta, occupancy: LotOccupancy | None = None
+    ) -> None:
+        self.occupancy = occupancy or LotOccupancy(0)
+        self._clock = clock
+        self._refresh = refresh
+        self._book: PlaceBook | None = None
+        self._loaded_at: datetime | None = None
+        self._loading = asyncio.Lock()  # one reload at a time; the others wait for it
+
+    async def book(self, uow: UnitOfWork) -> PlaceBook:
+        """The places as last read, read again once the refresh period is over."""
+        if self._fresh(self._clock.now()):
+            assert self._book is not None
+            return self._book
+        async with self._loading:
+            now = self._clock.now()
+            if not self._fresh(now):
+                self._book = PlaceBook(await uow.places.lots() + await uow.places.streets())
+                self._loaded_at = now
+        assert self._book is not None
+        return self._book
+
+    def _fresh(self, now: datetime) -> bool:
+        loaded = self._loaded_at
+        return (
+            self._book is not None and loaded is not None and loaded <= now < loaded + self._refresh
+        )
+
+
 class SqlPlaceIndex:
-    """Candidates from a latitude/longitude box in SQL."""
+    """Candidates from a latitude/longitude box over the places the catalogue read from SQL."""
+
+    def __init__(self, catalogue: PlaceCatalogue) -> None:
+        self._catalogue = catalogue
 
     async def candidates(
         self, uow: UnitOfWork, center: GeoPoint, radius_m: float, limit: int
     ) -> list[str]:
         """Lots in the box and streets whose centre is in it."""
-        box = box_around(center, radius_m)
-        streets = [spot.key for spot in await uow.places.streets() if box.holds(spot.point)]
-        return await uow.places.lot_keys_in(box) + streets
+        book = await self._catalogue.book(uow)
+        return [spot.key for spot in book.in_box(box_around(center, radius_m))]
 
 
 class TariffBriefs:
-    """Price summaries per tariff version, parsed once per process."""
+    """Price summaries per tariff version, parsed once per process.
 
-    def __init__(self) -> None:
+    Which version is in force for a code is asked again once `refresh` has passed since it was
+    last asked, so a new version shows on the map within that period (none: every call asks).
+    """
+
+    def __init__(self, refresh: timedelta = timedelta(0)) -> None:
         self._by_version: dict[int, PriceSummary | None] = {}
+        self._in_force: dict[str, tuple[datetime, int | None]] = {}  # code: (asked at, row id)
+        self._refresh = refresh
 
     async def brief(self, uow: UnitOfWork, code: str, now: datetime) -> PriceSummary | None:
         """The summary of the tariff version in force now; None when it has none for cars."""
+        asked = self._in_force.get(code)
+        if asked is not None and asked[0] <= now < asked[0] + self._refresh:
+            return None if asked[1] is None else self._by_version[asked[1]]
         row = await uow.tariffs.version_at(code, now)
+        self._in_force[code] = (now, None if row is None else row.id)
         if row is None:
             return None
         if row.id not in self._by_version:
@@ -81,6 +160,7 @@ async def spaces_near(
     uow: UnitOfWork,
     clock: Clock,
     index: PlaceIndex,
+    catalogue: PlaceCatalogue,
     briefs: TariffBriefs,
     availability: AvailabilityStore | None,
     center: GeoPoint,
@@ -91,17 +171,12 @@ async def spaces_near(
 ) -> list[NearbyPlace]:
     """Places within the radius, nearest first, with free counts and a price summary."""
     keys = await index.candidates(uow, center, radius_m * RADIUS_SLACK, limit + CANDIDATE_SLACK)
-    lots = [k.split(":", 1)[1] for k in keys if k.startswith("lot:")]
-    zones = sorted({k.split(":", 1)[1].split("/", 1)[0] for k in keys if k.startswith("street:")})
-    wanted = set(keys)
-    spots = (await uow.places.lots(lots) if lots else []) + [
-        s for s in (await uow.places.streets(zones) if zones else []) if s.key in wanted
-    ]
+    spots = (await catalogue.book(uow)).named(keys)
     if kind is not None:
         spots = [s for s in spots if s.kind is kind]
     ranked = nearest(spots, center, radius_m, limit)
     now = clock.now()
-    free = await _free_counts(uow, availability, [s for s, _ in ranked], now)
+    free = await _free_counts(uow, catalogue, availability, [s for s, _ in ranked], now)
     prices = {
         code: await briefs.brief(uow, code, now) for code in {s.tariff_code for s, _ in ranked}
     }
@@ -112,13 +187,17 @@ async def spaces_near(
 
 
 async def _free_counts(
-    uow: UnitOfWork, availability: AvailabilityStore | None, spots: list[PlaceSpot], now: datetime
+    uow: UnitOfWork,
+    catalogue: PlaceCatalogue,
+    availability: AvailabilityStore | None,
+    spots: list[PlaceSpot],
+    now: datetime,
 ) -> dict[str, int]:
     lots = {s.code: s for s in spots if s.kind is PlaceKind.LOT}
     zones = sorted({s.code.split("/", 1)[0] for s in spots if s.kind is PlaceKind.STREET})
     free: dict[str, int] = {}
     if lots:
-        occupied = await uow.places.open_stays_per_lot(list(lots))
+        occupied = await catalogue.occupancy.open_stays(uow, list(lots))
         free |= {s.key: max(s.total - occupied.get(code, 0), 0) for code, s in lots.items()}
     if zones and availability is not None:
         for zone in zones:

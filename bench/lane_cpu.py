@@ -111,10 +111,23 @@ def _plates(kind: str, count: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 if a read was not decided as expected."""
+    from server.workers import collect_rarely, new_event_loop
+
     parser = argparse.ArgumentParser(prog="python -m bench.lane_cpu")
     parser.add_argument("--reads", type=int, default=300, help="entries, then as many exits")
     parser.add_argument("--plates", choices=["random", "sequential"], default="random")
-    return asyncio.run(run(parser.parse_args(argv)))
+    parser.add_argument(
+        "--loop",
+        choices=["serve", "asyncio"],
+        default="serve",
+        help="as `parking serve` (uvloop, its collector thresholds) or plain asyncio.run",
+    )
+    args = parser.parse_args(argv)
+    if args.loop == "asyncio":
+        return asyncio.run(run(args))
+    collect_rarely()  # as `parking serve` runs the centre: uvloop, the collector's thresholds
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(run(args))
 
 
 if __name__ == "__main__":

@@ -4,14 +4,15 @@ Targets (PRODUCT.md): "spaces near me" over 100,000 berths in 2,000 lots answers
 30 ms p99; a read endpoint serves at least half the requests a second of a bare aiohttp JSON
 handler on the same machine. A fresh SQLite database gets the demo city plus `--lots` lots of
 `--berths-per-lot` berths (GCJ-02 points spread over 20 x 20 km around Ningbo) and open stays
-in a fifth of their spaces. The app runs in its own process, once on SQL only and once with
-Redis GEO (`REDIS_URL`); this process asks `GET /mp/spaces/near` at random points one at a time
-and prints p50/p99. Then, with `--concurrency` requests in flight, it measures a bare aiohttp
-handler answering a constant JSON body (baseline, its own process), and for each of SQL and
-Redis the requests a second and p99 of `GET /mp/spaces/near` at the same random points (target
-1,000 answers a second, p99 under 30 ms) and of `GET /mp/availability?zone=HS1` (the live
-counts guidance screens and the map poll; target half the baseline), with the ratios and the
-machine speed probe.
+in a fifth of their spaces. The app runs in its own process as `parking serve` runs it (one
+worker, uvloop), once on SQL only and once with Redis GEO (`REDIS_URL`); this process asks
+`GET /mp/spaces/near` at random points one at a time and prints p50/p99. Then, with
+`--concurrency` requests in flight, it measures a bare aiohttp handler answering a constant
+JSON body (baseline, its own process, uvloop too), and for each of SQL and Redis the requests
+a second and p99 of `GET /mp/spaces/near` at the same random points (target 1,000 answers a
+second, p99 under 30 ms) and of `GET /mp/availability?zone=HS1` (the live counts guidance
+screens and the map poll; target half the baseline), with the ratios and the machine speed
+probe.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 import aiohttp
 
-from bench._server import machine_speed
+from bench._server import machine_speed, start_server, wait_up
 
 LATENCY_TARGET_MS = 30.0
 RATIO_TARGET = 0.5
@@ -39,25 +40,17 @@ NEAR_RATE_TARGET = 1000.0  # answers a second, one worker, at --concurrency in f
 CENTER = (29.8683, 121.5440)
 SPREAD_DEG = 0.09  # about 10 km each way
 
-SERVER = """
-import logging, sys
-from aiohttp import web
-from config.settings import load_settings
-from server.app import create_app
-logging.basicConfig(level=logging.WARNING)
-web.run_app(create_app(load_settings()), host="127.0.0.1", port=int(sys.argv[1]),
-            access_log=None, print=None)
-"""
-
 BARE = """
 import sys
+import uvloop
 from aiohttp import web
 BODY = {"coordinate_system": "GCJ-02", "places": [{"code": "LOT-1", "free": 12}]}
 async def handle(request):
     return web.json_response(BODY)
 app = web.Application()
 app.router.add_get("/bare", handle)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
+            loop=uvloop.new_event_loop())
 """
 
 
@@ -141,6 +134,17 @@ async def build_database(path: str, lots: int, per_lot: int) -> None:
                 await connection.execute(insert(StayRow), stay_rows[start : start + 10_000])
     finally:
         await database.dispose()
+
+
+def centre(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The app as `parking serve` runs it (one worker, uvloop); returns once it answers."""
+    process = start_server(port, env)
+    try:
+        asyncio.run(wait_up(f"http://127.0.0.1:{port}"))
+    except BaseException:
+        process.kill()
+        raise
+    return process
 
 
 def start(code: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         ("redis", {"REDIS_URL": args.redis_url, "PARKING_NEARBY_REDIS_KEY": "bench:places"}),
     ):
         port = _port()
-        server = start(SERVER, port, env | extra)
+        server = centre(port, env | extra)
         try:
             took, found = asyncio.run(latencies(f"http://127.0.0.1:{port}", queries))
         finally:
@@ -266,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"bare aiohttp JSON handler: {baseline:.0f} req/s, p99 {bare_p99:.1f} ms", flush=True)
         for name, extra in (("sql", {}), ("redis", redis)):
-            server = start(SERVER, port, env | extra)
+            server = centre(port, env | extra)
             try:
                 for label, path, params in (
                     ("near me", "/mp/spaces/near", queries),

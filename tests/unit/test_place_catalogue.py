@@ -1,0 +1,89 @@
+"""Spaces near me from memory: the place book's box search, and the caches' refresh rules."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from core.clock import FrozenClock
+from core.nearby import GeoPoint, PlaceBook, PlaceKind, PlaceSpot, box_around
+from core.services.nearby import LotOccupancy, PlaceCatalogue
+from core.store.unit_of_work import UnitOfWork
+
+
+def _spot(n: int, lat: float, lng: float) -> PlaceSpot:
+    return PlaceSpot(f"lot:L{n}", PlaceKind.LOT, f"L{n}", f"lot {n}", GeoPoint(lat, lng), 10, "t")
+
+
+class _Places:
+    """The two PlaceRepository calls the caches make, counting them."""
+
+    def __init__(self, spots: list[PlaceSpot], open_stays: dict[str, int]) -> None:
+        self.spots = spots
+        self.open = open_stays
+        self.calls: list[str] = []
+
+    async def lots(self, codes: Sequence[str] | None = None) -> list[PlaceSpot]:
+        self.calls.append("lots")
+        return list(self.spots)
+
+    async def streets(self, zone_codes: Sequence[str] | None = None) -> list[PlaceSpot]:
+        self.calls.append("streets")
+        return []
+
+    async def open_stays_per_lot(self, codes: Sequence[str] | None) -> dict[str, int]:
+        self.calls.append("open_stays")
+        return {c: n for c, n in self.open.items() if codes is None or c in codes}
+
+
+class _Uow:
+    def __init__(self, places: _Places) -> None:
+        self.places = places
+
+
+def test_the_book_finds_what_a_scan_of_every_place_finds() -> None:
+    rng = random.Random(3)
+    spots = [
+        _spot(n, 29.8 + rng.uniform(-0.1, 0.1), 121.5 + rng.uniform(-0.1, 0.1)) for n in range(500)
+    ]
+    book = PlaceBook(spots)
+    for _ in range(50):
+        box = box_around(GeoPoint(29.8 + rng.uniform(-0.1, 0.1), 121.5), rng.uniform(100, 5000))
+        expected = {s.key for s in spots if box.holds(s.point)}
+        assert {s.key for s in book.in_box(box)} == expected
+    assert [s.key for s in book.named(["lot:L7", "lot:gone", "lot:L3"])] == ["lot:L7", "lot:L3"]
+
+
+async def test_the_catalogue_reads_places_again_only_after_its_refresh_period() -> None:
+    places = _Places([_spot(1, 29.8, 121.5)], {})
+    uow = cast(UnitOfWork, _Uow(places))
+    clock = FrozenClock(datetime(2026, 12, 4, 9, 0, tzinfo=UTC))
+    catalogue = PlaceCatalogue(clock, timedelta(seconds=60))
+    assert list((await catalogue.book(uow)).by_key) == ["lot:L1"]
+    places.spots.append(_spot(2, 29.8, 121.5))
+    clock.advance(timedelta(seconds=59))
+    assert list((await catalogue.book(uow)).by_key) == ["lot:L1"]
+    clock.advance(timedelta(seconds=1))
+    assert list((await catalogue.book(uow)).by_key) == ["lot:L1", "lot:L2"]
+    assert places.calls == ["lots", "streets", "lots", "streets"]
+
+
+async def test_lot_counts_are_kept_for_their_period_and_read_each_time_without_one() -> None:
+    places = _Places([], {"A": 3, "B": 1})
+    uow = cast(UnitOfWork, _Uow(places))
+    now = [100.0]
+    kept = LotOccupancy(1.0, ticks=lambda: now[0])
+    assert await kept.open_stays(uow, ["A", "C"]) == {"A": 3}
+    places.open["A"] = 4
+    now[0] = 100.9
+    assert await kept.open_stays(uow, ["A"]) == {"A": 3}
+    now[0] = 101.0
+    assert await kept.open_stays(uow, ["A", "B"]) == {"A": 4, "B": 1}
+    assert places.calls == ["open_stays", "open_stays"]
+    live = LotOccupancy(0)
+    places.calls.clear()
+    assert await live.open_stays(uow, ["B"]) == {"B": 1}
+    assert await live.open_stays(uow, ["B"]) == {"B": 1}
+    assert places.calls == ["open_stays", "open_stays"]

@@ -1,9 +1,10 @@
 """Every benchmark of bench/ still runs end to end, at tiny sizes, with no figure checked.
 
 The benches are run as `make bench` runs them (`python -m bench.NAME`), each in its own
-process. What is checked is that each finished without a traceback and printed its figures
-and the machine speed probe; exit 1, which a bench uses for a missed target, is accepted where
-it means only that, never where it means a wrong decision or a failed request.
+process, all at once (each makes its own database and ports). What is checked is that each
+finished without a traceback and printed its figures and the machine speed probe; exit 1,
+which a bench uses for a missed target, is accepted where it means only that, never where it
+means a wrong decision or a failed request.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,7 +58,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def _servers() -> None:
     """PostgreSQL and Redis answer (sensor_events starts a Mosquitto of its own)."""
     for name, port in (("PostgreSQL", 5432), ("Redis", 6379)):
@@ -66,12 +68,11 @@ def _servers() -> None:
             service_missing(name, exc)
 
 
-@pytest.mark.postgres
-@pytest.mark.redis
-@pytest.mark.parametrize(("name", "args", "codes", "lines"), CASES, ids=[c[0] for c in CASES])
-def test_the_bench_runs_at_a_tiny_size(
-    name: str, args: list[str], codes: set[int], lines: list[str]
-) -> None:
+@pytest.fixture(scope="module")
+def runs(
+    _servers: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[subprocess.Popen[bytes], Path]]]:
+    """Every bench started at once, so the module takes about as long as the slowest one."""
     # The app's own settings stay out of it (a bench sets what its centre needs); its server
     # addresses (PARKING_BENCH_PG_URL) do not.
     env = {
@@ -79,17 +80,35 @@ def test_the_bench_runs_at_a_tiny_size(
         for k, v in os.environ.items()
         if not k.startswith("PARKING_") or k.startswith("PARKING_BENCH_")
     }
-    done = subprocess.run(
-        [sys.executable, "-m", f"bench.{name}", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode in codes, output[-3000:]
+    folder = tmp_path_factory.mktemp("bench")
+    started = {}
+    for name, args, _, _ in CASES:
+        out = folder / f"{name}.out"
+        with out.open("wb") as stdout, (folder / f"{name}.err").open("wb") as stderr:
+            command = [sys.executable, "-m", f"bench.{name}", *args]
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+        started[name] = (process, out)
+    yield started
+    for process, _ in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.parametrize(("name", "codes", "lines"), [(c[0], c[2], c[3]) for c in CASES])
+def test_the_bench_runs_at_a_tiny_size(
+    runs: dict[str, tuple[subprocess.Popen[bytes], Path]],
+    name: str,
+    codes: set[int],
+    lines: list[str],
+) -> None:
+    process, out = runs[name]
+    code = process.wait(timeout=180)
+    stdout = out.read_text(encoding="utf-8")
+    output = stdout + out.with_suffix(".err").read_text(encoding="utf-8", errors="replace")
+    assert code in codes, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
     for line in lines:
-        assert line in done.stdout, f"{line!r} not printed:\n{output[-3000:]}"
+        assert line in stdout, f"{line!r} not printed:\n{output[-3000:]}"

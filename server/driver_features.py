@@ -19,7 +19,7 @@ from core.arrears import ReminderPolicy
 from core.notices import APPEAL_OUTCOME, ARREARS_REMINDER, STAY_FEE, STAY_OPENED, SmsSender
 from core.services.arrears import queue_reminders
 from core.services.nearby import (
-    LotOccupancy,
+    Occupancy,
     PlaceCatalogue,
     PlaceIndex,
     SqlPlaceIndex,
@@ -115,7 +115,7 @@ async def driver_features_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     redis_index: RedisPlaceIndex | None = None
     refresh = timedelta(seconds=settings.nearby_refresh_seconds)
-    occupancy = LotOccupancy(settings.nearby_counts_seconds)
+    occupancy = Occupancy(settings.nearby_counts_seconds)
     catalogue = PlaceCatalogue(app[CLOCK_KEY], refresh, occupancy)
     places: PlaceIndex = SqlPlaceIndex(catalogue)
     if settings.redis_url:

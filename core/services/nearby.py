@@ -40,29 +40,43 @@ class PlaceIndex(Protocol):
         ...
 
 
-class LotOccupancy:
-    """Open stays per lot, counted for every lot at once and kept for `keep` seconds.
+class Occupancy:
+    """How full places are, kept for `keep` seconds: lots' open stays, counted for every lot at
+    once, and each zone's free berths per street from the availability store.
 
     A map of free spaces a second old is as good as a live one, and one count of all lots a
     second costs less than one query per answer. The age is process time (`ticks`), not the
-    city's clock, so a test's frozen clock cannot freeze the counts; `keep` 0 counts every time.
+    city's clock, so a test's frozen clock cannot freeze the counts; `keep` 0 reads every time.
     """
 
     def __init__(self, keep: float, ticks: Callable[[], float] = time.monotonic) -> None:
         self._keep = keep
         self._ticks = ticks
-        self._counts: dict[str, int] = {}
-        self._counted_at: float | None = None
+        self._lots: tuple[float, dict[str, int]] | None = None  # (counted at, open stays)
+        self._zones: dict[str, tuple[float, dict[str, int]]] = {}  # zone: (at, free a street)
 
     async def open_stays(self, uow: UnitOfWork, codes: list[str]) -> dict[str, int]:
         """Open stays of the named lots (a lot with none is left out)."""
         if self._keep <= 0:
             return await uow.places.open_stays_per_lot(codes)
-        now = self._ticks()
-        if self._counted_at is None or not self._counted_at <= now < self._counted_at + self._keep:
-            self._counts = await uow.places.open_stays_per_lot(None)
-            self._counted_at = now
-        return {code: self._counts[code] for code in codes if code in self._counts}
+        if self._lots is None or not self._fresh(self._lots[0]):
+            self._lots = (self._ticks(), await uow.places.open_stays_per_lot(None))
+        counts = self._lots[1]
+        return {code: counts[code] for code in codes if code in counts}
+
+    async def street_free(self, availability: AvailabilityStore, zone: str) -> dict[str, int]:
+        """Free berths of each street of a zone, by street key."""
+        kept = self._zones.get(zone)
+        if kept is None or self._keep <= 0 or not self._fresh(kept[0]):
+            streets = summarise(await availability.berths(zone)).streets
+            kept = self._zones[zone] = (
+                self._ticks(),
+                {f"street:{name}": c.free for name, c in streets.items()},
+            )
+        return kept[1]
+
+    def _fresh(self, at: float) -> bool:
+        return at <= self._ticks() < at + self._keep
 
 
 class PlaceCatalogue:
@@ -74,9 +88,9 @@ class PlaceCatalogue:
     """
 
     def __init__(
-        self, clock: Clock, refresh: timedelta, occupancy: LotOccupancy | None = None
+        self, clock: Clock, refresh: timedelta, occupancy: Occupancy | None = None
     ) -> None:
-        self.occupancy = occupancy or LotOccupancy(0)
+        self.occupancy = occupancy or Occupancy(0)
         self._clock = clock
         self._refresh = refresh
         self._book: PlaceBook | None = None
@@ -201,8 +215,7 @@ async def _free_counts(
         free |= {s.key: max(s.total - occupied.get(code, 0), 0) for code, s in lots.items()}
     if zones and availability is not None:
         for zone in zones:
-            counts = summarise(await availability.berths(zone)).streets
-            free |= {f"street:{name}": c.free for name, c in counts.items()}
+            free |= await catalogue.occupancy.street_free(availability, zone)
     elif zones:
         free |= await uow.places.free_per_street(zones, now)
     return free

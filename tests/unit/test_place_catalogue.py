@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+from core.availability import AvailabilityStore, BerthLive
 from core.clock import FrozenClock
 from core.nearby import GeoPoint, PlaceBook, PlaceKind, PlaceSpot, box_around
-from core.services.nearby import LotOccupancy, PlaceCatalogue
+from core.services.nearby import Occupancy, PlaceCatalogue
 from core.store.unit_of_work import UnitOfWork
 
 
@@ -74,7 +75,7 @@ async def test_lot_counts_are_kept_for_their_period_and_read_each_time_without_o
     places = _Places([], {"A": 3, "B": 1})
     uow = cast(UnitOfWork, _Uow(places))
     now = [100.0]
-    kept = LotOccupancy(1.0, ticks=lambda: now[0])
+    kept = Occupancy(1.0, ticks=lambda: now[0])
     assert await kept.open_stays(uow, ["A", "C"]) == {"A": 3}
     places.open["A"] = 4
     now[0] = 100.9
@@ -82,8 +83,39 @@ async def test_lot_counts_are_kept_for_their_period_and_read_each_time_without_o
     now[0] = 101.0
     assert await kept.open_stays(uow, ["A", "B"]) == {"A": 4, "B": 1}
     assert places.calls == ["open_stays", "open_stays"]
-    live = LotOccupancy(0)
+    live = Occupancy(0)
     places.calls.clear()
     assert await live.open_stays(uow, ["B"]) == {"B": 1}
     assert await live.open_stays(uow, ["B"]) == {"B": 1}
     assert places.calls == ["open_stays", "open_stays"]
+
+
+class _Availability:
+    """The one AvailabilityStore call street counts make, counting it."""
+
+    def __init__(self, berths: list[BerthLive]) -> None:
+        self.held = berths
+        self.asked = 0
+
+    async def berths(self, zone: str | None = None) -> list[BerthLive]:
+        self.asked += 1
+        return [b for b in self.held if zone is None or b.zone == zone]
+
+
+async def test_street_counts_are_kept_for_their_period() -> None:
+    store = _Availability(
+        [
+            BerthLive("b1", "HS1", "中山东路", False, False, 1),
+            BerthLive("b2", "HS1", "中山东路", True, False, 1),
+        ]
+    )
+    availability = cast(AvailabilityStore, store)
+    now = [5.0]
+    kept = Occupancy(1.0, ticks=lambda: now[0])
+    assert await kept.street_free(availability, "HS1") == {"street:HS1/中山东路": 1}
+    store.held[0] = BerthLive("b1", "HS1", "中山东路", True, False, 2)
+    now[0] = 5.5
+    assert await kept.street_free(availability, "HS1") == {"street:HS1/中山东路": 1}
+    now[0] = 6.0
+    assert await kept.street_free(availability, "HS1") == {"street:HS1/中山东路": 0}
+    assert store.asked == 2

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from core.availability import AvailabilityStore, summarise
 from core.billing import TariffError, parse_tariff
@@ -23,6 +23,8 @@ from core.nearby import (
     summarise_tariff,
 )
 from core.store.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
 
 # A GEO index measures with its own earth radius and rounds points to about a metre; asking it
 # for a few more candidates lets the exact distances below pick the same places as SQL does.
@@ -40,6 +42,30 @@ class PlaceIndex(Protocol):
         ...
 
 
+class _Kept(Generic[T]):
+    """A value read again once `keep` seconds old; while one caller reads it again, the others
+    are given the old one instead of all reading it at once."""
+
+    def __init__(self, keep: float, ticks: Callable[[], float]) -> None:
+        self._keep = keep
+        self._ticks = ticks
+        self._value: T | None = None
+        self._at = 0.0
+        self._reading = False
+
+    async def get(self, read: Callable[[], Awaitable[T]]) -> T:
+        """The kept value, or a fresh one when it is older than `keep` (or there is none)."""
+        fresh = self._at <= self._ticks() < self._at + self._keep
+        if self._value is not None and (fresh or self._reading):
+            return self._value
+        self._reading = True
+        try:
+            self._value, self._at = await read(), self._ticks()
+        finally:
+            self._reading = False
+        return self._value
+
+
 class Occupancy:
     """How full places are, kept for `keep` seconds: lots' open stays, counted for every lot at
     once, and each zone's free berths per street from the availability store.
@@ -52,31 +78,29 @@ class Occupancy:
     def __init__(self, keep: float, ticks: Callable[[], float] = time.monotonic) -> None:
         self._keep = keep
         self._ticks = ticks
-        self._lots: tuple[float, dict[str, int]] | None = None  # (counted at, open stays)
-        self._zones: dict[str, tuple[float, dict[str, int]]] = {}  # zone: (at, free a street)
+        self._lots: _Kept[dict[str, int]] = _Kept(keep, ticks)
+        self._zones: dict[str, _Kept[dict[str, int]]] = {}
 
     async def open_stays(self, uow: UnitOfWork, codes: list[str]) -> dict[str, int]:
         """Open stays of the named lots (a lot with none is left out)."""
         if self._keep <= 0:
             return await uow.places.open_stays_per_lot(codes)
-        if self._lots is None or not self._fresh(self._lots[0]):
-            self._lots = (self._ticks(), await uow.places.open_stays_per_lot(None))
-        counts = self._lots[1]
+        counts = await self._lots.get(lambda: uow.places.open_stays_per_lot(None))
         return {code: counts[code] for code in codes if code in counts}
 
     async def street_free(self, availability: AvailabilityStore, zone: str) -> dict[str, int]:
         """Free berths of each street of a zone, by street key."""
-        kept = self._zones.get(zone)
-        if kept is None or self._keep <= 0 or not self._fresh(kept[0]):
-            streets = summarise(await availability.berths(zone)).streets
-            kept = self._zones[zone] = (
-                self._ticks(),
-                {f"street:{name}": c.free for name, c in streets.items()},
-            )
-        return kept[1]
 
-    def _fresh(self, at: float) -> bool:
-        return at <= self._ticks() < at + self._keep
+        async def read() -> dict[str, int]:
+            streets = summarise(await availability.berths(zone)).streets
+            return {f"street:{name}": c.free for name, c in streets.items()}
+
+        if self._keep <= 0:
+            return await read()
+        kept = self._zones.get(zone)
+        if kept is None:
+            kept = self._zones[zone] = _Kept(self._keep, self._ticks)
+        return await kept.get(read)
 
 
 class PlaceCatalogue:

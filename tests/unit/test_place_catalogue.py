@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -119,3 +120,27 @@ async def test_street_counts_are_kept_for_their_period() -> None:
     now[0] = 6.0
     assert await kept.street_free(availability, "HS1") == {"street:HS1/中山东路": 0}
     assert store.asked == 2
+
+
+async def test_while_one_answer_counts_again_the_others_get_the_last_counts() -> None:
+    places = _Places([], {"A": 1})
+    uow = cast(UnitOfWork, _Uow(places))
+    now = [0.0]
+    kept = Occupancy(1.0, ticks=lambda: now[0])
+    assert await kept.open_stays(uow, ["A"]) == {"A": 1}
+    release = asyncio.Event()
+    slow = places.open_stays_per_lot
+
+    async def held(codes: Sequence[str] | None) -> dict[str, int]:
+        await release.wait()
+        return await slow(codes)
+
+    places.open_stays_per_lot = held  # type: ignore[method-assign]
+    places.open["A"] = 2
+    now[0] = 2.0
+    counting = asyncio.create_task(kept.open_stays(uow, ["A"]))
+    await asyncio.sleep(0)
+    assert await kept.open_stays(uow, ["A"]) == {"A": 1}  # not a second count
+    release.set()
+    assert await counting == {"A": 2}
+    assert places.calls == ["open_stays", "open_stays"]

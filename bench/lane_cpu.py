@@ -9,7 +9,8 @@ the machine speed probe, since this machine's speed moves by more than half betw
 Plates are random by default, as in bench.lane_exit: real plates in a lot are unrelated, while
 sequential ones (`--plates sequential`, the bench's plates before issue 20) are all within a
 character or two of each other, so the exit's fuzzy match finds every car of the lot a
-candidate and each exit loads the whole lot.
+candidate and each exit loads the whole lot. It runs as `parking serve` runs the centre
+(uvloop, the collector thresholds of server.workers); `--loop asyncio` is plain asyncio.run.
 """
 
 from __future__ import annotations

@@ -105,13 +105,21 @@ async def _prepare(database: str, berths: int) -> str:
 
 
 def _events(
-    run: str, berths: int, count: int, start: datetime, minutes: int = 20
+    run: str,
+    berths: int,
+    count: int,
+    start: datetime,
+    minutes: int = 20,
+    done: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Occupied and vacated events, `minutes` apart per berth, berths interleaved."""
+    """Occupied and vacated events, `minutes` apart per berth, berths interleaved; `done` counts
+    each berth's events of earlier phases, so that a berth goes on from where it was."""
+    done = done if done is not None else [0] * berths
     events = []
     for i in range(count):
         berth, step = i % berths, i // berths
-        occupied = step % 2 == 0
+        occupied = done[berth] % 2 == 0
+        done[berth] += 1
         event: dict[str, Any] = {
             "event_id": f"{run}-{i}",
             "device": f"MAG-BN-{berth:05d}",
@@ -267,8 +275,9 @@ async def run(args: argparse.Namespace) -> int:
         # human, as a lost device clock would be: a bench dated months ago measured only that).
         minutes = min(20, (DEFAULT_RULES.lookback_hours - 2) * 60 // max(sum(steps), 1))
         start = datetime.now(UTC) - timedelta(minutes=minutes * sum(steps) + 30)
+        done = [0] * args.berths  # events a berth has had so far: the next one alternates
         if pairs:
-            warm = _events(f"w{run_id}", args.berths, pairs, start, minutes)
+            warm = _events(f"w{run_id}", args.berths, pairs, start, minutes, done)
             await _http_batches(base, warm, args.batch)
             await _analyze(url)
             print(f"warm-up: {len(warm)} events in batches, then ANALYZE")
@@ -277,7 +286,7 @@ async def run(args: argparse.Namespace) -> int:
             tag = f"{'hm'[name.startswith('MQTT')]}{n}{run_id}"
             count = counts[n]
             begins = start + timedelta(minutes=minutes * sum(steps[: n + 1]))
-            events = _events(tag, args.berths, count, begins, minutes)
+            events = _events(tag, args.berths, count, begins, minutes, done)
             failures = 0
             cpu_before = cpu_seconds(server.pid)
             if name == "HTTP":

@@ -6,6 +6,7 @@ import os
 import subprocess
 from decimal import Decimal
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -15,6 +16,13 @@ if TYPE_CHECKING:
     from core.store.database import Database
 
 ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def database_url(database: str) -> str:
+    """The SQLAlchemy URL of a database on the bench's server (a `?host=` socket path kept)."""
+    parts = urlsplit(ADMIN_URL)
+    url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{database}"))
+    return url
 
 
 def lot_code(n: int) -> str:
@@ -34,8 +42,7 @@ async def demo_city_database(database: str) -> tuple[str, Database]:
     await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     await admin.execute(f"CREATE DATABASE {database}")
     await admin.close()
-    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{url}/{database}"
+    url = database_url(database)
     store = open_database(url)
     async with store.engine.begin() as connection:
         await migration.upgrade_connection(connection)
@@ -143,7 +150,7 @@ async def load_history(url: str, lots: int, stays: int) -> None:
 
     Plans are made from statistics: on empty tables PostgreSQL would plan for empty tables.
     """
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
     try:
         if stays:
             async with connection.transaction():

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench._server import machine_speed
 from core.billing import Tariff, load_tariff_file, quote
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke test)")
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
+    speed = machine_speed()
     tariff = load_tariff_file(TARIFF)
     entry = datetime(2025, 3, 3, 9, 10, tzinfo=SHANGHAI)  # a Monday
     cases = [
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     growth = per_day["365-day stay"] / per_day["30-day stay"]
     print(f"365-day / 30-day time: {growth:.1f}x for 12.2x the days (grows with days, not minutes)")
+    print(f"machine speed probe: {speed:.0f} µs before, {machine_speed():.0f} µs after")
     return 1 if missed else 0
 
 

@@ -5,6 +5,12 @@ through `core.services.lanes.on_lane_read` one after another on a fresh PostgreS
 in this process. Printed: process CPU and wall time a read, the statements a read sent through
 SQLAlchemy's execution layer (the driver path of core/store/driver_sql.py sends the rest), and
 the machine speed probe, since this machine's speed moves by more than half between runs.
+
+Plates are random by default, as in bench.lane_exit: real plates in a lot are unrelated, while
+sequential ones (`--plates sequential`, the bench's plates before issue 20) are all within a
+character or two of each other, so the exit's fuzzy match finds every car of the lot a
+candidate and each exit loads the whole lot. It runs as `parking serve` runs the centre
+(uvloop, the collector thresholds of server.workers); `--loop asyncio` is plain asyncio.run.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,6 +28,7 @@ from sqlalchemy import event
 
 from bench._lane_centre import drop, lot_code, prepare
 from bench._server import machine_speed
+from bench.lane_exit import PLATE_CHARACTERS
 
 LOTS = 20
 WARM_UP = 20  # pairs of reads before measuring: caches, pools, prepared statements
@@ -48,9 +56,10 @@ async def run(args: argparse.Namespace) -> int:
     async with UnitOfWork(store.sessions) as uow:
         await refresh_calendar(uow, calendar)
     clock, now = SystemClock(), datetime.now(UTC)
+    plates = _plates(args.plates, 50_000 + WARM_UP)
 
     def read(n: int, direction: str) -> LaneRead:
-        plate = f"浙A{n:05d}"
+        plate = plates[n]
         lane = "E1" if direction == "entry" else "X1"
         at = now - timedelta(hours=2) if direction == "entry" else now
         body = {
@@ -91,11 +100,35 @@ async def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _plates(kind: str, count: int) -> list[str]:
+    """The n-th car's plate: 浙A and five characters, sequential or random (unique, seeded)."""
+    if kind == "sequential":
+        return [f"浙A{n:05d}" for n in range(count)]
+    rng, seen = random.Random(1), set[str]()
+    while len(seen) < count:
+        seen.add("浙A" + "".join(rng.choices(PLATE_CHARACTERS, k=5)))
+    return rng.sample(sorted(seen), count)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 if a read was not decided as expected."""
+    from server.workers import collect_rarely, new_event_loop
+
     parser = argparse.ArgumentParser(prog="python -m bench.lane_cpu")
     parser.add_argument("--reads", type=int, default=300, help="entries, then as many exits")
-    return asyncio.run(run(parser.parse_args(argv)))
+    parser.add_argument("--plates", choices=["random", "sequential"], default="random")
+    parser.add_argument(
+        "--loop",
+        choices=["serve", "asyncio"],
+        default="serve",
+        help="as `parking serve` (uvloop, its collector thresholds) or plain asyncio.run",
+    )
+    args = parser.parse_args(argv)
+    if args.loop == "asyncio":
+        return asyncio.run(run(args))
+    collect_rarely()  # as `parking serve` runs the centre: uvloop, the collector's thresholds
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(run(args))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 import aiohttp
 
 from bench._lane_centre import drop, lot_code, prepare, start_centre
-from bench._server import free_port, wait_up
+from bench._server import free_port, machine_speed, wait_up
 from sandbox.traffic import DaySpec, LotSpec, SimEvent, generate_day
 
 
@@ -42,6 +42,7 @@ async def _drive(
 
 
 async def run(args: argparse.Namespace) -> int:
+    speed = machine_speed()
     database = f"parking_bench_day_{os.getpid()}"
     url = await prepare(database, args.lots)
     lots = tuple(LotSpec(lot_code(n), args.cars) for n in range(args.lots))
@@ -75,6 +76,7 @@ async def run(args: argparse.Namespace) -> int:
         f"compressed {span / elapsed:,.0f}x"
     )
     print("outcomes:", dict(sorted(tally.items())))
+    print(f"machine speed probe: {speed:.0f} µs before, {machine_speed():.0f} µs after")
     return 1 if any(key.startswith("http_5") for key in tally) else 0
 
 

@@ -36,6 +36,7 @@ import aiomqtt
 import asyncpg
 
 from bench._server import cpu_seconds, free_port, machine_speed, start_server, wait_up
+from core.services.berth_events import DEFAULT_RULES
 
 TARGET_PER_SECOND = 2000.0
 ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -103,18 +104,28 @@ async def _prepare(database: str, berths: int) -> str:
     return url
 
 
-def _events(run: str, berths: int, count: int, start: datetime) -> list[dict[str, Any]]:
-    """Occupied and vacated events, 20 minutes apart per berth, berths interleaved."""
+def _events(
+    run: str,
+    berths: int,
+    count: int,
+    start: datetime,
+    minutes: int = 20,
+    done: list[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Occupied and vacated events, `minutes` apart per berth, berths interleaved; `done` counts
+    each berth's events of earlier phases, so that a berth goes on from where it was."""
+    done = done if done is not None else [0] * berths
     events = []
     for i in range(count):
         berth, step = i % berths, i // berths
-        occupied = step % 2 == 0
+        occupied = done[berth] % 2 == 0
+        done[berth] += 1
         event: dict[str, Any] = {
             "event_id": f"{run}-{i}",
             "device": f"MAG-BN-{berth:05d}",
             "berth": f"BN-{berth:05d}",
             "state": "occupied" if occupied else "vacated",
-            "device_time": (start + timedelta(minutes=20 * step)).isoformat(),
+            "device_time": (start + timedelta(minutes=minutes * step)).isoformat(),
         }
         if occupied:
             event["plate"] = f"浙B{berth % 100000:05d}"
@@ -250,24 +261,32 @@ async def run(args: argparse.Namespace) -> int:
         await wait_up(base, args.workers)
         baseline = await _healthz(base, 4000, args.concurrency)
         print(f"baseline GET /healthz: {baseline:,.0f} requests/s")
-        start = datetime.now(UTC) - timedelta(days=120)
         run_id = uuid.uuid4().hex[:6]
-        if args.warmup:
-            # A live city's tables hold history and have planner statistics (autovacuum
-            # analyses them); a fresh database has neither, and its plans are not the ones
-            # production would run.
-            pairs = max(args.warmup // (2 * args.berths), 1) * 2 * args.berths  # every stay ends
-            warm = _events(f"w{run_id}", args.berths, pairs, start - timedelta(days=20))
-            await _http_batches(base, warm, args.batch)
-            await _analyze(url)
-            print(f"warm-up: {len(warm)} events in batches, then ANALYZE")
         phases = [("HTTP", 0), ("HTTP batches", args.batch)]
         if args.skip_mqtt != "mqtt":
             phases += [("MQTT", 0), ("MQTT batches", args.batch)]
+        # A live city's tables hold history and have planner statistics (autovacuum analyses
+        # them); a fresh database has neither, and its plans are not the ones production
+        # would run. Every stay ends.
+        pairs = max(args.warmup // (2 * args.berths), 1) * 2 * args.berths if args.warmup else 0
+        counts = [args.events if batch else args.single_events for _, batch in phases]
+        steps = [-(-count // args.berths) for count in [pairs, *counts]]
+        # All of it inside the hours the timeline looks back (events older are held for a
+        # human, as a lost device clock would be: a bench dated months ago measured only that).
+        minutes = min(20, (DEFAULT_RULES.lookback_hours - 2) * 60 // max(sum(steps), 1))
+        start = datetime.now(UTC) - timedelta(minutes=minutes * sum(steps) + 30)
+        done = [0] * args.berths  # events a berth has had so far: the next one alternates
+        if pairs:
+            warm = _events(f"w{run_id}", args.berths, pairs, start, minutes, done)
+            await _http_batches(base, warm, args.batch)
+            await _analyze(url)
+            print(f"warm-up: {len(warm)} events in batches, then ANALYZE")
+        print(f"events {minutes} minutes apart on a berth, the newest 30 minutes old")
         for n, (name, batch) in enumerate(phases):
             tag = f"{'hm'[name.startswith('MQTT')]}{n}{run_id}"
-            count = args.events if batch else args.single_events
-            events = _events(tag, args.berths, count, start + timedelta(days=20 * n))
+            count = counts[n]
+            begins = start + timedelta(minutes=minutes * sum(steps[: n + 1]))
+            events = _events(tag, args.berths, count, begins, minutes, done)
             failures = 0
             cpu_before = cpu_seconds(server.pid)
             if name == "HTTP":

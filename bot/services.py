@@ -142,6 +142,7 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
         recogniser=recogniser,
         gazetteer=GazetteerCache(recogniser, folder / "bot_places.toml"),
         places=ports.places,
+        catalogue=ports.catalogue,
         briefs=ports.briefs,
         availability=lambda: app.get(AVAILABILITY_KEY),
         writer=Writer(account.miniprogram_appid),

@@ -15,7 +15,7 @@ from core.availability import AvailabilityStore
 from core.billing import DayCalendar
 from core.clock import Clock
 from core.services.chat import ChatIdentity
-from core.services.nearby import PlaceIndex, TariffBriefs
+from core.services.nearby import PlaceCatalogue, PlaceIndex, TariffBriefs
 from core.store.unit_of_work import UnitOfWork
 from core.support import SupportPorts
 
@@ -27,6 +27,7 @@ class BotSetup:
     recogniser: Recogniser
     gazetteer: Callable[[UnitOfWork], Awaitable[Gazetteer]]
     places: PlaceIndex
+    catalogue: PlaceCatalogue
     briefs: TariffBriefs
     availability: Callable[[], AvailabilityStore | None]
     writer: Writer

@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     licence_register: Literal["sandbox", "none"] | None = None
     sms_provider: Literal["sandbox", "none"] | None = None
     nearby_refresh_seconds: float = Field(60.0, gt=0)
+    # How old a lot's free count in spaces near me may be: all lots are counted at once, at
+    # most once in this many seconds per worker (0: a count per answer).
+    nearby_counts_seconds: float = Field(1.0, ge=0)
     nearby_redis_key: str = "parking:places"
     scan_code_key_version: int = Field(1, ge=1, le=99)
     # Arrears (docs/arrears.md): a notice served gives the driver this many days before the

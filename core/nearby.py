@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -78,6 +79,25 @@ class PriceSummary:
     unit_fen: int | None
     daily_cap_fen: int | None
     text: str
+
+
+class PlaceBook:
+    """Places by key and by latitude, so a box's places are found without a scan of them all."""
+
+    def __init__(self, spots: Iterable[PlaceSpot]) -> None:
+        self.by_key = {spot.key: spot for spot in spots}
+        self._ordered = sorted(self.by_key.values(), key=lambda spot: spot.point.lat)
+        self._lats = [spot.point.lat for spot in self._ordered]
+
+    def in_box(self, box: Box) -> list[PlaceSpot]:
+        """The places whose point lies in the box."""
+        low = bisect_left(self._lats, box.min_lat)
+        high = bisect_right(self._lats, box.max_lat)
+        return [spot for spot in self._ordered[low:high] if box.holds(spot.point)]
+
+    def named(self, keys: Sequence[str]) -> list[PlaceSpot]:
+        """The places of these keys, in their order; unknown keys are left out."""
+        return [self.by_key[key] for key in keys if key in self.by_key]
 
 
 def checked_point(lat: float, lng: float) -> GeoPoint:

@@ -106,6 +106,7 @@ async def show_near(request: web.Request, query: NearQuery) -> web.Response:
             uow,
             clock(request),
             ports.places,
+            ports.catalogue,
             ports.briefs,
             request.config_dict.get(AVAILABILITY_KEY),
             center,

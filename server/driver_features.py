@@ -19,7 +19,13 @@ from config.settings import Settings
 from core.arrears import ReminderPolicy
 from core.notices import APPEAL_OUTCOME, ARREARS_REMINDER, STAY_FEE, STAY_OPENED, SmsSender
 from core.services.arrears import queue_reminders
-from core.services.nearby import PlaceIndex, SqlPlaceIndex, TariffBriefs
+from core.services.nearby import (
+    Occupancy,
+    PlaceCatalogue,
+    PlaceIndex,
+    SqlPlaceIndex,
+    TariffBriefs,
+)
 from core.services.notices import NoticeSetup, deliver_notices
 from core.store.unit_of_work import UnitOfWork
 from core.vehicles import LicenceVerifier
@@ -46,6 +52,7 @@ class DriverPorts:
     """What the driver routes need beyond the database."""
 
     places: PlaceIndex
+    catalogue: PlaceCatalogue
     briefs: TariffBriefs
     licences: LicenceVerifier
     sms: SmsSender
@@ -108,14 +115,18 @@ async def driver_features_ctx(app: web.Application) -> AsyncIterator[None]:
     """Build the ports, fill the Redis place index, and send queued notices in the background."""
     settings = app[SETTINGS_KEY]
     redis_index: RedisPlaceIndex | None = None
-    places: PlaceIndex = SqlPlaceIndex()
+    refresh = timedelta(seconds=settings.nearby_refresh_seconds)
+    occupancy = Occupancy(settings.nearby_counts_seconds)
+    catalogue = PlaceCatalogue(app[CLOCK_KEY], refresh, occupancy)
+    places: PlaceIndex = SqlPlaceIndex(catalogue)
     if settings.redis_url:
         client = aioredis.from_url(settings.redis_url)
         redis_index = RedisPlaceIndex(client, settings.nearby_redis_key)
         places = redis_index
     app[DRIVER_PORTS_KEY] = DriverPorts(
         places,
-        TariffBriefs(),
+        catalogue,
+        TariffBriefs(refresh),
         licence_register(settings),
         sms_sender(settings),
         notice_setup(settings),

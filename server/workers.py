@@ -43,6 +43,16 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def collect_rarely() -> None:
+    """The collector's thresholds for a centre process (the benches set the same)."""
+    # Every unit of work leaves some forty objects in reference cycles (SQLAlchemy's session,
+    # transaction and event dispatch), freed only by the collector. The default threshold (700)
+    # collects every few requests; 50,000 made each young collection a 30-90 ms pause (tens of
+    # thousands of cycles to free). 10,000: about 5 ms each, and less time in all
+    # (docs/performance.md).
+    gc.set_threshold(10_000, 50, 100)
+
+
 async def _freeze_heap(_app: object) -> None:
     # What start-up built (modules, mappers, pools, caches) lives as long as the process:
     # moved out of the collector's sight, a full collection no longer walks it mid-request.
@@ -58,12 +68,7 @@ def serve_one(settings: Settings, *, reuse_port: bool = False) -> int:
     """Run the app in this process until SIGTERM or SIGINT; 1 when it could not start."""
     from server.app import create_app
 
-    # Every unit of work leaves some forty objects in reference cycles (SQLAlchemy's session,
-    # transaction and event dispatch), freed only by the collector. The default threshold (700)
-    # collects every few requests; 50,000 made each young collection a 30-90 ms pause (tens of
-    # thousands of cycles to free). 10,000: about 5 ms each, and less time in all
-    # (docs/performance.md).
-    gc.set_threshold(10_000, 50, 100)
+    collect_rarely()
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
     loop = new_event_loop()

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.nearby import Box, GeoPoint, PlaceKind, PlaceSpot, lot_key, street_key
 from core.store.activity import StayRow
 from core.store.city import BerthRow, LotRow, ZoneRow
 from core.store.devices import BerthClosureRow, BerthStateRow
+
+# Built once: building a statement costs about as much CPU as running it (spaces near me asks
+# this on every answer).
+_OPEN_STAYS_OF_LOTS = (
+    select(LotRow.code, func.count(StayRow.id))
+    .join(StayRow, and_(StayRow.lot_id == LotRow.id, StayRow.status == "open"))
+    .group_by(LotRow.code)
+)
+_OPEN_STAYS_PER_LOT = _OPEN_STAYS_OF_LOTS.where(LotRow.code.in_(bindparam("codes", expanding=True)))
 
 
 class PlaceRepository:
@@ -76,15 +85,13 @@ class PlaceRepository:
             for lot in await self._session.scalars(query)
         ]
 
-    async def open_stays_per_lot(self, codes: Sequence[str]) -> dict[str, int]:
-        """Open stays of each named lot."""
-        query = (
-            select(LotRow.code, func.count(StayRow.id))
-            .join(StayRow, and_(StayRow.lot_id == LotRow.id, StayRow.status == "open"))
-            .where(LotRow.code.in_(codes))
-            .group_by(LotRow.code)
-        )
-        return {code: int(n) for code, n in await self._session.execute(query)}
+    async def open_stays_per_lot(self, codes: Sequence[str] | None) -> dict[str, int]:
+        """Open stays of each named lot, or of every lot (None); lots with none are left out."""
+        if codes is None:
+            rows = await self._session.execute(_OPEN_STAYS_OF_LOTS)
+        else:
+            rows = await self._session.execute(_OPEN_STAYS_PER_LOT, {"codes": list(codes)})
+        return {code: int(n) for code, n in rows}
 
     async def free_per_street(self, zone_codes: Sequence[str], now: datetime) -> dict[str, int]:
         """Free berths per street key (not occupied, not closed), without the live store."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from types import TracebackType
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.store.appeal_repository import AppealRepository
 from core.store.arrears_repository import ArrearsRepository
@@ -49,6 +50,18 @@ from core.store.write_batch import flush_writes
 from core.store.write_offs import WriteOffRepository
 
 __all__ = ["StoreConflictError", "UnitOfWork"]
+
+
+_READ_ONLY: WeakKeyDictionary[async_sessionmaker[AsyncSession], AsyncEngine] = WeakKeyDictionary()
+
+
+def _read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The sessions' engine with the read-only option on every connection it hands out."""
+    found = _READ_ONLY.get(sessions)
+    if found is None:
+        engine = sessions.kw["bind"]
+        found = _READ_ONLY[sessions] = engine.execution_options(**{READ_ONLY_OPTION: True})
+    return found
 
 
 class UnitOfWork:
@@ -98,7 +111,11 @@ class UnitOfWork:
         self._read_only = read_only
 
     async def __aenter__(self) -> UnitOfWork:
-        self.session = self._sessions()
+        # Read-only: its connection begins a plain BEGIN on SQLite (readers do not queue for the
+        # one write lock; WAL lets them read beside a writer; core/store/database.py), and only
+        # when a first statement needs it, so an answer served from memory costs no round trip.
+        bind = _read_only(self._sessions) if self._read_only else None
+        self.session = self._sessions(bind=bind) if bind is not None else self._sessions()
         self.city = CityRepository(self.session)
         self.calendar = CalendarRepository(self.session)
         self.tariffs = TariffRepository(self.session)
@@ -134,10 +151,6 @@ class UnitOfWork:
         self.jobs = JobRunRepository(self.session)
         self.rollups = RollupRepository(self.session)
         self.reports = ReportRepository(self.session)
-        if self._read_only:
-            # SQLite: a plain BEGIN, so readers do not queue for the one write lock (WAL lets
-            # them read beside a writer); see core/store/database.py.
-            await self.session.connection(execution_options={READ_ONLY_OPTION: True})
         return self
 
     async def __aexit__(

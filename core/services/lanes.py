@@ -72,8 +72,9 @@ async def on_lane_read(
     if found is None:
         raise UnknownLaneDeviceError(detail=f"device {read.device_code!r}")
     lane, lot, policy, seen = found
+    display = lane.display  # read now: a rollback below expires the row
     if seen is not None:
-        return _shown(replay(seen, lot.code, lane.code, duplicate=True), lane)
+        return _shown(replay(seen, lot.code, lane.code, duplicate=True), display)
     uow.lots.remember_policy(lot.id, policy)
     passage = new_passage(read, lane, clock.now())
     names = (lot.code, lane.code)
@@ -92,13 +93,13 @@ async def on_lane_read(
         seen = await uow.lots.passage_by_key(read.dedupe_key)
         if seen is None:
             raise
-        return _shown(replay(seen, *names, duplicate=True), lane)
-    return _shown(outcome, lane)
+        return _shown(replay(seen, *names, duplicate=True), display)
+    return _shown(outcome, display)
 
 
-def _shown(outcome: LaneOutcome, lane: LaneRow) -> LaneOutcome:
+def _shown(outcome: LaneOutcome, display: dict[str, Any] | None) -> LaneOutcome:
     """The outcome with the lane's display profile, which the transport formats from."""
-    return replace(outcome, display=lane.display) if lane.display else outcome
+    return replace(outcome, display=display) if display else outcome
 
 
 def new_passage(read: LaneRead, lane: LaneRow, now: datetime) -> LanePassageRow:

@@ -164,7 +164,10 @@ class ServerThread(threading.Thread):
         self.join(30)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps its event loop marked running in this
+# thread while it is open, so every later test that starts a loop would fail; the browser must
+# close before the (randomly ordered) other modules run.
+@pytest.fixture(scope="module")
 def console(
     sqlite_template: Path,
     tmp_path_factory: pytest.TempPathFactory,
@@ -228,7 +231,7 @@ def _drive_lanes(console: Console) -> None:
     _read(console, "X1", scenario.lost_ticket_plate, "console-out-lost")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's chromium driven by Playwright; skipped loudly outside CI when it is missing."""
     if not CHROMIUM.exists():

@@ -41,21 +41,19 @@ async def payments_page(request: web.Request) -> web.Response:
 
 
 @routes.get("/finance/approvals")
-@page(REPORTS)
+@page(REPORTS, Permission.APPEALS_APPROVE)
 async def approvals_page(request: web.Request) -> web.Response:
     """Waivers and refunds over their requester's limit, waiting for a second person."""
-    staff_of(request).require(Permission.APPEALS_APPROVE)
     async with read_unit_of_work(request) as uow:
         rows = await uow.appeals.approvals(ApprovalStatus.PENDING, PAGE_ROWS)
     return render(request, "finance/approvals.html", {"approvals": rows})
 
 
 @routes.post("/finance/approvals/{id}/{verdict:approve|reject}")
-@page(REPORTS)
+@page(REPORTS, Permission.APPEALS_APPROVE)
 async def decide_approval(request: web.Request) -> web.Response:
     """Approve and apply (never one's own), or refuse; answers the outcome fragment."""
     staff = staff_of(request)
-    staff.require(Permission.APPEALS_APPROVE)
     body = await form_of(request, ApprovalDecisionIn)
     if request.match_info["verdict"] == "approve":
         done = await appeal_decisions.approve(
@@ -74,10 +72,9 @@ async def decide_approval(request: web.Request) -> web.Response:
 
 
 @routes.get("/finance/invoices")
-@page(REPORTS)
+@page(REPORTS, Permission.INVOICES_MANAGE)
 async def invoices_page(request: web.Request) -> web.Response:
     """Invoices by state, oldest first, in the account's scope."""
-    staff_of(request).require(Permission.INVOICES_MANAGE)
     query = query_of(request, InvoiceQuery)
     async with read_unit_of_work(request) as uow:
         found = await uow.invoices.listed(

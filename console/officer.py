@@ -64,10 +64,9 @@ async def plate_lookup(request: web.Request) -> web.Response:
 
 
 @routes.get("/officer/stays/{ref}")
-@page(Permission.STAYS_READ)
+@page(Permission.STAYS_READ, PATROL)
 async def stay_evidence(request: web.Request) -> web.Response:
     """A stay's times, sensor trace, lane reads and images, and the notice form."""
-    staff_of(request).require(PATROL)
     ref = request.match_info["ref"]
     async with read_unit_of_work(request) as uow:
         found = await appeals.stay_evidence_by_ref(uow, clock(request), staff_of(request), ref)
@@ -75,10 +74,9 @@ async def stay_evidence(request: web.Request) -> web.Response:
 
 
 @routes.post("/officer/stays/{ref}/notices")
-@page(Permission.ARREARS_MANAGE)
+@page(Permission.ARREARS_MANAGE, PATROL)
 async def serve_notice(request: web.Request) -> web.Response:
     """Record a payment notice (催缴通知) served on an unpaid stay; back to its evidence."""
-    staff_of(request).require(PATROL)
     body = await form_of(request, StepIn)
     ref = request.match_info["ref"]
     settings = request.config_dict[SETTINGS_KEY]

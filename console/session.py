@@ -29,6 +29,9 @@ CSRF_KEY = web.RequestKey("console_csrf", str)
 
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# What each guarded page demands, so the every-page-every-role test walks them all.
+PAGE_PERMISSIONS: dict[PageHandler, frozenset[Permission]] = {}
+
 
 class CsrfError(PermissionDeniedError):
     """A post without the session's CSRF token: another site, or a stale page."""
@@ -115,15 +118,18 @@ def staff_of(request: web.Request) -> StaffIdentity:
     return identity
 
 
-def page(permission: Permission) -> Callable[[PageHandler], PageHandler]:
-    """Guard a console handler: a session is needed, and the role must grant `permission`."""
+def page(*permissions: Permission) -> Callable[[PageHandler], PageHandler]:
+    """Guard a console handler: a session is needed, and the role must grant every permission."""
 
     def guard(handler: PageHandler) -> PageHandler:
         @wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
-            staff_of(request).require(permission)
+            staff = staff_of(request)
+            for permission in permissions:
+                staff.require(permission)
             return await handler(request)
 
+        PAGE_PERMISSIONS[guarded] = frozenset(permissions)
         return guarded
 
     return guard

@@ -169,10 +169,9 @@ async def close(request: web.Request) -> web.Response:
 
 
 @routes.post("/support/stays/{ref}/waivers")
-@page(Permission.PAYMENTS_REFUND)
+@page(Permission.PAYMENTS_REFUND, CHAT)
 async def waive(request: web.Request) -> web.Response:
     """Waive part of a stay's unpaid fee within the role's direct limit (audited)."""
-    staff_of(request).require(CHAT)
     body = await form_of(request, WaiverIn)
     staff = staff_of(request)
     approval_limits(request).check_direct(staff.role.value, Action.WAIVE, body.amount_fen)
@@ -184,29 +183,26 @@ async def waive(request: web.Request) -> web.Response:
 
 
 @routes.get("/support/appeals")
-@page(Permission.APPEALS_HANDLE)
+@page(Permission.APPEALS_HANDLE, CHAT)
 async def appeals_page(request: web.Request) -> web.Response:
     """The appeal and complaint queue, soonest deadline first."""
-    staff_of(request).require(CHAT)
     rows = await case_queue(request, query_of(request, CaseQueueQuery))
     return render(request, "support/appeals.html", {"cases": rows, "now": clock(request).now()})
 
 
 @routes.get("/support/appeals/{id}")
-@page(Permission.APPEALS_HANDLE)
+@page(Permission.APPEALS_HANDLE, CHAT)
 async def appeal_page(request: web.Request) -> web.Response:
     """A case with its stay's evidence and the decision form."""
-    staff_of(request).require(CHAT)
     async with read_unit_of_work(request) as uow:
         found = await appeals.evidence(uow, clock(request), staff_of(request), case_id(request))
     return render(request, "support/appeal.html", {"evidence": found, "actions": list(Action)})
 
 
 @routes.post("/support/appeals/{id}/decision")
-@page(Permission.APPEALS_HANDLE)
+@page(Permission.APPEALS_HANDLE, CHAT)
 async def decide(request: web.Request) -> web.Response:
     """Reject, or waive/refund within the limit; over it the case waits for finance."""
-    staff_of(request).require(CHAT)
     body = await form_of(request, CaseDecisionIn)
     done = await appeal_decisions.decide(
         lambda: unit_of_work(request),

@@ -60,6 +60,22 @@ CASES = [
         {0, 1},
         ["all intents", "machine speed probe after"],
     ),
+    ("network", ["--lots", "5", "--seconds", "5"], {0}, ["statuses", "machine speed probe"]),
+    (
+        "reports",
+        ["--lots", "5", "--stays", "500", "--rounds", "1"],
+        {0, 1},
+        ["worst report built", "machine speed probe"],
+    ),
+    (
+        "beside",
+        [
+            *("--lanes", "4", "--history", "100", "--unpaid", "2000", "--paid", "500"),
+            *("--rounds", "2", "--people", "1", "--bot-rounds", "1", "--lane-seconds", "20"),
+        ],
+        {0, 1},
+        ["bot reply p99", "arrears first page p99", "machine speed probe"],
+    ),
 ]
 
 

@@ -51,8 +51,8 @@ def bench(name: str, *args: str) -> str:
         text=True,
         check=False,
     )
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"bench.{name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    if done.returncode not in (0, 1) or "Traceback" in done.stderr:
+        raise RuntimeError(f"bench.{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return done.stdout
 
 

@@ -32,7 +32,10 @@ class ReviewItemOut(BaseModel):
     stay_ref: str
     lot: str
     plate: str | None
-    why: str = Field(description="missed_exit, stale_stay or review")
+    why: str = Field(
+        description="missed_exit, stale_stay, review or paid_twice (a networked lot collected "
+        "on site what the stay held already and must give it back)"
+    )
     status: str
     entered_at: datetime
     entry_lane: str | None
@@ -87,7 +90,7 @@ def _out(outcome: lot_review.ReviewOutcome) -> web.Response:
 @routes.route(
     "GET",
     "/review/lot-stays",
-    "Lot stays waiting for a human: missed exits and stale stays",
+    "Lot stays waiting for a human: missed exits, stale stays, stays paid twice on site",
     query=ReviewQuery,
     response=LotReviewOut,
     permission=Permission.STAYS_READ,

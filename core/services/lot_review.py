@@ -22,6 +22,7 @@ from core.services.lane_entry import receivable_subject
 from core.services.lane_exit import close_priced
 from core.services.lot_places import check_lot, lot_for, lots_covered
 from core.services.lot_pricing import price_lot_stay
+from core.services.network_overlaps import PAID_TWICE_FLAG
 from core.staff import StaffIdentity
 from core.store.activity import StayRow
 from core.store.city import LotRow
@@ -67,7 +68,7 @@ class ReviewItem:
     stay_ref: str
     lot: str
     plate: str | None
-    why: str  # missed_exit, stale_stay, review
+    why: str  # missed_exit, stale_stay, review, paid_twice (a networked lot collected twice)
     status: str
     entered_at: datetime
     entry_lane: str | None
@@ -93,7 +94,8 @@ class ReviewOutcome:
 async def review_queue(
     uow: UnitOfWork, clock: Clock, actor: Actor, *, lot_code: str | None = None, limit: int = 100
 ) -> list[ReviewItem]:
-    """Stays in review and stale open stays in the actor's lots, oldest entry first."""
+    """Stays in review, stale open stays and stays paid twice on site in the actor's lots,
+    oldest entry first."""
     if lot_code is not None:
         lots = [await lot_for(uow, actor, lot_code)]
     else:
@@ -104,6 +106,8 @@ async def review_queue(
         found = [(s, d, "review") for s, d in await uow.lot_admin.stays_in_review(lot.id)]
         stale = await _stale_before(uow, clock, lot)
         found += [(s, d, "stale_stay") for s, d in await uow.lot_admin.open_before(lot.id, stale)]
+        twice = await uow.lot_admin.flagged(lot.id, PAID_TWICE_FLAG)
+        found += [(s, d, PAID_TWICE_FLAG) for s, d in twice]
         for stay, details, why in found:
             items.append(await _item(uow, lot, stay, details, why))
     items.sort(key=lambda item: (item.entered_at, item.stay_ref))

@@ -308,12 +308,15 @@ async def _settle_stay(
     return Settlement(settled, True, None, tuple(commands))
 
 
-async def refund_duplicate(uow: UnitOfWork, clock: Clock, payment: Payment) -> Refund:
-    """A full refund of a second payment of one stay, requested now; sent after the commit."""
+async def refund_duplicate(
+    uow: UnitOfWork, clock: Clock, payment: Payment, amount_fen: int | None = None
+) -> Refund:
+    """A refund of a second payment of one stay (all of it unless `amount_fen`), requested now;
+    sent after the commit."""
     refund = Refund(
         out_refund_no=payments.new_out_refund_no(clock.now()),
         out_trade_no=payment.out_trade_no,
-        amount_fen=payment.amount_fen,
+        amount_fen=payment.amount_fen if amount_fen is None else amount_fen,
         reason=DUPLICATE_REASON,
         requested_by=SYSTEM_ACTOR,
         status=RefundStatus.REQUESTED,

@@ -98,7 +98,8 @@ class StartedPayment:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """What applying a SUCCESS report did; `duplicate_refund` when the stay was paid before."""
+    """What applying a provider's report did; `duplicate_refund` when the stay was paid before,
+    `lane_commands` (a paid lot stay's exit opening) for the caller to publish after the commit."""
 
     payment: Payment
     changed: bool
@@ -351,23 +352,26 @@ async def refresh_payment(
     notifier: DriverNotifier,
     setup: PaymentSetup,
     out_trade_no: str,
-) -> Payment:
-    """Ask the provider about an unpaid order and apply what it says (no notify needed)."""
+) -> Settlement:
+    """Ask the provider about an unpaid order and apply what it says (no notify needed), as
+    the notify would: the caller publishes the settlement's lane commands after."""
     async with uows() as uow:
         payment = await load_payment(uow, out_trade_no)
     if payment.status not in payments.OPEN_STATUSES or payment.channel in QUERIED_ELSEWHERE:
-        return payment
+        return Settlement(payment, False)
     report = await gateway.query(payment.out_trade_no, payment.sub_mchid)
     if report.trade_state in (TradeState.SUCCESS, TradeState.REFUND):
-        return (await settle_payment(uows, clock, gateway, notifier, setup, report)).payment
+        return await settle_payment(uows, clock, gateway, notifier, setup, report)
     if report.trade_state in (TradeState.CLOSED, TradeState.REVOKED):
         now = clock.now()
-        return await update_payment(
+        closed = await update_payment(
             uows, out_trade_no, lambda p: payments.close(p, now, by_provider=True)
         )
+        return Settlement(closed, closed.status is not payment.status)
     if report.trade_state is TradeState.PAYERROR:
-        return await update_payment(uows, out_trade_no, payments.fail)
-    return payment
+        failed = await update_payment(uows, out_trade_no, payments.fail)
+        return Settlement(failed, failed.status is not payment.status)
+    return Settlement(payment, False)
 
 
 async def load_payment(uow: UnitOfWork, out_trade_no: str, *, for_update: bool = False) -> Payment:

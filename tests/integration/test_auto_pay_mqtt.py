@@ -59,9 +59,12 @@ async def parking_state(database: Database) -> str | None:
 
 
 async def wait_for_state(database: Database, state: str) -> None:
-    async with asyncio.timeout(10):
-        while await parking_state(database) != state:
-            await asyncio.sleep(0.05)
+    """Poll the stay's auto-pay state for up to 10 s (the task runs beside the lane)."""
+    for _ in range(200):
+        if await parking_state(database) == state:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"auto-pay state still {await parking_state(database)!r}, not {state!r}")
 
 
 async def test_reads_over_mqtt_tell_the_entry_and_ask_the_deduction_that_opens_the_gate(

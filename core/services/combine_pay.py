@@ -26,7 +26,12 @@ from core.services import vehicles
 from core.services.auto_pay import AutoPayPorts, record
 from core.services.lane_entry import lot_policy
 from core.services.lanes import StayNotFoundError
-from core.services.payments import payer_openid, settle_payment, update_payment
+from core.services.payments import (
+    payer_openid,
+    settle_payment,
+    shared_by_contract,
+    update_payment,
+)
 from core.services.retrying import Uows
 from core.store.auto_pay import CombinePartRow
 
@@ -102,7 +107,12 @@ async def _start(uows: Uows, clock: Clock, ports: AutoPayPorts, ask: _Ask) -> Co
         payer_openid=parts[0].payer_openid,
         sub_orders=tuple(
             SubOrder(
-                p.out_trade_no, p.sub_mchid, p.amount_fen, f"停车欠费-{p.plate}", p.stay_ref or ""
+                p.out_trade_no,
+                p.sub_mchid,
+                p.amount_fen,
+                f"停车欠费-{p.plate}",
+                p.stay_ref or "",
+                profit_sharing=p.profit_sharing,
             )
             for p in parts
         ),
@@ -159,6 +169,7 @@ async def _reserve(
                 appid=ports.setup.appid,
                 status=PaymentStatus.CREATED,
                 created_at=now,
+                profit_sharing=await shared_by_contract(uow, operator.code, now),
             )
             key = f"combine:{combine_no}:{row.ref}"
             await uow.payments.add(payment, driver_id=driver_id, idempotency_key=key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core import payments
 from core.clock import Clock
@@ -170,8 +170,6 @@ async def _reserve(
         openid = await payer_openid(uow, setup, driver_id)
         operator = await uow.city.operator(stay.operator_id)
         now = clock.now()
-        # With a contract in force the payment stays frozen for the shares (core/shares.py).
-        contract = await uow.settlement.contract(operator.code, now.astimezone(SHANGHAI).date())
         payment = Payment(
             out_trade_no=payments.new_out_trade_no(now),
             channel=CHANNEL_WECHAT_JSAPI,
@@ -184,11 +182,19 @@ async def _reserve(
             appid=setup.appid,
             status=PaymentStatus.CREATED,
             created_at=now,
-            profit_sharing=contract is not None,
+            profit_sharing=await shared_by_contract(uow, operator.code, now),
         )
         await uow.payments.add(payment, driver_id=driver_id, idempotency_key=key)
         await uow.commit()
         return payment
+
+
+async def shared_by_contract(uow: UnitOfWork, operator_code: str, now: datetime) -> bool:
+    """Whether a stay's payment to the operator is opened frozen for profit sharing (分账): a
+    contract is in force on the Beijing day (core/shares.py). Every WeChat Pay channel of a stay
+    asks it: JSAPI, payment code, parking-service deduction, combined sub-order."""
+    contract = await uow.settlement.contract(operator_code, now.astimezone(SHANGHAI).date())
+    return contract is not None
 
 
 async def _open_at_provider(

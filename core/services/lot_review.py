@@ -22,7 +22,7 @@ from core.services.lane_entry import receivable_subject
 from core.services.lane_exit import close_priced
 from core.services.lot_places import check_lot, lot_for, lots_covered
 from core.services.lot_pricing import price_lot_stay
-from core.services.network_overlaps import PAID_TWICE_FLAG
+from core.services.network_overlaps import PAID_TWICE_FLAG, returned_on_site
 from core.staff import StaffIdentity
 from core.store.activity import StayRow
 from core.store.city import LotRow
@@ -157,6 +157,17 @@ async def _reviewable(
     uow: UnitOfWork, clock: Clock, actor: Actor, stay_ref: str
 ) -> tuple[StayRow, LotStayRow, LotRow]:
     """The stay if it waits for review (or is stale and open), locked with its lot."""
+    stay, details, lot = await _locked(uow, actor, stay_ref)
+    stale = stay.status == "open" and stay.entered_at < await _stale_before(uow, clock, lot)
+    if stay.status != "review" and not stale:
+        raise NotInReviewError(detail=f"{stay_ref} is {stay.status}")
+    return stay, details, lot
+
+
+async def _locked(
+    uow: UnitOfWork, actor: Actor, stay_ref: str
+) -> tuple[StayRow, LotStayRow, LotRow]:
+    """A lot stay in the actor's lots, locked with its lot."""
     found = await uow.lot_admin.stay_by_ref(stay_ref)
     details = await uow.lots.lot_stay(found.id) if found is not None else None
     if found is None or found.lot_id is None or details is None:
@@ -166,10 +177,20 @@ async def _reviewable(
     await uow.lots.lock_lot(lot.id)  # lanes of the lot decide one at a time with this
     stay = await uow.lot_admin.stay_by_ref(stay_ref, for_update=True)
     assert stay is not None
-    stale = stay.status == "open" and stay.entered_at < await _stale_before(uow, clock, lot)
-    if stay.status != "review" and not stale:
-        raise NotInReviewError(detail=f"{stay_ref} is {stay.status}")
     return stay, details, lot
+
+
+async def returned_twice_paid(
+    uow: UnitOfWork, clock: Clock, actor: Actor, stay_ref: str, *, reason: str
+) -> ReviewOutcome:
+    """A networked lot gave back on site what it collected twice (flag paid_twice); commits."""
+    stay, details, lot = await _locked(uow, actor, stay_ref)
+    returned = await returned_on_site(uow, clock, stay, details, lot.code)
+    extra = {"returned_fen": returned}
+    action = "lot_stay.paid_twice_returned"
+    await _audit(uow, clock, actor, action, stay, details, stay.status, None, reason, extra)
+    await uow.commit()
+    return ReviewOutcome(stay.ref, stay.status, stay.exited_at, stay.fee_fen, 0)
 
 
 async def _check_exit(

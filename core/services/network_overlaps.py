@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core import payments
+from core import ledger, payments
 from core.clock import Clock
-from core.errors import DomainError
+from core.errors import ConflictError, DomainError
 from core.services.payments import refund_duplicate
 from core.store.activity import StayRow
 from core.store.lots import LotStayRow
@@ -23,6 +23,13 @@ from core.store.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 PAID_TWICE_FLAG = "paid_twice"
+
+
+class NotPaidTwiceError(ConflictError):
+    """The stay holds nothing collected twice that the lot must give back."""
+
+    code = "stay_not_paid_twice"
+    message_zh = "该停车记录没有待退还的重复收费"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +102,22 @@ async def _refund_online(
         if left == 0:
             break
     return made
+
+
+async def returned_on_site(
+    uow: UnitOfWork, clock: Clock, stay: StayRow, details: LotStayRow, lot_code: str
+) -> int:
+    """The lot gave the driver back what it collected twice: the stay holds its fee again, the
+    plate's credit is used up (`network_site_returned`) and the flag ends; the fen given back.
+
+    The session's site total stays the lot's gross takings, so a resent exit adds nothing.
+    """
+    if not await uow.lot_admin.has_flag(stay.id, PAID_TWICE_FLAG):
+        raise NotPaidTwiceError(detail=stay.ref)
+    excess = max(details.paid_fen - (stay.fee_fen or 0), 0)
+    if excess:
+        details.paid_fen -= excess
+        entry = ledger.network_site_returned(f"RT{stay.ref}", lot_code, stay.plate or "", excess)
+        await uow.ledger.post(entry, clock.now())
+    await uow.onstreet.unflag_stays([stay.id], PAID_TWICE_FLAG)
+    return excess

@@ -202,6 +202,13 @@ class LotAdminRepository:
         )
         return [(s, d) for s, d in (await self._session.execute(query)).all()]
 
+    async def has_flag(self, stay_id: int, flag: str) -> bool:
+        """Whether a stay carries a flag."""
+        query = select(StayFlagRow.id).where(
+            StayFlagRow.stay_id == stay_id, StayFlagRow.flag == flag
+        )
+        return (await self._session.scalar(query.limit(1))) is not None
+
     async def flagged(self, lot_id: int, flag: str) -> list[tuple[StayRow, LotStayRow]]:
         """A lot's stays carrying a flag (e.g. paid twice on site), oldest entry first."""
         query = (

@@ -173,5 +173,21 @@ async def test_a_site_payment_beyond_what_is_refundable_online_is_flagged_and_to
     assert queue.status == 200, await queue.text()
     listed = [(i["stay_ref"], i["why"]) for i in (await queue.json())["items"]]
     assert listed == [(stay_ref, "paid_twice")]
-    no_doubt = await lot.paid_on_site("pay-3", 100, clock.now(), session_id="ORD-78")
-    assert no_doubt.body["paid_twice"]["return_on_site_fen"] == 100
+    # The lot gives the 600 back on site; staff record it and the flag ends.
+    viewer = {"Authorization": f"Bearer {await staff_token(client, 'demo-viewer')}"}
+    path = f"/ops/review/lot-stays/{stay_ref}/returned"
+    body = {"reason": "车场收费员当场退还现金6元"}
+    assert (await client.post(path, json=body, headers=viewer)).status == 403
+    done = await client.post(path, json=body, headers=admin)
+    assert done.status == 200, await done.text()
+    assert (await done.json())["fee_fen"] == 900
+    again = await client.post(path, json=body, headers=admin)
+    assert (again.status, (await again.json())["code"]) == (409, "stay_not_paid_twice")
+    queue = await client.get("/ops/review/lot-stays", params={"lot": LOT}, headers=admin)
+    assert (await queue.json())["items"] == []
+    assert await ledger_total(database, RECEIVABLE, SITE) == {RECEIVABLE: 0, SITE: 900}
+    async with UnitOfWork(database.sessions) as uow:
+        details = await uow.lots.lot_stay(stay.id)
+    assert details is not None and details.paid_fen == 900
+    paid = await lot.session_payments("ORD-78")
+    assert (paid.body["paid_on_site_fen"], paid.body["due_fen"]) == (1500, 0), paid.body

@@ -97,6 +97,7 @@ class WeChatPayMicropay:
                 amount={"total": order.amount_fen, "currency": "CNY"},
                 payer={"auth_code": order.auth_code},
                 scene_info={"device_id": order.device_id},
+                settle_info={"profit_sharing": True} if order.profit_sharing else None,
                 sub_mchid=order.sub_mchid,
                 pay_type=WeChatPayType.CODEPAY,
             )

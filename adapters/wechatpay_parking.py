@@ -94,7 +94,7 @@ class WeChatPayParking:
             "out_trade_no": request.out_trade_no,
             "notify_url": request.notify_url,
             "trade_scene": "PARKING",
-            "profit_sharing": "N",
+            "profit_sharing": "Y" if request.profit_sharing else "N",
             "attach": request.attach or None,
             "amount": {"total": request.amount_fen, "currency": "CNY"},
             "parking_info": {
@@ -129,6 +129,7 @@ class WeChatPayParking:
                 "attach": sub.attach or sub.out_trade_no,
                 "amount": {"total_amount": sub.amount_fen, "currency": "CNY"},
             }
+            | ({"settle_info": {"profit_sharing": True}} if sub.profit_sharing else {})
             for sub in request.sub_orders
         ]
         _, body = await self._gateway.call(

@@ -112,6 +112,7 @@ class MicropayOrder:
     amount_fen: int
     description: str
     device_id: str = "cashier"  # the lane or office whose scanner read the code
+    profit_sharing: bool = False  # frozen at the sub-merchant until shares go out (分账)
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,19 @@ def paid_at_network_lot(reference: str, lot_code: str, plate: str, amount_fen: i
     )
 
 
+def network_site_returned(
+    reference: str, lot_code: str, plate: str, amount_fen: int
+) -> JournalEntry:
+    """A networked lot gave back on site what it took twice: the plate's credit is used up."""
+    return _transfer(
+        "network_site_returned",
+        reference,
+        Account(AccountKind.DRIVER_RECEIVABLE, plate),
+        Account(AccountKind.NETWORK_SITE, lot_code),
+        amount_fen,
+    )
+
+
 def stored_value_spent(stay_ref: str, card_ref: str, plate: str, amount_fen: int) -> JournalEntry:
     """A stay paid from a stored-value card: the card's prepaid balance pays the plate's debt."""
     return _transfer(

@@ -63,6 +63,7 @@ class DeductionRequest:
     description: str
     notify_url: str
     attach: str = ""
+    profit_sharing: bool = False  # frozen at the sub-merchant until shares go out (分账)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class SubOrder:
     amount_fen: int
     description: str
     attach: str = ""
+    profit_sharing: bool = False  # frozen at the sub-merchant until shares go out (分账)
 
 
 @dataclass(frozen=True, slots=True)

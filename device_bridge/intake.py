@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.helpers import ChainMapProxy
@@ -22,7 +23,7 @@ from core.clock import Clock
 from core.device_events import DeviceEvent, DeviceFault, Heartbeat, PlateRead
 from core.errors import DomainError
 from core.lane_events import LaneRead
-from core.lanes import LaneCommandPublisher
+from core.lanes import LaneAction, LaneCommandPublisher
 from core.services import lanes
 from core.services.berth_batch import Outcome, record_berth_events
 from core.services.berth_events import BerthEventResult, record_berth_event
@@ -30,9 +31,10 @@ from core.services.device_events import record_fault, record_heartbeat, record_p
 from core.store.database import Database
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
 from server.availability import AVAILABILITY_KEY
-from server.lane_publishing import LANE_PUBLISHER_KEY
+from server.lane_publishing import LANE_PUBLISHER_KEY, publish_commands
 from server.metrics import observe_device_event, observe_lane_decision, observe_refused_event
 from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
+from server.wechat import after_lane_decision
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,9 @@ class Intake:
     availability: AvailabilityStore | None
     image_dir: Path
     lane_publisher: LaneCommandPublisher | None = None
+    # The application (or a request's config_dict): WeChat Pay's services are read from it when
+    # a decision needs them, since they are set up after the MQTT consumer starts.
+    config: Mapping[Any, Any] | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, app: web.Application | ChainMapProxy) -> Intake:
@@ -106,6 +111,7 @@ class Intake:
             availability=app.get(AVAILABILITY_KEY),
             image_dir=Path(settings.image_dir),
             lane_publisher=app.get(LANE_PUBLISHER_KEY),
+            config=app,
         )
 
     async def take(self, event: DeviceEvent | LaneRead) -> Ack:
@@ -201,15 +207,27 @@ class Intake:
             return exc
 
     async def _take_lane_read(self, read: LaneRead) -> EventAck:
-        """A camera's plate read that came without an HTTP request to answer: publish commands."""
+        """A camera's plate read that came without an HTTP request to answer."""
         uow = UnitOfWork(self.database.sessions)
         outcome = await decide_lane(uow, self.clock, self.calendar, read, "mqtt")
-        if outcome.outcome == "applied" and outcome.commands and self.lane_publisher is not None:
-            try:
-                await self.lane_publisher.publish(outcome.commands)
-            except Exception:  # the decision is committed; the attendant queue still shows it
-                log.exception("could not publish %d lane commands", len(outcome.commands))
+        await self.after_decision(outcome)
         return EventAck(outcome=outcome.outcome, stay_ref=outcome.stay_ref, fee_fen=outcome.fee_fen)
+
+    async def after_decision(self, outcome: lanes.LaneOutcome) -> None:
+        """What follows a committed lane decision on every transport: publish its commands,
+        then tell WeChat Pay's parking service (无感支付) of the entry, or ask the exit's
+        deduction, off the lane's path. A resend (duplicate) did it already."""
+        if outcome.outcome != "applied":
+            return
+        await publish_commands(self.lane_publisher, outcome.commands)
+        action = outcome.decision.action if outcome.decision else None
+        if (
+            outcome.stay_ref
+            and action in (LaneAction.OPEN, LaneAction.PAY)
+            and self.config is not None
+        ):
+            exiting = action is LaneAction.PAY
+            after_lane_decision(self.config, outcome.stay_ref, exiting=exiting)
 
     async def keep_images(self, images: dict[str, bytes]) -> None:
         """Write pushed images under their content hash before the events that name them."""

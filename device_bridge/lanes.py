@@ -10,15 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from core.lane_events import LaneRead
-from core.lanes import LaneAction
 from core.services import lanes
 from device_bridge.formats import dahua_itc, hikvision_isapi, lane_json, vzenith
 from device_bridge.formats.lane_controls import controls_for
 from device_bridge.intake import Intake, decide_lane
 from server.http import ApiRoutes, json_response, read_json
-from server.lane_publishing import CommandOut, publish_lane_commands
+from server.lane_publishing import CommandOut
 from server.resources import CALENDAR_KEY, clock, unit_of_work
-from server.wechat import after_lane_decision
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +67,10 @@ def ack_of(outcome: lanes.LaneOutcome) -> LaneDecisionAck:
 
 
 async def take_read(request: web.Request, read: LaneRead) -> lanes.LaneOutcome:
-    """Apply one read in its own transaction."""
+    """Apply one read in its own transaction, then what follows it (as over MQTT)."""
     calendar = request.config_dict[CALENDAR_KEY]
     outcome = await decide_lane(unit_of_work(request), clock(request), calendar, read, "http")
-    if outcome.outcome == "applied":
-        await publish_lane_commands(request, outcome.commands)
-        action = outcome.decision.action if outcome.decision else None
-        if outcome.stay_ref and action in (LaneAction.OPEN, LaneAction.PAY):  # 无感支付
-            exiting = action is LaneAction.PAY
-            after_lane_decision(request.config_dict, outcome.stay_ref, exiting=exiting)
+    await Intake.of(request.config_dict).after_decision(outcome)
     return outcome
 
 

@@ -153,7 +153,7 @@ async def show_payment(request: web.Request, _: None) -> web.Response:
         # Someone else's payment is answered like a missing one: numbers are not probed.
         raise PaymentNotFoundError(detail=f"{out_trade_no} for driver {driver_id}")
     services = wechat(request)
-    payment = await refresh_payment(
+    settled = await refresh_payment(
         uows_of(request),
         clock(request),
         services.gateway,
@@ -161,7 +161,8 @@ async def show_payment(request: web.Request, _: None) -> web.Response:
         services.setup,
         out_trade_no,
     )
-    return json_response(payment_out(payment))
+    await publish_lane_commands(request, settled.lane_commands)  # asked before the notify came
+    return json_response(payment_out(settled.payment))
 
 
 @routes.route(

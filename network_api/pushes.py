@@ -13,10 +13,12 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from core.network import DailySummary, Entry, Exit, Fault, FreeCount, Message, SitePayment
+from core.services import refunds
 from core.services.network_intake import receive
 from network_api.signature import signed_caller
 from server.http import ApiRoutes, json_response
 from server.resources import clock, unit_of_work
+from server.wechat import WECHAT_SERVICES_KEY
 
 routes = ApiRoutes("network", signed=True)
 
@@ -95,22 +97,55 @@ class NetworkSummaryIn(NetworkPushed):
     paid_fen: int = Field(ge=0, le=10_000_000_000)
 
 
+class PaidTwiceOut(BaseModel):
+    """Money taken on site that the stay held already (the driver paid online first)."""
+
+    overlap_fen: int = Field(description="what the site payment collected beyond the fee")
+    refunded_online_fen: int = Field(description="refunded to the driver from the online payment")
+    return_on_site_fen: int = Field(
+        description="not refundable online: give it back to the driver on site (flagged)"
+    )
+
+
 class NetworkReceiptOut(BaseModel):
     """Accepted now or a duplicate of one accepted before; the platform's stay when any."""
 
     message_id: str
     status: Literal["accepted", "duplicate"]
     stay_ref: str | None = None
+    paid_twice: PaidTwiceOut | None = None
 
 
 async def _push(request: web.Request, message_id: str, message: Message) -> web.Response:
     async with unit_of_work(request) as uow:
         caller = await signed_caller(request, uow)
         receipt = await receive(uow, clock(request), caller, message_id, message)
+    twice = receipt.paid_twice
+    if twice is not None and twice.refunds:
+        await _send_refunds(request, twice.refunds)
     status = "duplicate" if receipt.duplicate else "accepted"
+    told = PaidTwiceOut(**twice.as_record()) if twice is not None else None
     return json_response(
-        NetworkReceiptOut(message_id=message_id, status=status, stay_ref=receipt.stay_ref)
+        NetworkReceiptOut(
+            message_id=message_id, status=status, stay_ref=receipt.stay_ref, paid_twice=told
+        )
     )
+
+
+async def _send_refunds(request: web.Request, numbers: tuple[str, ...]) -> None:
+    """Send the duplicate refunds after the commit and tell the payer; else the sweep sends."""
+    services = request.config_dict.get(WECHAT_SERVICES_KEY)
+    if services is None:
+        return
+    for number in numbers:
+        await refunds.submit_and_tell(
+            lambda: unit_of_work(request),
+            clock(request),
+            services.gateway,
+            services.miniprogram,
+            services.setup.refund_notify_url,
+            number,
+        )
 
 
 @routes.route(

@@ -32,7 +32,10 @@ class ReviewItemOut(BaseModel):
     stay_ref: str
     lot: str
     plate: str | None
-    why: str = Field(description="missed_exit, stale_stay or review")
+    why: str = Field(
+        description="missed_exit, stale_stay, review or paid_twice (a networked lot collected "
+        "on site what the stay held already and must give it back)"
+    )
     status: str
     entered_at: datetime
     entry_lane: str | None
@@ -70,6 +73,12 @@ class DismissIn(BaseModel):
     reason: Reason
 
 
+class ReturnedIn(BaseModel):
+    """How the lot gave the driver back its second collection (who, when, by what)."""
+
+    reason: Reason
+
+
 class OutcomeOut(BaseModel):
     """The stay after the action."""
 
@@ -87,7 +96,7 @@ def _out(outcome: lot_review.ReviewOutcome) -> web.Response:
 @routes.route(
     "GET",
     "/review/lot-stays",
-    "Lot stays waiting for a human: missed exits and stale stays",
+    "Lot stays waiting for a human: missed exits, stale stays, stays paid twice on site",
     query=ReviewQuery,
     response=LotReviewOut,
     permission=Permission.STAYS_READ,
@@ -143,6 +152,27 @@ async def close_free(request: web.Request, body: CloseFreeIn) -> web.Response:
             request.match_info["ref"],
             reason=body.reason,
             exited_at=body.exited_at,
+        )
+    return _out(outcome)
+
+
+@routes.route(
+    "POST",
+    "/review/lot-stays/{ref}/returned",
+    "A networked lot gave back on site what it collected twice (flag paid_twice; audited)",
+    body=ReturnedIn,
+    response=OutcomeOut,
+    permission=Permission.STAYS_REVIEW,
+)
+async def returned(request: web.Request, body: ReturnedIn) -> web.Response:
+    """End a paid_twice flag: the lot returned its second collection to the driver."""
+    async with unit_of_work(request) as uow:
+        outcome = await lot_review.returned_twice_paid(
+            uow,
+            clock(request),
+            acting_staff(request),
+            request.match_info["ref"],
+            reason=body.reason,
         )
     return _out(outcome)
 

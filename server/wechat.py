@@ -25,10 +25,10 @@ from config.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
 from core.notices import APPEAL_OUTCOME, STAY_FEE, STAY_OPENED
 from core.payment_gateway import GatewayNotConfiguredError
-from core.services import auto_pay, combine_pay
+from core.services import auto_pay
 from core.services.auto_pay import AutoPayPorts
 from core.services.micropay import MicropayPorts
-from core.services.payment_sweep import sweep
+from core.services.payment_sweep import sweep_all
 from core.services.payments import PaymentSetup
 from core.services.refunds import DUPLICATE_REFUNDED
 from core.store.unit_of_work import UnitOfWork
@@ -169,20 +169,23 @@ async def wechat_services(app: web.Application) -> AsyncIterator[None]:
 
 async def _sweep_forever(app: web.Application, services: WeChatServices, every: float) -> None:
     """Every `every` seconds, settle or close forgotten orders and resend stuck refunds."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await sweep_once(app, services)
+        except Exception:  # one bad round (database or WeChat down) must not end the loop
+            log.exception("payment sweep failed; trying again in %s s", every)
+
+
+async def sweep_once(app: web.Application, services: WeChatServices) -> None:
+    """One round of the payment sweeps; the lanes of stays found paid open after the commits."""
     database, clock = app[DATABASE_KEY], app[CLOCK_KEY]
 
     def uows() -> UnitOfWork:
         return UnitOfWork(database.sessions)
 
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await sweep(uows, clock, services.gateway, services.miniprogram, services.setup)
-            commands = await auto_pay.sweep(uows, clock, services.auto_pay_ports)
-            await publish_app_lane_commands(app, commands)
-            await combine_pay.close_stale_combined(uows, clock, services.auto_pay_ports)
-        except Exception:  # one bad round (database or WeChat down) must not end the loop
-            log.exception("payment sweep failed; trying again in %s s", every)
+    commands = await sweep_all(uows, clock, services.auto_pay_ports)
+    await publish_app_lane_commands(app, commands)
 
 
 def after_lane_decision(config: Mapping[Any, Any], stay_ref: str, *, exiting: bool) -> None:

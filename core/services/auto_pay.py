@@ -32,7 +32,7 @@ from core.services.auto_pay_results import (
     fail_deduction,
     record,
 )
-from core.services.payments import payer_openid, update_payment
+from core.services.payments import payer_openid, shared_by_contract, update_payment
 from core.services.retrying import Uows
 from core.services.stays import paid_toward
 from core.store.auto_pay import PlateServiceRow, StayParkingRow
@@ -258,6 +258,7 @@ async def _reserve(uows: Uows, clock: Clock, ports: AutoPayPorts, stay_ref: str)
             appid=ports.setup.appid,
             status=PaymentStatus.CREATED,
             created_at=now,
+            profit_sharing=await shared_by_contract(uow, operator.code, now),
         )
         key = f"auto:{stay.ref}:{payment.out_trade_no}"
         await uow.payments.add(payment, driver_id=parking.driver_id, idempotency_key=key)
@@ -295,6 +296,7 @@ async def _ask(
         description=f"停车费-{payment.plate}",
         notify_url=ports.setup.notify_url,
         attach=stay.ref,
+        profit_sharing=payment.profit_sharing,
     )
     try:
         report = await ports.parking.deduct(request)

@@ -26,7 +26,12 @@ from core.services import vehicles
 from core.services.auto_pay import AutoPayPorts, record
 from core.services.lane_entry import lot_policy
 from core.services.lanes import StayNotFoundError
-from core.services.payments import payer_openid, settle_payment, update_payment
+from core.services.payments import (
+    payer_openid,
+    settle_payment,
+    shared_by_contract,
+    update_payment,
+)
 from core.services.retrying import Uows
 from core.store.auto_pay import CombinePartRow
 
@@ -102,7 +107,12 @@ async def _start(uows: Uows, clock: Clock, ports: AutoPayPorts, ask: _Ask) -> Co
         payer_openid=parts[0].payer_openid,
         sub_orders=tuple(
             SubOrder(
-                p.out_trade_no, p.sub_mchid, p.amount_fen, f"停车欠费-{p.plate}", p.stay_ref or ""
+                p.out_trade_no,
+                p.sub_mchid,
+                p.amount_fen,
+                f"停车欠费-{p.plate}",
+                p.stay_ref or "",
+                profit_sharing=p.profit_sharing,
             )
             for p in parts
         ),
@@ -159,6 +169,7 @@ async def _reserve(
                 appid=ports.setup.appid,
                 status=PaymentStatus.CREATED,
                 created_at=now,
+                profit_sharing=await shared_by_contract(uow, operator.code, now),
             )
             key = f"combine:{combine_no}:{row.ref}"
             await uow.payments.add(payment, driver_id=driver_id, idempotency_key=key)
@@ -225,23 +236,35 @@ def _fail_open(payment: Payment) -> payments.Transition[Payment]:
     return payments.fail(payment)
 
 
-async def close_stale_combined(uows: Uows, clock: Clock, ports: AutoPayPorts) -> int:
-    """Close combined orders left unpaid past their expiry; returns how many were closed.
+@dataclass(frozen=True, slots=True)
+class StaleCombined:
+    """What the sweep of combined orders did: orders closed, and the lane commands of the
+    sub-orders it found paid (a car waiting at an exit), to publish after."""
 
-    Asked first (a payment may have landed with its notify lost); what is still open is closed
-    at WeChat Pay with the combined close, then here. Closing twice changes nothing.
+    closed: int
+    lane_commands: tuple[LaneCommand, ...]
+
+
+async def close_stale_combined(uows: Uows, clock: Clock, ports: AutoPayPorts) -> StaleCombined:
+    """Close combined orders left unpaid past their expiry.
+
+    Asked first (a payment may have landed with its notify lost) and applied as the notify is,
+    by `apply_combined`; what is still open is closed at WeChat Pay with the combined close,
+    then here. Closing twice changes nothing.
     """
     expired = timedelta(minutes=ports.setup.order_minutes) + payments.CLOSE_AFTER
     async with uows() as uow:
         stale = await uow.auto_pay.open_combines_before(clock.now() - expired)
     closed = 0
+    commands: list[LaneCommand] = []
     for combine_no in stale:
         try:
-            await apply_combined(uows, clock, ports, await ports.parking.combine_query(combine_no))
+            report = await ports.parking.combine_query(combine_no)
+            commands.extend(await apply_combined(uows, clock, ports, report))
             closed += await _close(uows, clock, ports, combine_no)
         except DomainError as exc:  # WeChat Pay down or refusing: the next sweep tries again
             log.warning("combined order %s not closed: %s", combine_no, exc.detail)
-    return closed
+    return StaleCombined(closed, tuple(commands))
 
 
 async def _close(uows: Uows, clock: Clock, ports: AutoPayPorts, combine_no: str) -> int:

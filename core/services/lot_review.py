@@ -22,6 +22,7 @@ from core.services.lane_entry import receivable_subject
 from core.services.lane_exit import close_priced
 from core.services.lot_places import check_lot, lot_for, lots_covered
 from core.services.lot_pricing import price_lot_stay
+from core.services.network_overlaps import PAID_TWICE_FLAG, returned_on_site
 from core.staff import StaffIdentity
 from core.store.activity import StayRow
 from core.store.city import LotRow
@@ -67,7 +68,7 @@ class ReviewItem:
     stay_ref: str
     lot: str
     plate: str | None
-    why: str  # missed_exit, stale_stay, review
+    why: str  # missed_exit, stale_stay, review, paid_twice (a networked lot collected twice)
     status: str
     entered_at: datetime
     entry_lane: str | None
@@ -93,7 +94,8 @@ class ReviewOutcome:
 async def review_queue(
     uow: UnitOfWork, clock: Clock, actor: Actor, *, lot_code: str | None = None, limit: int = 100
 ) -> list[ReviewItem]:
-    """Stays in review and stale open stays in the actor's lots, oldest entry first."""
+    """Stays in review, stale open stays and stays paid twice on site in the actor's lots,
+    oldest entry first."""
     if lot_code is not None:
         lots = [await lot_for(uow, actor, lot_code)]
     else:
@@ -104,6 +106,8 @@ async def review_queue(
         found = [(s, d, "review") for s, d in await uow.lot_admin.stays_in_review(lot.id)]
         stale = await _stale_before(uow, clock, lot)
         found += [(s, d, "stale_stay") for s, d in await uow.lot_admin.open_before(lot.id, stale)]
+        twice = await uow.lot_admin.flagged(lot.id, PAID_TWICE_FLAG)
+        found += [(s, d, PAID_TWICE_FLAG) for s, d in twice]
         for stay, details, why in found:
             items.append(await _item(uow, lot, stay, details, why))
     items.sort(key=lambda item: (item.entered_at, item.stay_ref))
@@ -153,6 +157,17 @@ async def _reviewable(
     uow: UnitOfWork, clock: Clock, actor: Actor, stay_ref: str
 ) -> tuple[StayRow, LotStayRow, LotRow]:
     """The stay if it waits for review (or is stale and open), locked with its lot."""
+    stay, details, lot = await _locked(uow, actor, stay_ref)
+    stale = stay.status == "open" and stay.entered_at < await _stale_before(uow, clock, lot)
+    if stay.status != "review" and not stale:
+        raise NotInReviewError(detail=f"{stay_ref} is {stay.status}")
+    return stay, details, lot
+
+
+async def _locked(
+    uow: UnitOfWork, actor: Actor, stay_ref: str
+) -> tuple[StayRow, LotStayRow, LotRow]:
+    """A lot stay in the actor's lots, locked with its lot."""
     found = await uow.lot_admin.stay_by_ref(stay_ref)
     details = await uow.lots.lot_stay(found.id) if found is not None else None
     if found is None or found.lot_id is None or details is None:
@@ -162,10 +177,20 @@ async def _reviewable(
     await uow.lots.lock_lot(lot.id)  # lanes of the lot decide one at a time with this
     stay = await uow.lot_admin.stay_by_ref(stay_ref, for_update=True)
     assert stay is not None
-    stale = stay.status == "open" and stay.entered_at < await _stale_before(uow, clock, lot)
-    if stay.status != "review" and not stale:
-        raise NotInReviewError(detail=f"{stay_ref} is {stay.status}")
     return stay, details, lot
+
+
+async def returned_twice_paid(
+    uow: UnitOfWork, clock: Clock, actor: Actor, stay_ref: str, *, reason: str
+) -> ReviewOutcome:
+    """A networked lot gave back on site what it collected twice (flag paid_twice); commits."""
+    stay, details, lot = await _locked(uow, actor, stay_ref)
+    returned = await returned_on_site(uow, clock, stay, details, lot.code)
+    extra = {"returned_fen": returned}
+    action = "lot_stay.paid_twice_returned"
+    await _audit(uow, clock, actor, action, stay, details, stay.status, None, reason, extra)
+    await uow.commit()
+    return ReviewOutcome(stay.ref, stay.status, stay.exited_at, stay.fee_fen, 0)
 
 
 async def _check_exit(

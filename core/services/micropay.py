@@ -29,7 +29,7 @@ from core.services.cashier import (
 )
 from core.services.lane_entry import receivable_subject
 from core.services.lanes import settle_exit_payment
-from core.services.payments import refund_duplicate
+from core.services.payments import refund_duplicate, shared_by_contract
 from core.services.retrying import Uows, retrying
 from core.staff import StaffIdentity
 from core.store.lots import CashierShiftRow
@@ -141,6 +141,7 @@ async def _charge(gateway: MicropayGateway, reserved: _Reserved, auth_code: str)
         payment.amount_fen,
         DESCRIPTION,
         reserved.device_id,
+        profit_sharing=payment.profit_sharing,
     )
     try:
         return await gateway.micropay(order)
@@ -191,6 +192,7 @@ async def _reserve(
             appid=appid,
             status=PaymentStatus.CREATED,
             created_at=clock.now(),
+            profit_sharing=await shared_by_contract(uow, operator.code, clock.now()),
         )
         await uow.payments.add(payment, driver_id=None, idempotency_key=key)
         await uow.commit()

@@ -26,6 +26,7 @@ from core.network_errors import (
 from core.network_signing import REPLAY_WINDOW_SECONDS, SignedRequest, check_fresh, verify
 from core.plates import InvalidPlateError, parse_plate
 from core.services.network_lots import open_keys
+from core.services.network_overlaps import PaidTwice, settle_overlap
 from core.store.activity import StayRow
 from core.store.city import LotRow
 from core.store.lots import LotStayRow
@@ -68,11 +69,13 @@ class Caller:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """The answer to a push: accepted now, or a duplicate of one accepted before."""
+    """The answer to a push: accepted now, or a duplicate of one accepted before; what a site
+    payment collected twice, when it did."""
 
     message_id: str
     duplicate: bool
     stay_ref: str | None = None
+    paid_twice: PaidTwice | None = None
 
 
 async def authenticate(
@@ -107,10 +110,12 @@ async def receive(
         if seen.digest != digest:
             raise MessageIdReusedError(detail=message_id)
         await uow.commit()  # the nonce and the lot's last contact still count
-        return Receipt(message_id, True, seen.body.get("stay_ref"))
+        return Receipt(message_id, True, seen.body.get("stay_ref"), _told(seen.body))
     now = clock.now()
-    stay_ref = await _apply(uow, now, caller, message_id, message)
+    stay_ref, twice = await _apply(uow, clock, caller, message_id, message)
     body = network.as_record(message) | {"stay_ref": stay_ref}
+    if twice is not None:
+        body["paid_twice"] = twice.as_record()
     uow.network.add(
         NetworkMessageRow(
             network_lot_id=caller.record.id,
@@ -122,7 +127,17 @@ async def receive(
         )
     )
     await uow.commit()
-    return Receipt(message_id, False, stay_ref)
+    return Receipt(message_id, False, stay_ref, twice)
+
+
+def _told(body: dict[str, object]) -> PaidTwice | None:
+    """What a kept message's answer said was paid twice (no refunds: they were sent then)."""
+    kept = body.get("paid_twice")
+    if not isinstance(kept, dict):
+        return None
+    return PaidTwice(
+        int(kept["overlap_fen"]), int(kept["refunded_online_fen"]), int(kept["return_on_site_fen"])
+    )
 
 
 def _kind(message: Message) -> network.MessageKind:
@@ -138,19 +153,21 @@ def _kind(message: Message) -> network.MessageKind:
 
 
 async def _apply(
-    uow: UnitOfWork, now: datetime, caller: Caller, message_id: str, message: Message
-) -> str | None:
+    uow: UnitOfWork, clock: Clock, caller: Caller, message_id: str, message: Message
+) -> tuple[str | None, PaidTwice | None]:
+    """The stay a message touched, and what a site payment in it collected twice."""
+    now = clock.now()
     if isinstance(message, Entry):
-        return (await _entered(uow, caller, message)).ref
+        return (await _entered(uow, caller, message)).ref, None
     if isinstance(message, Exit):
-        return (await _exited(uow, now, caller, message)).ref
+        return await _exited(uow, clock, caller, message)
     if isinstance(message, SitePayment):
-        return await _paid_on_site(uow, now, caller, message_id, message)
+        return await _paid_on_site(uow, clock, caller, message_id, message)
     if isinstance(message, Fault):
         await _fault(uow, caller.record, message)
     elif isinstance(message, DailySummary):
         await _summary(uow, now, caller.record, message)
-    return None  # a count is applied before, without a kept message (see `receive`)
+    return None, None  # a count is applied before, without a kept message (see `receive`)
 
 
 def _plate(text: str) -> str:
@@ -193,7 +210,10 @@ async def _entered(uow: UnitOfWork, caller: Caller, entry: Entry) -> StayRow:
     return stay
 
 
-async def _exited(uow: UnitOfWork, now: datetime, caller: Caller, exit_: Exit) -> StayRow:
+async def _exited(
+    uow: UnitOfWork, clock: Clock, caller: Caller, exit_: Exit
+) -> tuple[str, PaidTwice | None]:
+    now = clock.now()
     if exit_.exited_at < exit_.entered_at:
         raise NetworkRequestError("出场时间早于入场时间", detail=exit_.session_id)
     if exit_.paid_fen > exit_.fee_fen:
@@ -224,33 +244,38 @@ async def _exited(uow: UnitOfWork, now: datetime, caller: Caller, exit_: Exit) -
         )
         await uow.ledger.post(reversal, now)
     more = exit_.paid_fen - session.site_paid_fen
+    twice = None
     if more > 0:
-        await _note_site_payment(uow, now, caller, details, session, stay, more, stay.ref)
+        twice = await _note_site_payment(uow, clock, caller, details, session, stay, more, stay.ref)
     await uow.lots.write_changes(stay, details)
-    return stay
+    return stay.ref, twice
 
 
 async def _note_site_payment(
     uow: UnitOfWork,
-    now: datetime,
+    clock: Clock,
     caller: Caller,
     details: LotStayRow,
     session: NetworkSessionRow | None,
     stay: StayRow,
     amount_fen: int,
     reference: str,
-) -> None:
+) -> PaidTwice | None:
+    """Record money the lot took; what the stay held already is given back (or flagged)."""
+    now = clock.now()
+    held_before = details.paid_fen
     details.paid_fen += amount_fen
     details.paid_at = now
     if session is not None:
         session.site_paid_fen += amount_fen
     entry = ledger.paid_at_network_lot(reference, caller.lot.code, stay.plate or "", amount_fen)
     await uow.ledger.post(entry, now)
+    return await settle_overlap(uow, clock, stay, details, held_before, amount_fen)
 
 
 async def _paid_on_site(
-    uow: UnitOfWork, now: datetime, caller: Caller, message_id: str, payment: SitePayment
-) -> str:
+    uow: UnitOfWork, clock: Clock, caller: Caller, message_id: str, payment: SitePayment
+) -> tuple[str, PaidTwice | None]:
     reference = f"{caller.lot.code}:{message_id}"[:64]
     if payment.session_id is not None:
         stay = await uow.network.session_stay(caller.record.id, payment.session_id, for_update=True)
@@ -264,11 +289,11 @@ async def _paid_on_site(
     details = await uow.lots.lot_stay(stay.id) if stay is not None else None
     if stay is None or details is None:
         raise StayNotCollectableError(detail=payment.stay_ref or "")
-    await _note_site_payment(
-        uow, now, caller, details, session, stay, payment.amount_fen, reference
+    twice = await _note_site_payment(
+        uow, clock, caller, details, session, stay, payment.amount_fen, reference
     )
     await uow.lots.write_changes(details)
-    return stay.ref
+    return stay.ref, twice
 
 
 async def _check_collectable(

@@ -12,7 +12,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from core import network, network_keys
@@ -26,11 +26,13 @@ from core.network_signing import (
     sign,
 )
 from core.payments import Payment
-from core.services.network_intake import Caller
 from core.services.retrying import Uows
 from core.store.activity import StayRow
 from core.store.network import NetworkOutboxRow
 from core.store.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:  # network_intake refunds through core.services.payments, which imports this
+    from core.services.network_intake import Caller
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core import payments
 from core.clock import Clock
@@ -98,7 +98,8 @@ class StartedPayment:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """What applying a SUCCESS report did; `duplicate_refund` when the stay was paid before."""
+    """What applying a provider's report did; `duplicate_refund` when the stay was paid before,
+    `lane_commands` (a paid lot stay's exit opening) for the caller to publish after the commit."""
 
     payment: Payment
     changed: bool
@@ -169,8 +170,6 @@ async def _reserve(
         openid = await payer_openid(uow, setup, driver_id)
         operator = await uow.city.operator(stay.operator_id)
         now = clock.now()
-        # With a contract in force the payment stays frozen for the shares (core/shares.py).
-        contract = await uow.settlement.contract(operator.code, now.astimezone(SHANGHAI).date())
         payment = Payment(
             out_trade_no=payments.new_out_trade_no(now),
             channel=CHANNEL_WECHAT_JSAPI,
@@ -183,11 +182,19 @@ async def _reserve(
             appid=setup.appid,
             status=PaymentStatus.CREATED,
             created_at=now,
-            profit_sharing=contract is not None,
+            profit_sharing=await shared_by_contract(uow, operator.code, now),
         )
         await uow.payments.add(payment, driver_id=driver_id, idempotency_key=key)
         await uow.commit()
         return payment
+
+
+async def shared_by_contract(uow: UnitOfWork, operator_code: str, now: datetime) -> bool:
+    """Whether a stay's payment to the operator is opened frozen for profit sharing (分账): a
+    contract is in force on the Beijing day (core/shares.py). Every WeChat Pay channel of a stay
+    asks it: JSAPI, payment code, parking-service deduction, combined sub-order."""
+    contract = await uow.settlement.contract(operator_code, now.astimezone(SHANGHAI).date())
+    return contract is not None
 
 
 async def _open_at_provider(
@@ -308,12 +315,15 @@ async def _settle_stay(
     return Settlement(settled, True, None, tuple(commands))
 
 
-async def refund_duplicate(uow: UnitOfWork, clock: Clock, payment: Payment) -> Refund:
-    """A full refund of a second payment of one stay, requested now; sent after the commit."""
+async def refund_duplicate(
+    uow: UnitOfWork, clock: Clock, payment: Payment, amount_fen: int | None = None
+) -> Refund:
+    """A refund of a second payment of one stay (all of it unless `amount_fen`), requested now;
+    sent after the commit."""
     refund = Refund(
         out_refund_no=payments.new_out_refund_no(clock.now()),
         out_trade_no=payment.out_trade_no,
-        amount_fen=payment.amount_fen,
+        amount_fen=payment.amount_fen if amount_fen is None else amount_fen,
         reason=DUPLICATE_REASON,
         requested_by=SYSTEM_ACTOR,
         status=RefundStatus.REQUESTED,
@@ -348,23 +358,26 @@ async def refresh_payment(
     notifier: DriverNotifier,
     setup: PaymentSetup,
     out_trade_no: str,
-) -> Payment:
-    """Ask the provider about an unpaid order and apply what it says (no notify needed)."""
+) -> Settlement:
+    """Ask the provider about an unpaid order and apply what it says (no notify needed), as
+    the notify would: the caller publishes the settlement's lane commands after."""
     async with uows() as uow:
         payment = await load_payment(uow, out_trade_no)
     if payment.status not in payments.OPEN_STATUSES or payment.channel in QUERIED_ELSEWHERE:
-        return payment
+        return Settlement(payment, False)
     report = await gateway.query(payment.out_trade_no, payment.sub_mchid)
     if report.trade_state in (TradeState.SUCCESS, TradeState.REFUND):
-        return (await settle_payment(uows, clock, gateway, notifier, setup, report)).payment
+        return await settle_payment(uows, clock, gateway, notifier, setup, report)
     if report.trade_state in (TradeState.CLOSED, TradeState.REVOKED):
         now = clock.now()
-        return await update_payment(
+        closed = await update_payment(
             uows, out_trade_no, lambda p: payments.close(p, now, by_provider=True)
         )
+        return Settlement(closed, closed.status is not payment.status)
     if report.trade_state is TradeState.PAYERROR:
-        return await update_payment(uows, out_trade_no, payments.fail)
-    return payment
+        failed = await update_payment(uows, out_trade_no, payments.fail)
+        return Settlement(failed, failed.status is not payment.status)
+    return Settlement(payment, False)
 
 
 async def load_payment(uow: UnitOfWork, out_trade_no: str, *, for_update: bool = False) -> Payment:

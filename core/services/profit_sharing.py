@@ -98,7 +98,9 @@ async def _record_orders(uows: Uows, clock: Clock, period_date: date) -> None:
                 in_flight = await uow.payments.in_flight_fen(payment.out_trade_no)
                 held = max(payment.amount_fen - payment.refunded_fen - in_flight, 0)
                 split = split_payment(contract, held, left)
-                left -= split.city_fen
+                # What the month's concession fee still owes; on the percent basis there is none
+                # to count down (it stays 0, so a second payment of the day is split as well).
+                left = max(left - split.city_fen, 0)
                 order, lines = _order_of(contract, payment, held, split, period_date, clock)
                 await uow.settlement.add_order(order, lines)
         await uow.commit()

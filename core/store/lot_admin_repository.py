@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.store.activity import StayRow
 from core.store.city import LotRow
+from core.store.devices import StayFlagRow
 from core.store.lots import (
     LotPolicyRow,
     LotRightPlateRow,
@@ -197,6 +198,24 @@ class LotAdminRepository:
             select(StayRow, LotStayRow)
             .join(LotStayRow, LotStayRow.stay_id == StayRow.id)
             .where(StayRow.lot_id == lot_id, StayRow.status == "review")
+            .order_by(StayRow.entered_at, StayRow.id)
+        )
+        return [(s, d) for s, d in (await self._session.execute(query)).all()]
+
+    async def has_flag(self, stay_id: int, flag: str) -> bool:
+        """Whether a stay carries a flag."""
+        query = select(StayFlagRow.id).where(
+            StayFlagRow.stay_id == stay_id, StayFlagRow.flag == flag
+        )
+        return (await self._session.scalar(query.limit(1))) is not None
+
+    async def flagged(self, lot_id: int, flag: str) -> list[tuple[StayRow, LotStayRow]]:
+        """A lot's stays carrying a flag (e.g. paid twice on site), oldest entry first."""
+        query = (
+            select(StayRow, LotStayRow)
+            .join(LotStayRow, LotStayRow.stay_id == StayRow.id)
+            .join(StayFlagRow, StayFlagRow.stay_id == StayRow.id)
+            .where(StayRow.lot_id == lot_id, StayFlagRow.flag == flag)
             .order_by(StayRow.entered_at, StayRow.id)
         )
         return [(s, d) for s, d in (await self._session.execute(query)).all()]

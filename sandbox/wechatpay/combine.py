@@ -151,7 +151,10 @@ async def combine_close(request: web.Request) -> web.Response:
 
 
 async def pay_combine(request: web.Request) -> web.Response:
-    """Sandbox only: the payer confirms a combined payment; `fail` names sub-orders that fail."""
+    """Sandbox only: the payer confirms a combined payment; `fail` names sub-orders that fail.
+
+    `"notify": false` pays without a notify (a lost notify the sweep's query must find).
+    """
     sandbox, desk = _desk(request)
     data = await read_json(request)
     prepay_id = str(data.get("package", "")).removeprefix("prepay_id=")
@@ -170,8 +173,14 @@ async def pay_combine(request: web.Request) -> web.Response:
                 order.trade_state = "PAYERROR"
             else:
                 paid(order, sandbox.clock.now())
-    sent = await sandbox.outbox.send(
-        combine.notify_url, "TRANSACTION.SUCCESS", "支付成功", "transaction", combine_view(combine)
-    )
+    sent = None
+    if data.get("notify", True):
+        sent = await sandbox.outbox.send(
+            combine.notify_url,
+            "TRANSACTION.SUCCESS",
+            "支付成功",
+            "transaction",
+            combine_view(combine),
+        )
     states = {o.out_trade_no: o.trade_state for o in combine.orders}
     return web.json_response({"sub_orders": states, "notification": describe(sent)})

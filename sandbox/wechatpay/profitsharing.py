@@ -99,7 +99,10 @@ async def add_receiver(request: web.Request) -> web.Response:
 
 def _paid_order(sandbox: PaySandbox, sub_mchid: str, transaction_id: str) -> Order:
     order = sandbox.books.by_transaction(transaction_id, sub_mchid)
-    if not (order.request.get("settle_info") or {}).get("profit_sharing"):
+    # JSAPI, codepay and combined sub-orders say settle_info.profit_sharing; a parking-service
+    # deduction says profit_sharing "Y".
+    frozen = (order.request.get("settle_info") or {}).get("profit_sharing")
+    if not frozen and order.request.get("profit_sharing") != "Y":
         raise SandboxApiError(400, "INVALID_REQUEST", "该订单不支持分账（下单时未设置分账）")
     return order
 

@@ -191,11 +191,13 @@ async def test_a_combined_order_left_unpaid_is_closed_by_the_sweep_once(
         f"/mp/me/plates/{quote(PLATE)}/arrears/payments", json={}, headers=headers
     )
     order = await started.json()
-    assert await combine_pay.close_stale_combined(uows, clock, ports) == 0  # not expired yet
+    assert (
+        await combine_pay.close_stale_combined(uows, clock, ports)
+    ).closed == 0  # not expired yet
 
     clock.advance(timedelta(minutes=ports.setup.order_minutes + 6))
-    assert await combine_pay.close_stale_combined(uows, clock, ports) == 1
-    assert await combine_pay.close_stale_combined(uows, clock, ports) == 0  # once
+    assert (await combine_pay.close_stale_combined(uows, clock, ports)).closed == 1
+    assert (await combine_pay.close_stale_combined(uows, clock, ports)).closed == 0  # once
     async with uows() as uow:
         statuses = [(await uow.payments.get(p["out_trade_no"])) for p in order["parts"]]
         owed = {row.ref for row, _ in await uow.stays.unpaid_for_plate(PLATE)}

@@ -88,7 +88,7 @@ async def test_close_is_refused_within_five_minutes_by_us_and_by_wechat_pay(
     assert refused.value.provider_code == "INVALID_REQUEST"
 
     clock.advance(timedelta(seconds=1))
-    closed = await close_payment(*ports, out_trade_no)
+    closed = (await close_payment(*ports, out_trade_no)).payment
     assert closed.status is PaymentStatus.CLOSED
     report = await wechat.gateway.query(out_trade_no, "1900000101")
     assert report.trade_state is TradeState.CLOSED

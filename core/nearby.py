@@ -88,12 +88,16 @@ class PlaceBook:
         self.by_key = {spot.key: spot for spot in spots}
         self._ordered = sorted(self.by_key.values(), key=lambda spot: spot.point.lat)
         self._lats = [spot.point.lat for spot in self._ordered]
+        self._lngs = [spot.point.lng for spot in self._ordered]
 
     def in_box(self, box: Box) -> list[PlaceSpot]:
         """The places whose point lies in the box."""
         low = bisect_left(self._lats, box.min_lat)
         high = bisect_right(self._lats, box.max_lat)
-        return [spot for spot in self._ordered[low:high] if box.holds(spot.point)]
+        west, east = box.min_lng, box.max_lng
+        # The bisection settled latitude; a plain comparison per place settles longitude.
+        pairs = zip(self._ordered[low:high], self._lngs[low:high], strict=True)
+        return [spot for spot, lng in pairs if west <= lng <= east]
 
     def named(self, keys: Sequence[str]) -> list[PlaceSpot]:
         """The places of these keys, in their order; unknown keys are left out."""
@@ -128,8 +132,19 @@ def nearest(
     spots: Iterable[PlaceSpot], center: GeoPoint, radius_m: float, limit: int
 ) -> list[tuple[PlaceSpot, float]]:
     """Spots within the radius, nearest first (ties by key), at most `limit`."""
-    found = [(spot, distance_m(center, spot.point)) for spot in spots]
-    inside = [(spot, d) for spot, d in found if d <= radius_m]
+    # distance_m inlined, the centre's terms taken once: this runs for every place of every
+    # answer near me, and gives the same floats as distance_m.
+    sin, cos, radians = math.sin, math.cos, math.radians
+    lat1 = radians(center.lat)
+    cos1, lng1 = cos(lat1), center.lng
+    inside = []
+    for spot in spots:
+        point = spot.point
+        lat2 = radians(point.lat)
+        h = sin((lat2 - lat1) / 2) ** 2 + cos1 * cos(lat2) * sin(radians(point.lng - lng1) / 2) ** 2
+        d = 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+        if d <= radius_m:
+            inside.append((spot, d))
     inside.sort(key=lambda pair: (round(pair[1], 3), pair[0].key))
     return inside[:limit]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -11,7 +12,7 @@ from core.nearby import PlaceKind, checked_point
 from core.services.nearby import NearbyPlace, spaces_near
 from server.availability import AVAILABILITY_KEY
 from server.driver_features import DRIVER_PORTS_KEY
-from server.http import ApiRoutes, json_response
+from server.http import ApiRoutes, shaped_json_response
 from server.resources import clock, read_unit_of_work
 
 routes = ApiRoutes("miniprogram")
@@ -62,32 +63,33 @@ class NearOut(BaseModel):
     places: list[PlaceOut]
 
 
-def place_out(place: NearbyPlace) -> PlaceOut:
-    """The wire form of a place."""
+def place_wire(place: NearbyPlace) -> dict[str, Any]:
+    """The wire form of a place, in PlaceOut's shape and field order (plain values: near me
+    answers twenty of them a request, and models cost more than the rest of the answer)."""
     spot, price, note = place.spot, place.price, place.network
-    return PlaceOut(
-        price_text=place.price_text,
-        networked=note is not None,
-        counted_at=note.counted_at if note else None,
-        count_age_s=note.count_age_s if note else None,
-        kind=spot.kind,
-        code=spot.code,
-        name=spot.name,
-        lat=spot.point.lat,
-        lng=spot.point.lng,
-        distance_m=round(place.distance_m),
-        total=spot.total,
-        free=place.free,
-        price=PriceOut(
-            free_minutes=price.free_minutes,
-            unit_minutes=price.unit_minutes,
-            unit_fen=price.unit_fen,
-            daily_cap_fen=price.daily_cap_fen,
-            text=price.text,
-        )
+    return {
+        "kind": spot.kind.value,
+        "code": spot.code,
+        "name": spot.name,
+        "lat": spot.point.lat,
+        "lng": spot.point.lng,
+        "distance_m": round(place.distance_m),
+        "total": spot.total,
+        "free": place.free,
+        "price": {
+            "free_minutes": price.free_minutes,
+            "unit_minutes": price.unit_minutes,
+            "unit_fen": price.unit_fen,
+            "daily_cap_fen": price.daily_cap_fen,
+            "text": price.text,
+        }
         if price
         else None,
-    )
+        "price_text": place.price_text,
+        "networked": note is not None,
+        "counted_at": note.counted_at if note else None,
+        "count_age_s": note.count_age_s if note else None,
+    }
 
 
 @routes.route(
@@ -114,4 +116,6 @@ async def show_near(request: web.Request, query: NearQuery) -> web.Response:
             limit=query.limit,
             kind=query.kind,
         )
-    return json_response(NearOut(places=[place_out(p) for p in found]))
+    return shaped_json_response(
+        {"coordinate_system": "GCJ-02", "places": [place_wire(p) for p in found]}
+    )

@@ -9,7 +9,7 @@ from core.plates import parse_plate
 from core.services.stays import payable_stays
 from server.http import ApiRoutes, json_response
 from server.rate_limits import limit_plate_lookups
-from server.resources import unit_of_work
+from server.resources import read_unit_of_work
 
 routes = ApiRoutes("miniprogram")
 
@@ -40,7 +40,7 @@ async def show_plate_stays(request: web.Request, _: None) -> web.Response:
     """List what a plate owes so it can be paid."""
     await limit_plate_lookups(request)
     plate = parse_plate(request.match_info["plate"])
-    async with unit_of_work(request) as uow:
+    async with read_unit_of_work(request) as uow:  # reads only: no write lock on SQLite
         stays = await payable_stays(uow, plate)
     return json_response(
         PlateStaysOut(

@@ -120,6 +120,29 @@ return 1
 """
 
 
+# Every berth of the zones named (all zones when none is), in one round trip: the warm marker
+# first (1 when a full load filled this Redis), then code, zone, street, occupied, closed and
+# version of each berth. Berth keys are read from the zone sets, not passed in KEYS: this store
+# runs on one Redis, not a cluster.
+_READ = """
+local found = {redis.call('EXISTS', KEYS[1])}
+local zones = ARGV
+if #zones == 0 then zones = redis.call('SMEMBERS', KEYS[2]) end
+for _, zone in ipairs(zones) do
+  for _, code in ipairs(redis.call('SMEMBERS', KEYS[3] .. 'zone:' .. zone)) do
+    local row = redis.call('HMGET', KEYS[3] .. 'berth:' .. code,
+      'code', 'zone', 'street', 'occupied', 'closed', 'version')
+    if row[1] then
+      for i = 1, 6 do found[#found + 1] = row[i] end
+    end
+  end
+end
+return found
+"""
+_FIELDS = 6
+_COLUMNS = ("code", "zone", "street", "occupied", "closed", "version")
+
+
 class RedisAvailability:
     """Berth states in Redis hashes, shared by every worker; changes go out by pub/sub."""
 
@@ -132,6 +155,7 @@ class RedisAvailability:
         self._apply = client.register_script(_APPLY)
         self._load = client.register_script(_LOAD)
         self._close = client.register_script(_CLOSE)
+        self._read = client.register_script(_READ)
 
     def _key(self, code: str) -> str:
         return f"{self._prefix}:berth:{code}"
@@ -157,10 +181,6 @@ class RedisAvailability:
             pipe.set(self._warm, "1")  # filled: a restarted (empty) Redis lacks this key
             await pipe.execute()
 
-    async def is_warm(self) -> bool:
-        """Whether a full load filled this Redis (a restart without a dump empties it)."""
-        return bool(await self._redis.exists(self._warm))
-
     async def apply(self, change: OccupancyChange) -> bool:
         """Apply a change unless a newer one is stored."""
         keys = [self._key(change.code), self._channel]
@@ -175,19 +195,23 @@ class RedisAvailability:
 
     async def berths(self, zone: str | None = None) -> list[BerthLive]:
         """Every berth, or one zone's, by code."""
-        zones = [zone] if zone else sorted(map(str, await self._members(f"{self._prefix}:zones")))
-        codes: list[str] = []
-        for name in zones:
-            codes.extend(map(str, await self._members(f"{self._prefix}:zone:{name}")))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for code in sorted(codes):
-                pipe.hgetall(self._key(code))
-            rows = await pipe.execute()
-        return [_berth(row) for row in rows if row]
+        return (await self._read_berths(zone))[1]
 
-    async def _members(self, key: str) -> set[Any]:
-        members: set[Any] = await self._redis.smembers(key)
-        return members
+    async def warm_berths(self, zone: str | None = None) -> list[BerthLive] | None:
+        """As berths, with the warm check in the same round trip: None unless a full load
+        filled this Redis (a restart without a dump empties it)."""
+        warm, found = await self._read_berths(zone)
+        return found if warm else None
+
+    async def _read_berths(self, zone: str | None) -> tuple[bool, list[BerthLive]]:
+        keys = [self._warm, f"{self._prefix}:zones", f"{self._prefix}:"]
+        reply: list[Any] = await self._read(keys=keys, args=[zone] if zone else [])
+        found = [
+            _berth(dict(zip(_COLUMNS, reply[i : i + _FIELDS], strict=True)))
+            for i in range(1, len(reply), _FIELDS)
+        ]
+        found.sort(key=lambda b: b.code)
+        return bool(reply[0]), found
 
     async def changes(self) -> AsyncIterator[BerthLive | None]:
         """None once subscribed, then berth states as they change, until the caller stops."""

@@ -28,7 +28,7 @@ class WarmStore(Protocol):
     async def apply(self, change: OccupancyChange) -> bool: ...
     async def set_closed(self, code: str, closed: bool) -> bool: ...
     async def berths(self, zone: str | None = None) -> list[BerthLive]: ...
-    async def is_warm(self) -> bool: ...
+    async def warm_berths(self, zone: str | None = None) -> list[BerthLive] | None: ...
     @property
     def unknown_berths(self) -> int: ...
     def changes(self) -> AsyncIterator[BerthLive | None]: ...
@@ -75,8 +75,9 @@ class FallbackAvailability:
     async def berths(self, zone: str | None = None) -> list[BerthLive]:
         """Every berth, or one zone's: from Redis when it is up and warm, else the database."""
         try:
-            if await self._store.is_warm():
-                return await self._store.berths(zone)
+            found = await self._store.warm_berths(zone)
+            if found is not None:
+                return found
             reason = "empty (restarted?)"
         except _FAILURES as exc:
             reason = f"unreachable ({exc})"
@@ -86,8 +87,8 @@ class FallbackAvailability:
                 "availability: Redis %s; the database answers and Redis is refilled", reason
             )
             self._rebuild = asyncio.create_task(self._refill())
-        found = await self._database_berths()
-        return [b for b in found if not zone or b.zone == zone]
+        stored = await self._database_berths()
+        return [b for b in stored if not zone or b.zone == zone]
 
     async def _database_berths(self) -> list[BerthLive]:
         now = time.monotonic()

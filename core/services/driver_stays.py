@@ -10,7 +10,7 @@ from core.clock import Clock
 from core.errors import NotFoundError
 from core.payments import Payment
 from core.services.lot_pricing import price_lot_stay
-from core.services.stays import StayView, paid_toward, stay_view
+from core.services.stays import StayView, paid_toward, stay_view, stay_views
 from core.services.vehicles import list_plates, require_verified
 from core.store.activity import StayRow
 from core.store.unit_of_work import UnitOfWork
@@ -51,7 +51,7 @@ async def current_stays(
 ) -> list[DriverStay]:
     """Open stays of the driver's verified plates, priced up to now."""
     rows = await _visible(uow, driver_id, CURRENT, limit=50, before_id=None)
-    return [DriverStay(await stay_view(uow, clock, calendar, row), False, None) for row in rows]
+    return [DriverStay(view, False, None) for view in await stay_views(uow, clock, calendar, rows)]
 
 
 async def stay_history(
@@ -75,12 +75,14 @@ async def stay_history(
             raise StayNotFoundError(detail=f"cursor {before_ref}") from None
         before_id = cursor.id
     rows = await _visible(uow, driver_id, PAST, limit=limit, before_id=before_id)
-    found = []
-    for row in rows:
-        paid = await _paid_in_full(uow, row)
-        view = await stay_view(uow, clock, calendar, row)
-        found.append(DriverStay(view, paid, _tariff(row.tariff_code, row.tariff_version)))
-    return found
+    held = await uow.stays.paid_toward(rows)
+    views = await stay_views(uow, clock, calendar, rows)
+    return [
+        DriverStay(
+            view, held[row.id] >= (row.fee_fen or 0), _tariff(row.tariff_code, row.tariff_version)
+        )
+        for row, view in zip(rows, views, strict=True)
+    ]
 
 
 async def stay_detail(
@@ -116,9 +118,10 @@ async def _visible(
     before_id: int | None,
 ) -> list[StayRow]:
     """Stays of the verified plates, and of plates verified by paying those the driver paid."""
-    plates = await uow.vehicles.verified_plates(driver_id)
+    bound = await list_plates(uow, driver_id)  # one read for both kinds of verified plate
+    plates = sorted(b.plate for b in bound if b.verified)
     rows = await uow.vehicles.stays(plates, statuses, limit=limit, before_id=before_id)
-    paying = [b.plate for b in await list_plates(uow, driver_id) if b.paid_stays_only]
+    paying = [b.plate for b in bound if b.paid_stays_only]
     rows += await uow.vehicles.paid_stays(
         driver_id, paying, statuses, limit=limit, before_id=before_id
     )

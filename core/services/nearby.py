@@ -24,6 +24,7 @@ from core.nearby import (
     summarise_tariff,
 )
 from core.network import count_age_seconds
+from core.store.network import NetworkLotRow
 from core.store.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -81,7 +82,21 @@ class Occupancy:
         self._keep = keep
         self._ticks = ticks
         self._lots: _Kept[dict[str, int]] = _Kept(keep, ticks)
+        self._network: _Kept[dict[str, NetworkCount]] = _Kept(keep, ticks)
         self._zones: dict[str, _Kept[dict[str, int]]] = {}
+
+    async def network_counts(self, uow: UnitOfWork, codes: list[str]) -> dict[str, NetworkCount]:
+        """The last count and terms of those of the named lots that are networked, read for
+        every networked lot at once."""
+
+        async def read(named: list[str] | None) -> dict[str, NetworkCount]:
+            rows = await uow.network.counts_of(named)
+            return {code: NetworkCount.of(row) for code, row in rows.items()}
+
+        if self._keep <= 0:
+            return await read(codes)
+        counts = await self._network.get(lambda: read(None))
+        return {code: counts[code] for code in codes if code in counts}
 
     async def open_stays(self, uow: UnitOfWork, codes: list[str]) -> dict[str, int]:
         """Open stays of the named lots (a lot with none is left out)."""
@@ -187,6 +202,21 @@ class TariffBriefs:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkCount:
+    """A networked lot's last pushed count and its own terms, as plain values to keep."""
+
+    free_spaces: int | None
+    counted_at: datetime | None
+    tariff_summary: str | None
+    opening_hours: str
+
+    @classmethod
+    def of(cls, row: NetworkLotRow) -> NetworkCount:
+        """The values of a network record."""
+        return cls(row.free_spaces, row.counted_at, row.tariff_summary, row.opening_hours)
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkNote:
     """What a networked lot (another vendor's system) adds: its count's age, its own terms."""
 
@@ -268,10 +298,11 @@ async def _counts(
     occupancy: Occupancy | None = None,
 ) -> tuple[dict[str, int], dict[str, NetworkNote]]:
     """Free spaces by place key, and the networked lots' notes by lot code."""
-    free = await free_counts(uow, availability, spots, now, occupancy)
+    counts = occupancy or Occupancy(0)
+    free = await free_counts(uow, availability, spots, now, counts)
     codes = [s.code for s in spots if s.kind is PlaceKind.LOT]
     notes: dict[str, NetworkNote] = {}
-    for code, row in (await uow.network.counts_of(codes)).items() if codes else []:
+    for code, row in (await counts.network_counts(uow, codes)).items() if codes else []:
         age = count_age_seconds(row.counted_at, now)
         notes[code] = NetworkNote(row.counted_at, age, row.tariff_summary, row.opening_hours)
         if row.free_spaces is not None:  # the lot's own count beats our tally of its stays

@@ -60,11 +60,21 @@ async def paid_toward(uow: UnitOfWork, stay: StayRow) -> int:
 
 async def stay_view(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayRow) -> StayView:
     """A stay with its fee: final when closed, priced up to now when open."""
-    return await _view(uow, clock, calendar, row)
-
-
-async def _view(uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayRow) -> StayView:
     place = await uow.city.place_name(row.berth_id, row.lot_id)
+    return await _view(uow, clock, calendar, row, place)
+
+
+async def stay_views(
+    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, rows: list[StayRow]
+) -> list[StayView]:
+    """stay_view of each row, their places read together (a page of history)."""
+    places = await uow.city.place_names(rows)
+    return [await _view(uow, clock, calendar, row, places[row.id]) for row in rows]
+
+
+async def _view(
+    uow: UnitOfWork, clock: Clock, calendar: DayCalendar, row: StayRow, place: str
+) -> StayView:
     quote = row.quote
     if row.status == "open" and row.zone_id is not None:
         quote = await _quote_so_far(uow, clock, calendar, row)

@@ -120,13 +120,14 @@ class NetworkRepository:
         )
         return [(n, lot) for n, lot in (await self._session.execute(query)).all()]
 
-    async def counts_of(self, lot_codes: Sequence[str]) -> dict[str, NetworkLotRow]:
-        """The network records of those lots that are networked, by lot code."""
-        query = (
-            select(LotRow.code, NetworkLotRow)
-            .join(NetworkLotRow, NetworkLotRow.lot_id == LotRow.id)
-            .where(LotRow.code.in_(lot_codes))
+    async def counts_of(self, lot_codes: Sequence[str] | None) -> dict[str, NetworkLotRow]:
+        """The network records of those lots that are networked (of every one: None), by lot
+        code."""
+        query = select(LotRow.code, NetworkLotRow).join(
+            NetworkLotRow, NetworkLotRow.lot_id == LotRow.id
         )
+        if lot_codes is not None:
+            query = query.where(LotRow.code.in_(lot_codes))
         return {code: row for code, row in (await self._session.execute(query)).all()}
 
     async def keys(self, network_lot_id: int) -> list[NetworkKeyRow]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ledger import JournalEntry
@@ -50,6 +50,20 @@ class CityRepository:
         if lot_id is not None:
             return (await self._session.get_one(LotRow, lot_id)).name
         return ""
+
+    async def place_names(self, stays: list[StayRow]) -> dict[int, str]:
+        """The place_name of each stay by stay id, in at most two queries."""
+        berth_ids = {s.berth_id for s in stays if s.berth_id is not None}
+        lot_ids = {s.lot_id for s in stays if s.berth_id is None and s.lot_id is not None}
+        berths: dict[int, str] = {}
+        lots: dict[int, str] = {}
+        if berth_ids:
+            found = await self._session.execute(_BERTH_CODES, {"ids": list(berth_ids)})
+            berths = dict(found.tuples().all())
+        if lot_ids:
+            named = await self._session.execute(_LOT_NAMES, {"ids": list(lot_ids)})
+            lots = dict(named.tuples().all())
+        return {s.id: _place(s, berths, lots) for s in stays}
 
     async def berth(self, berth_id: int) -> BerthRow:
         """The berth with this id."""
@@ -141,6 +155,38 @@ class TariffRepository:
         return list(await self._session.scalars(query))
 
 
+# Built once: the reads of a driver's page of stays run on every request, and building a
+# statement costs more CPU than SQLite takes to answer it.
+_BERTH_CODES = select(BerthRow.id, BerthRow.code).where(
+    BerthRow.id.in_(bindparam("ids", expanding=True))
+)
+_LOT_NAMES = select(LotRow.id, LotRow.name).where(LotRow.id.in_(bindparam("ids", expanding=True)))
+# A lot stay holds what the lot noted from every channel (cash, card, payment code, WeChat); a
+# street stay what its settled payments hold.
+_PAID = case(
+    (StayRow.lot_id.is_not(None), func.coalesce(LotStayRow.paid_fen, 0)),
+    else_=held_by_payments(StayRow.ref),
+)
+_PAID_TOWARD = (
+    select(StayRow.id, _PAID)
+    .outerjoin(LotStayRow, LotStayRow.stay_id == StayRow.id)
+    .where(StayRow.id.in_(bindparam("ids", expanding=True)))
+)
+_UNPAID_FOR_PLATE = (
+    select(StayRow, StayRow.fee_fen - _PAID)
+    .outerjoin(LotStayRow, LotStayRow.stay_id == StayRow.id)
+    .where(StayRow.plate == bindparam("plate"), StayRow.status == "closed", StayRow.fee_fen > _PAID)
+    .order_by(StayRow.exited_at, StayRow.id)
+    .limit(bindparam("limit"))
+)
+
+
+def _place(stay: StayRow, berths: dict[int, str], lots: dict[int, str]) -> str:
+    if stay.berth_id is not None:
+        return berths[stay.berth_id]
+    return lots[stay.lot_id] if stay.lot_id is not None else ""
+
+
 class StayRepository:
     """Stays of vehicles at berths and in lots."""
 
@@ -226,20 +272,16 @@ class StayRepository:
 
     async def unpaid_for_plate(self, plate: str, *, limit: int = 50) -> list[tuple[StayRow, int]]:
         """A plate's closed stays with money still due, oldest first, each with what is due."""
-        # A lot stay holds what the lot noted from every channel (cash, card, payment code,
-        # WeChat); a street stay what its settled payments hold.
-        paid = case(
-            (StayRow.lot_id.is_not(None), func.coalesce(LotStayRow.paid_fen, 0)),
-            else_=held_by_payments(StayRow.ref),
-        )
-        query = (
-            select(StayRow, StayRow.fee_fen - paid)
-            .outerjoin(LotStayRow, LotStayRow.stay_id == StayRow.id)
-            .where(StayRow.plate == plate, StayRow.status == "closed", StayRow.fee_fen > paid)
-            .order_by(StayRow.exited_at, StayRow.id)
-            .limit(limit)
-        )
-        return [(row, int(due)) for row, due in (await self._session.execute(query)).all()]
+        found = await self._session.execute(_UNPAID_FOR_PLATE, {"plate": plate, "limit": limit})
+        return [(row, int(due)) for row, due in found.all()]
+
+    async def paid_toward(self, stays: list[StayRow]) -> dict[int, int]:
+        """What each stay holds toward its fee by stay id, in one query: a lot stay what its
+        lot noted from every channel, a street stay what its settled payments hold."""
+        if not stays:
+            return {}
+        found = await self._session.execute(_PAID_TOWARD, {"ids": [s.id for s in stays]})
+        return {i: int(held) for i, held in found.tuples()}
 
     async def for_plate(self, plate: str, *, limit: int = 20) -> list[StayRow]:
         """A plate's stays, newest first."""

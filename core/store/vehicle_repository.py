@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.payments import SETTLED_STATUSES
@@ -15,6 +15,24 @@ from core.store.driver_notices import NoticeDeliveryRow, SubscribeGrantRow
 from core.store.lots import LanePassageRow
 from core.store.payments import PaymentRow
 from core.store.people import DriverRow, StayScanRow, VehicleBindingRow, VehicleRow
+
+# Built once: they run on every request for a driver's stays.
+_BINDINGS = (
+    select(VehicleBindingRow, VehicleRow)
+    .join(VehicleRow, VehicleRow.id == VehicleBindingRow.vehicle_id)
+    .where(VehicleBindingRow.driver_id == bindparam("driver_id"))
+    .order_by(VehicleBindingRow.created_at, VehicleBindingRow.id)
+)
+_STAYS = (
+    select(StayRow)
+    .where(
+        StayRow.plate.in_(bindparam("plates", expanding=True)),
+        StayRow.status.in_(bindparam("statuses", expanding=True)),
+    )
+    .order_by(StayRow.id.desc())
+    .limit(bindparam("limit"))
+)
+_STAYS_BEFORE = _STAYS.where(StayRow.id < bindparam("before_id"))
 
 
 class VehicleRepository:
@@ -48,13 +66,8 @@ class VehicleRepository:
 
     async def bindings(self, driver_id: int) -> list[tuple[VehicleBindingRow, VehicleRow]]:
         """Every binding of a driver, oldest first."""
-        query = (
-            select(VehicleBindingRow, VehicleRow)
-            .join(VehicleRow, VehicleRow.id == VehicleBindingRow.vehicle_id)
-            .where(VehicleBindingRow.driver_id == driver_id)
-            .order_by(VehicleBindingRow.created_at, VehicleBindingRow.id)
-        )
-        return [(b, v) for b, v in (await self._session.execute(query)).all()]
+        found = await self._session.execute(_BINDINGS, {"driver_id": driver_id})
+        return [(b, v) for b, v in found.all()]
 
     async def count_bindings(self, driver_id: int) -> int:
         """How many plates a driver has bound."""
@@ -109,11 +122,10 @@ class VehicleRepository:
         """Stays of some plates in some statuses, newest first, paged by id."""
         if not plates:
             return []
-        query = select(StayRow).where(StayRow.plate.in_(plates), StayRow.status.in_(statuses))
-        if before_id is not None:
-            query = query.where(StayRow.id < before_id)
-        query = query.order_by(StayRow.id.desc()).limit(limit)
-        return list(await self._session.scalars(query))
+        values = {"plates": list(plates), "statuses": list(statuses), "limit": limit}
+        if before_id is None:
+            return list(await self._session.scalars(_STAYS, values))
+        return list(await self._session.scalars(_STAYS_BEFORE, values | {"before_id": before_id}))
 
     async def paid_stays(
         self,

@@ -19,6 +19,7 @@ from config.settings import Settings
 from core.berth_events import BerthEvent
 from core.device_events import DeviceEvent
 from core.errors import DomainError
+from core.event_groups import IntakeBusyError
 from core.lane_events import LaneRead
 from device_bridge.formats import huawei_vias, own_json, vzenith
 from device_bridge.intake import Intake
@@ -197,6 +198,11 @@ class MqttConsumer:
             try:
                 await self._intake.take(event)
                 return
+            except IntakeBusyError:  # too many events wait: later, not never
+                if delay is None:
+                    raise
+                log.warning("MQTT event %s: busy; retrying in %.1fs", event.dedupe_key, delay)
+                await asyncio.sleep(delay)
             except DomainError as exc:  # e.g. an unknown berth: no retry can fix it
                 log.warning("MQTT event %s refused: %s", event.dedupe_key, exc.detail)
                 return

@@ -241,6 +241,7 @@ async def _mqtt(
         # Devices publish at once, not one after another: `publish` waits for the broker's
         # PUBACK, so a loop of them measured the round trip to the broker, not the centre.
         slots = asyncio.Semaphore(concurrency)
+        client.pending_calls_threshold = concurrency  # as many pending as asked, not a warning
 
         async def single(event: dict[str, Any]) -> None:
             async with slots:

@@ -29,8 +29,10 @@ from server.resources import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
-# Messages applied at once; the broker's in-flight window bounds it as well.
-CONCURRENCY = 16
+# Messages applied at once; the broker's in-flight window bounds it as well. Single berth
+# events of messages handled at once share a transaction (device_bridge/berth_groups.py), so
+# this also bounds a group of them.
+CONCURRENCY = 64
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 5.0, 10.0, 10.0, 30.0)
 # Vzenith cameras publish plate results under their own root (open.vzicloud.com, docs/lanes.md).

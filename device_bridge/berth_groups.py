@@ -19,6 +19,7 @@ from core.event_groups import GroupLimits, IntakeBusyError, WaitingEvents
 from core.services.berth_batch import Outcome
 from core.services.berth_events import BerthEventResult
 from core.services.berth_groups import Apply, Result, record_berth_group
+from server.metrics import observe_berth_group
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +71,14 @@ class BerthEventCollector:
                 continue
             group = self._waiting.take()
             try:
-                results = await record_berth_group(self._apply, [event for event, _ in group])
+                done = await record_berth_group(self._apply, [event for event, _ in group])
             except BaseException as exc:  # cancelled: no waiter may hang
                 _settle(group, [exc] * len(group))
                 raise
             self.groups += 1
             self.grouped += len(group)
-            _settle(group, results)
+            observe_berth_group(len(group), done.split)
+            _settle(group, done.results)
 
 
 def _settle(group: Sequence[_Waiting], results: Sequence[Result | BaseException]) -> None:

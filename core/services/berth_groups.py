@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from core.berth_events import BerthEvent
 from core.services.berth_batch import Outcome
@@ -22,14 +23,27 @@ Apply = Callable[[Sequence[BerthEvent]], Awaitable[list[Outcome]]]
 Result = Outcome | Exception
 
 
-async def record_berth_group(apply: Apply, events: Sequence[BerthEvent]) -> list[Result]:
-    """Each event's outcome, or the exception that failed it; `apply` is one transaction."""
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    """Each event's outcome or the exception that failed it, in order; `split` when the group's
+    transaction failed and its events were applied one by one."""
+
+    results: list[Result]
+    split: bool = False
+
+
+async def record_berth_group(apply: Apply, events: Sequence[BerthEvent]) -> GroupResult:
+    """Apply events together (`apply` is one transaction), else each alone."""
     try:
-        return list(await apply(events))
+        return GroupResult(list(await apply(events)))
     except Exception as exc:
         if len(events) == 1:
-            return [exc]
+            return GroupResult([exc])
         log.warning("a group of %d berth events failed (%r); each again alone", len(events), exc)
+    return GroupResult(await _each_alone(apply, events), split=True)
+
+
+async def _each_alone(apply: Apply, events: Sequence[BerthEvent]) -> list[Result]:
     results: list[Result] = []
     away: Exception | None = None  # the store is away: the others would only wait for it too
     for event in events:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from config.settings import Settings
@@ -148,6 +149,11 @@ async def stored_keys(database: Database) -> list[str]:
         return [key.rsplit(":", 1)[1] for key in rows]
 
 
+def _split_groups() -> float:
+    found = REGISTRY.get_sample_value("parking_berth_event_group_size_count", {"outcome": "split"})
+    return found or 0.0
+
+
 def _outcome(result: Any) -> Any:
     return result.outcome if isinstance(result, BerthEventResult) else type(result)
 
@@ -155,12 +161,14 @@ def _outcome(result: Any) -> Any:
 async def test_a_poison_event_fails_alone_and_the_rest_of_its_group_is_applied(
     database: Database, clock: FrozenClock, settings: Settings
 ) -> None:
+    split_before = _split_groups()
     collector = _collector(database, clock, settings)
     poison = _event("p", 2, "07:00", {"not json": object()})
     events = [_event("a", 1, "07:00"), poison, _event("c", 3, "07:00")]
     results = await asyncio.gather(*(collector.submit(e) for e in events), return_exceptions=True)
     await collector.close()
     assert collector.groups == 1  # they were one group, which failed and was split
+    assert _split_groups() == split_before + 1  # and /metrics says so
     assert [_outcome(r) for r in results][0::2] == [EventOutcome.APPLIED, EventOutcome.APPLIED]
     assert isinstance(results[1], Exception) and not isinstance(results[1], BerthEventResult)
     assert await stored_keys(database) == ["a", "c"]

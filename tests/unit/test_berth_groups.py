@@ -56,7 +56,9 @@ class FakeStore:
 
 async def test_a_good_group_is_one_transaction_with_an_outcome_each() -> None:
     store = FakeStore(poison=set(), refused=frozenset("c"))
-    results = await record_berth_group(store.apply, [_event(k) for k in "abca"])
+    group = await record_berth_group(store.apply, [_event(k) for k in "abca"])
+    results = group.results
+    assert not group.split
     assert store.transactions == [["a", "b", "c", "a"]]
     said = [
         r.outcome if isinstance(r, BerthEventResult) else getattr(r, "code", r) for r in results
@@ -71,7 +73,9 @@ async def test_a_good_group_is_one_transaction_with_an_outcome_each() -> None:
 
 async def test_a_poison_event_fails_alone_and_the_others_are_applied_each_on_its_own() -> None:
     store = FakeStore(poison={"b"})
-    results = await record_berth_group(store.apply, [_event(k) for k in "abc"])
+    group = await record_berth_group(store.apply, [_event(k) for k in "abc"])
+    results = group.results
+    assert group.split
     assert store.transactions == [["a", "b", "c"], ["a"], ["b"], ["c"]]
     assert isinstance(results[1], TypeError)
     assert [r.outcome for r in (results[0], results[2]) if isinstance(r, BerthEventResult)] == [
@@ -83,14 +87,16 @@ async def test_a_poison_event_fails_alone_and_the_others_are_applied_each_on_its
 
 async def test_an_event_alone_that_fails_is_not_tried_twice() -> None:
     store = FakeStore(poison={"a"})
-    [result] = await record_berth_group(store.apply, [_event("a")])
+    group = await record_berth_group(store.apply, [_event("a")])
+    [result] = group.results
+    assert not group.split  # alone already
     assert isinstance(result, TypeError)
     assert store.transactions == [["a"]]
 
 
 async def test_with_the_store_away_the_others_are_not_each_made_to_wait_for_it() -> None:
     store = FakeStore(poison=set(), away=True)
-    results = await record_berth_group(store.apply, [_event(k) for k in "abcd"])
+    results = (await record_berth_group(store.apply, [_event(k) for k in "abcd"])).results
     assert store.transactions == [["a", "b", "c", "d"], ["a"]]
     assert all(isinstance(r, PoolTimeoutError) for r in results)
     assert not any(isinstance(r, DomainError) for r in results)

@@ -50,7 +50,7 @@ async def wait_up(base: str, workers: int = 1) -> None:
     """
     seen: set[str] = set()
     async with aiohttp.ClientSession() as session:
-        for _ in range(600):
+        for _ in range(2400):  # two minutes: a loaded machine has taken more than thirty seconds
             try:
                 headers = {"Connection": "close"}  # a new connection each time, placed anew
                 async with session.get(f"{base}/healthz", headers=headers) as response:

@@ -1,17 +1,18 @@
 """Benchmark sensor events into the store: `python -m bench.sensor_events`.
 
-Target (PRODUCT.md): at least 2,000 sensor events a second sustained into the store with zero
-loss. The server runs in its own process (`create_app`, no access log) on a fresh PostgreSQL
-database holding the demo city plus `--berths` extra berths; this process sends occupied and
-vacated events (each berth's events in device-time order, berths interleaved) over HTTP with
-`--concurrency` requests in flight, then publishes them over MQTT (QoS 1, to a Mosquitto started
-for the run with `max_queued_messages 0`) and waits until the store holds them all. Then the same
-again as gateway batches (`--batch` events a message or request, one transaction each): berths
-belong to gateways of 100 berths, each gateway sends its batches in order, gateways in parallel.
-Before the measured phases, `--warmup` events go in as batches and the database is analysed, as
-autovacuum keeps a live one (a fresh database's empty statistics give plans production would not
-run). Each phase prints events/s and the count stored against the count sent. Baseline:
-`GET /healthz` (one `SELECT 1`) requests/s against the same server in the same run.
+Targets (PRODUCT.md, issue 20): 2,000 single events a second (one event a request or message,
+64 devices at once) and 10,000 a second in gateway batches, sustained into the store with zero
+loss. The server runs in its own process(es) on a fresh PostgreSQL database holding the demo
+city plus `--berths` extra berths; this process sends occupied and vacated events (each berth's
+events in device-time order, berths interleaved) over HTTP with `--concurrency` requests in
+flight, then publishes them over MQTT with as many publishes in flight (QoS 1, to a Mosquitto
+started for the run with `max_queued_messages 0`) and waits until the store holds them all.
+Then the same again as gateway batches (`--batch` events a message or request, one transaction
+each): berths belong to gateways of 100 berths, each gateway sends its batches in order,
+gateways in parallel. Before the measured phases, `--warmup` events go in as batches and the
+database is analysed, as autovacuum keeps a live one (a fresh database's empty statistics give
+plans production would not run). Each phase prints events/s and the count stored against the
+count sent. Baseline: `GET /healthz` (one `SELECT 1`) requests/s against the same server.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ import asyncpg
 from bench._server import cpu_seconds, free_port, machine_speed, start_server, wait_up
 from core.services.berth_events import DEFAULT_RULES
 
-TARGET_PER_SECOND = 2000.0
+SINGLE_TARGET = 2000.0  # events a second, one a request or message
+BATCH_TARGET = 10000.0  # events a second in gateway batches
 ADMIN_URL = os.environ.get("PARKING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -217,7 +219,12 @@ async def _healthz(base: str, requests: int, concurrency: int) -> float:
 
 
 async def _mqtt(
-    port: int, url: str, run: str, events: list[dict[str, Any]], batch: int = 0
+    port: int,
+    url: str,
+    run: str,
+    events: list[dict[str, Any]],
+    batch: int = 0,
+    concurrency: int = 64,
 ) -> float:
     began = time.perf_counter()
     async with aiomqtt.Client(
@@ -231,9 +238,17 @@ async def _mqtt(
                         topic = f"parking/v1/gateways/{gateway}/events"
                         body = json.dumps({"events": batches[round_]}).encode()
                         await client.publish(topic, body, qos=1)
-        for event in [] if batch else events:
-            topic = f"parking/v1/sensors/{event['device']}/events"
-            await client.publish(topic, json.dumps(event).encode(), qos=1)
+        # Devices publish at once, not one after another: `publish` waits for the broker's
+        # PUBACK, so a loop of them measured the round trip to the broker, not the centre.
+        slots = asyncio.Semaphore(concurrency)
+        client.pending_calls_threshold = concurrency  # as many pending as asked, not a warning
+
+        async def single(event: dict[str, Any]) -> None:
+            async with slots:
+                topic = f"parking/v1/sensors/{event['device']}/events"
+                await client.publish(topic, json.dumps(event).encode(), qos=1)
+
+        await asyncio.gather(*(single(e) for e in ([] if batch else events)))
     while await _count(url, run) < len(events):
         if time.perf_counter() - began > 600:
             break
@@ -294,16 +309,17 @@ async def run(args: argparse.Namespace) -> int:
             elif name == "HTTP batches":
                 seconds, failures = await _http_batches(base, events, batch)
             else:
-                seconds = await _mqtt(mqtt_port, url, tag, events, batch)
+                seconds = await _mqtt(mqtt_port, url, tag, events, batch, args.concurrency)
             stored = await _count(url, tag)
             cpu_ms = 1000 * (cpu_seconds(server.pid) - cpu_before) / len(events)
             rate = len(events) / seconds
-            missed |= stored != len(events) or (bool(batch) and rate < TARGET_PER_SECOND)
+            target = BATCH_TARGET if batch else SINGLE_TARGET
+            missed |= stored != len(events) or rate < target
             print(
                 f"{name}{f' of {batch}' if batch else ''}: {len(events)} events in "
                 f"{seconds:.1f} s = {rate:,.0f} events/s (ratio to baseline "
                 f"{rate / baseline:.2f}); sent {len(events)}, stored {stored}, failed {failures}; "
-                f"centre CPU {cpu_ms:.2f} ms an event"
+                f"centre CPU {cpu_ms:.2f} ms an event; target {target:,.0f}/s"
             )
     finally:
         server.terminate()
@@ -315,7 +331,7 @@ async def run(args: argparse.Namespace) -> int:
         await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         await admin.close()
     print(f"machine speed probe after: {machine_speed():.0f} µs")
-    print(f"target {TARGET_PER_SECOND:,.0f} events/s: {'missed' if missed else 'met'}")
+    print(f"targets (all stored, rates as above): {'missed' if missed else 'met'}")
     return 1 if missed else 0
 
 

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     # On-street devices (docs/devices.md): sensor noise, clock skew, plate wait, health, MQTT.
     sensor_flicker_seconds: int = Field(60, ge=0)
     device_clock_skew_seconds: int = Field(300, ge=0)
+    # Group commit of single berth events (docs/devices.md): at most this many share one
+    # transaction (1: each alone), and at most so many wait before a request is refused busy.
+    sensor_group_max_events: int = Field(200, ge=1, le=500)
+    sensor_group_max_waiting: int = Field(2000, ge=1, le=100_000)
     plate_match_seconds: int = Field(300, ge=0)
     plate_wait_minutes: int = Field(15, ge=1)
     device_offline_minutes: int = Field(30, ge=1)

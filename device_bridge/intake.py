@@ -1,4 +1,8 @@
-"""One device event in, one transaction, live counts out: shared by the HTTP and MQTT transports."""
+"""Device events in, live counts out: shared by the HTTP and MQTT transports.
+
+A plate read, heartbeat or fault is one transaction. Single berth events go through the
+worker's collector (device_bridge/berth_groups.py): concurrent ones share a transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +28,7 @@ from core.billing import DayCalendar
 from core.clock import Clock
 from core.device_events import DeviceEvent, DeviceFault, Heartbeat, PlateRead
 from core.errors import DomainError
+from core.event_groups import GroupLimits
 from core.lane_events import LaneRead
 from core.lanes import LaneAction, LaneCommandPublisher
 from core.services import lanes
@@ -30,6 +37,7 @@ from core.services.berth_events import BerthEventResult, record_berth_event
 from core.services.device_events import record_fault, record_heartbeat, record_plate_read
 from core.store.database import Database
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
+from device_bridge.berth_groups import BerthEventCollector
 from server.availability import AVAILABILITY_KEY
 from server.lane_publishing import LANE_PUBLISHER_KEY, publish_commands
 from server.metrics import observe_device_event, observe_lane_decision, observe_refused_event
@@ -37,6 +45,8 @@ from server.resources import CALENDAR_KEY, CLOCK_KEY, DATABASE_KEY, SETTINGS_KEY
 from server.wechat import after_lane_decision
 
 log = logging.getLogger(__name__)
+
+COLLECTOR_KEY: web.AppKey[BerthEventCollector] = web.AppKey("berth_event_collector")
 
 
 class EventAck(BaseModel):
@@ -98,6 +108,7 @@ class Intake:
     # The application (or a request's config_dict): WeChat Pay's services are read from it when
     # a decision needs them, since they are set up after the MQTT consumer starts.
     config: Mapping[Any, Any] | None = field(default=None, compare=False)
+    collector: BerthEventCollector | None = None  # single berth events go through it if set
 
     @classmethod
     def of(cls, app: web.Application | ChainMapProxy) -> Intake:
@@ -112,6 +123,7 @@ class Intake:
             image_dir=Path(settings.image_dir),
             lane_publisher=app.get(LANE_PUBLISHER_KEY),
             config=app,
+            collector=app.get(COLLECTOR_KEY),
         )
 
     async def take(self, event: DeviceEvent | LaneRead) -> Ack:
@@ -129,7 +141,10 @@ class Intake:
 
     async def _take_device_event(self, event: DeviceEvent) -> Ack:
         if isinstance(event, BerthEvent):
-            (result,) = await self.take_berth_events([event])
+            if self.collector is not None:
+                result = await self.collector.submit(event)
+            else:
+                (result,) = await self.take_berth_events([event])
             if isinstance(result, DomainError):
                 raise result
             return berth_ack(result)
@@ -241,6 +256,17 @@ class Intake:
             await self.availability.apply(change)
         except Exception:  # live counts must never undo a committed event; refresh repairs them
             log.exception("could not publish berth %s occupancy", change.code)
+
+
+async def berth_groups_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker's collector of single berth events; on shutdown it applies what waits."""
+    settings = app[SETTINGS_KEY]
+    limits = GroupLimits(settings.sensor_group_max_events, settings.sensor_group_max_waiting)
+    collector = BerthEventCollector(Intake.of(app).take_berth_events, limits)
+    collector.start()
+    app[COLLECTOR_KEY] = collector
+    yield
+    await collector.close()
 
 
 _KINDS: dict[type, str] = {

@@ -19,6 +19,7 @@ from config.settings import Settings
 from core.berth_events import BerthEvent
 from core.device_events import DeviceEvent
 from core.errors import DomainError
+from core.event_groups import IntakeBusyError
 from core.lane_events import LaneRead
 from device_bridge.formats import huawei_vias, own_json, vzenith
 from device_bridge.intake import Intake
@@ -28,8 +29,10 @@ from server.resources import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
-# Messages applied at once; the broker's in-flight window bounds it as well.
-CONCURRENCY = 16
+# Messages applied at once; the broker's in-flight window bounds it as well. Single berth
+# events of messages handled at once share a transaction (device_bridge/berth_groups.py), so
+# this also bounds a group of them.
+CONCURRENCY = 64
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 5.0, 10.0, 10.0, 30.0)
 # Vzenith cameras publish plate results under their own root (open.vzicloud.com, docs/lanes.md).
@@ -197,6 +200,11 @@ class MqttConsumer:
             try:
                 await self._intake.take(event)
                 return
+            except IntakeBusyError:  # too many events wait: later, not never
+                if delay is None:
+                    raise
+                log.warning("MQTT event %s: busy; retrying in %.1fs", event.dedupe_key, delay)
+                await asyncio.sleep(delay)
             except DomainError as exc:  # e.g. an unknown berth: no retry can fix it
                 log.warning("MQTT event %s refused: %s", event.dedupe_key, exc.detail)
                 return

@@ -24,6 +24,7 @@ from core.clock import Clock, SystemClock
 from core.services.calendar import OverridableCalendar, refresh_calendar
 from core.store.database import PoolOptions, open_database
 from core.store.unit_of_work import UnitOfWork
+from device_bridge.intake import berth_groups_ctx
 from device_bridge.lane_publisher import lane_publisher_ctx
 from device_bridge.mqtt import mqtt_ctx
 from device_bridge.signs import signs_ctx
@@ -68,6 +69,9 @@ def create_app(
     app.cleanup_ctx.append(availability_ctx)
     # The publisher first: the MQTT consumer hands it the commands of cameras' MQTT reads.
     app.cleanup_ctx.append(lane_publisher_ctx)
+    # Before MQTT, so the consumer's single events are grouped too; it stops first, and the
+    # collector then applies what still waits before the database closes.
+    app.cleanup_ctx.append(berth_groups_ctx)
     app.cleanup_ctx.append(mqtt_ctx)
     app.cleanup_ctx.append(signs_ctx)  # after availability_ctx: the live store feeds it
     app.cleanup_ctx.append(wechat_services)

@@ -34,6 +34,12 @@ DEVICE_EVENTS_REFUSED = Counter(
     "Device events or messages the device bridge refused, by kind and error code.",
     ["kind", "code"],
 )
+BERTH_EVENT_GROUPS = Histogram(
+    "parking_berth_event_group_size",
+    "Single berth events applied together in one transaction (group commit), by outcome.",
+    ["outcome"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500),
+)
 JOB_RUNS = Counter(
     "parking_job_runs", "Background job runs, by job and outcome.", ["job", "outcome"]
 )
@@ -72,6 +78,11 @@ def observe_lane_decision(transport: str, outcome: str, seconds: float) -> None:
 def observe_device_event(kind: str, outcome: str) -> None:
     """One device event applied, found a duplicate, or sent to review."""
     DEVICE_EVENTS.labels(kind, outcome).inc()
+
+
+def observe_berth_group(size: int, split: bool) -> None:
+    """One group of single berth events: "committed", or "split" (failed, re-run alone)."""
+    BERTH_EVENT_GROUPS.labels("split" if split else "committed").observe(size)
 
 
 def observe_refused_event(kind: str, code: str) -> None:

@@ -14,9 +14,10 @@ from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
-from sqlalchemy import BindParameter, Table, bindparam, inspect
+from sqlalchemy import BindParameter, Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import instance_state
 
 from core.store.base import Base
 from core.store.conflicts import StoreConflictError
@@ -91,20 +92,41 @@ def row_columns(row: Base) -> tuple[Table, dict[str, Any]]:
     """The row's table and a value for every column (Python defaults applied, else None)."""
     table = row.__table__
     assert isinstance(table, Table)
-    state = inspect(row)
+    held = instance_state(row).dict
     values: dict[str, Any] = {}
-    for column in table.columns:
-        if column.key in state.dict:
-            values[column.key] = state.dict[column.key]
-        elif column.primary_key and column.autoincrement is not False:
+    for key, absent in _absent_values(table):
+        if key in held:
+            values[key] = held[key]
+        elif absent is _GENERATED:
             continue
-        elif column.default is not None and column.default.is_scalar:
-            values[column.key] = column.default.arg  # type: ignore[attr-defined]
-        elif column.default is not None or column.server_default is not None:
-            raise ValueError(f"{table.name}.{column.key}: set it; its default is not a constant")
+        elif absent is _NOT_CONSTANT:
+            raise ValueError(f"{table.name}.{key}: set it; its default is not a constant")
         else:
-            values[column.key] = None
+            values[key] = absent
     return table, values
+
+
+_GENERATED = object()  # an autoincrement key: the database gives it
+_NOT_CONSTANT = object()  # a default the row must not leave to the database or a function
+_ABSENT: dict[Table, tuple[tuple[str, Any], ...]] = {}
+
+
+def _absent_values(table: Table) -> tuple[tuple[str, Any], ...]:
+    """Per column, what a row that does not hold it stores: worked out once per table."""
+    found = _ABSENT.get(table)
+    if found is None:
+        plan: list[tuple[str, Any]] = []
+        for column in table.columns:
+            absent: Any = None
+            if column.primary_key and column.autoincrement is not False:
+                absent = _GENERATED
+            elif column.default is not None and column.default.is_scalar:
+                absent = column.default.arg  # type: ignore[attr-defined]
+            elif column.default is not None or column.server_default is not None:
+                absent = _NOT_CONSTANT
+            plan.append((column.key, absent))
+        found = _ABSENT[table] = tuple(plan)
+    return found
 
 
 @asynccontextmanager

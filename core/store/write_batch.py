@@ -206,7 +206,7 @@ class _Part:
             self._insert_values()
 
     def _update_values(self) -> None:
-        state = inspect(self.write.row)
+        state = instance_state(self.write.row)
         unmodified = state.unmodified
         self.keys = tuple(c.key for c in self.table.columns if c.key not in unmodified)
         self.pk = tuple(c.key for c in self.table.primary_key.columns)

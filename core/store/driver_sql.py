@@ -28,7 +28,7 @@ class Prepared(NamedTuple):
 
     sql: str
     names: tuple[str, ...]  # bind names in $1, $2, ... order
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # position, processor: the few
     constants: dict[str, Any]  # values the statement itself binds (`status == "open"`)
 
 
@@ -54,7 +54,8 @@ def prepared_statement(
         names = tuple(compiled.positiontup or ())
         binds = [compiled.binds[name] for name in names]
         # The dialect's own variant of each type (asyncpg's JSON differs), as SQLAlchemy uses.
-        processors = tuple(dialect.type_descriptor(b.type).bind_processor(dialect) for b in binds)
+        each = (dialect.type_descriptor(b.type).bind_processor(dialect) for b in binds)
+        processors = tuple((i, p) for i, p in enumerate(each) if p is not None)
         constants = {
             n: b.effective_value for n, b in zip(names, binds, strict=True) if not b.required
         }
@@ -146,11 +147,10 @@ def bind_param(table: Table, key: str, prefix: str = "") -> BindParameter[Any]:
 
 def arguments(prepared: Prepared, values: dict[str, Any]) -> list[Any]:
     """The statement's arguments in order, through the bind processors."""
+    given = {**prepared.constants, **values} if prepared.constants else values
+    out = [given[name] for name in prepared.names]
     # None is SQL NULL, as for a column the ORM leaves out (JSON would otherwise say 'null').
-    given = {**prepared.constants, **values}
-    return [
-        value if process is None or value is None else process(value)
-        for value, process in zip(
-            (given[name] for name in prepared.names), prepared.processors, strict=True
-        )
-    ]
+    for at, process in prepared.processors:
+        if out[at] is not None:
+            out[at] = process(out[at])
+    return out

@@ -24,7 +24,7 @@ from core.lanes import (
 from core.ledger import Account, AccountKind
 from core.services.notices import notify_stay_opened
 from core.store.activity import StayRow
-from core.store.city import LaneRow, LotRow
+from core.store.lane_values import LaneFacts, LotFacts
 from core.store.lots import LanePassageRow, LotRightRow, LotStayRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -48,7 +48,7 @@ def receivable_subject(stay: StayRow, details: LotStayRow | None) -> str:
     return f"NOPLATE-{driver}"
 
 
-async def lot_policy(uow: UnitOfWork, lot: LotRow) -> LotPolicy:
+async def lot_policy(uow: UnitOfWork, lot: LotFacts) -> LotPolicy:
     """A lot's entry rules: its own row, or the defaults of its kind."""
     row = await uow.lots.policy(lot.id)
     hospital = lot.kind == "hospital"
@@ -70,8 +70,8 @@ async def lot_policy(uow: UnitOfWork, lot: LotRow) -> LotPolicy:
 async def admit(
     uow: UnitOfWork,
     clock: Clock,
-    lot: LotRow,
-    lane: LaneRow,
+    lot: LotFacts,
+    lane: LaneFacts,
     read: LaneRead,
     passage: LanePassageRow,
 ) -> Verdict:
@@ -115,8 +115,8 @@ async def admit(
 
 async def open_lot_stay(
     uow: UnitOfWork,
-    lot: LotRow,
-    lane: LaneRow | None,
+    lot: LotFacts,
+    lane: LaneFacts | None,
     read: LaneRead | None,
     access: Access,
     right: LotRightRow | None,

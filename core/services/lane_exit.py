@@ -28,8 +28,8 @@ from core.services.exit_arrears import with_city_arrears
 from core.services.lane_entry import Verdict, lot_policy, receivable_subject
 from core.services.lot_pricing import LotQuote, price_lot_stay
 from core.store.activity import StayRow
-from core.store.city import LaneRow, LotRow
 from core.store.lane_read_repository import StayHints
+from core.store.lane_values import LaneFacts, LotFacts
 from core.store.lots import LanePassageRow, LotStayRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -38,8 +38,8 @@ async def release(
     uow: UnitOfWork,
     clock: Clock,
     calendar: DayCalendar,
-    lot: LotRow,
-    lane: LaneRow,
+    lot: LotFacts,
+    lane: LaneFacts,
     read: LaneRead,
     passage: LanePassageRow,
 ) -> Verdict:
@@ -95,8 +95,8 @@ def _look(details: LotStayRow) -> VehicleLook:
 async def settle_at_exit(
     uow: UnitOfWork,
     calendar: DayCalendar,
-    lot: LotRow,
-    lane: LaneRow,
+    lot: LotFacts,
+    lane: LaneFacts,
     stay: StayRow,
     details: LotStayRow,
     exit_at: datetime,
@@ -169,8 +169,8 @@ def _confirmed(priced: LotQuote, fee_fen: int, paid_fen: int) -> LotQuote:
 
 async def close_priced(
     uow: UnitOfWork,
-    lot: LotRow,
-    lane: LaneRow | None,
+    lot: LotFacts,
+    lane: LaneFacts | None,
     stay: StayRow,
     details: LotStayRow,
     exit_at: datetime,
@@ -182,7 +182,7 @@ async def close_priced(
 
     Without a lane the exit was not seen at one (a missed exit closed by staff).
     """
-    operator = await uow.city.operator(lot.operator_id)
+    operator_code = await uow.city.operator_code(lot.operator_id)
     subject = receivable_subject(stay, details)
     already = stay.fee_fen or 0 if stay.status == "closed" else 0
     stay.status = "closed"
@@ -196,9 +196,9 @@ async def close_priced(
     now = exit_at
     increment = priced.charged_fen - already
     if increment > 0:
-        await uow.ledger.post(stay_charged(stay.ref, subject, operator.code, increment), now)
+        await uow.ledger.post(stay_charged(stay.ref, subject, operator_code, increment), now)
     elif increment < 0:
-        reversal = stay_charge_reversed(stay.ref, subject, operator.code, -increment)
+        reversal = stay_charge_reversed(stay.ref, subject, operator_code, -increment)
         await uow.ledger.post(reversal, now)
     if priced.stored_value_fen and priced.card is not None:
         priced.card.balance_fen -= priced.stored_value_fen

@@ -21,7 +21,7 @@ from core.lanes import (
 )
 from core.services import lane_entry, lane_exit
 from core.store.activity import DeviceEventRow
-from core.store.city import LaneRow, LotRow
+from core.store.lane_values import LaneFacts, LotFacts
 from core.store.lots import AttendantTaskRow, LanePassageRow
 from core.store.unit_of_work import StoreConflictError, UnitOfWork
 
@@ -57,7 +57,7 @@ class LaneOutcome:
     display: dict[str, Any] | None = None  # the lane's LED and voice profile, for the transport
 
 
-def lane_name(lot: LotRow, lane: LaneRow) -> str:
+def lane_name(lot: LotFacts, lane: LaneFacts) -> str:
     """How commands name a lane."""
     return f"{lot.code}/{lane.code}"
 
@@ -71,11 +71,11 @@ async def on_lane_read(
     found = await uow.lane_reads.lock_lane_of_device(read.device_code, read.dedupe_key)
     if found is None:
         raise UnknownLaneDeviceError(detail=f"device {read.device_code!r}")
-    lane, lot, policy, seen = found
-    display = lane.display  # read now: a rollback below expires the row
-    if seen is not None:
-        return _shown(replay(seen, lot.code, lane.code, duplicate=True), display)
-    uow.lots.remember_policy(lot.id, policy)
+    lane, lot, display = found.lane, found.lot, found.lane.display
+    if found.seen is not None:
+        return _shown(replay(found.seen, lot.code, lane.code, duplicate=True), display)
+    uow.lots.remember_policy(lot.id, found.policy)
+    uow.city.remember_operator_code(lot.operator_id, found.operator_code)
     passage = new_passage(read, lane, clock.now())
     names = (lot.code, lane.code)
     try:
@@ -102,7 +102,7 @@ def _shown(outcome: LaneOutcome, display: dict[str, Any] | None) -> LaneOutcome:
     return replace(outcome, display=display) if display else outcome
 
 
-def new_passage(read: LaneRead, lane: LaneRow, now: datetime) -> LanePassageRow:
+def new_passage(read: LaneRead, lane: LaneFacts, now: datetime) -> LanePassageRow:
     """A passage row for a read, before the decision is known."""
     return LanePassageRow(
         ref=uuid.uuid4().hex[:20],
@@ -123,7 +123,7 @@ def new_passage(read: LaneRead, lane: LaneRow, now: datetime) -> LanePassageRow:
 
 async def record_decision(
     uow: UnitOfWork,
-    lane: LaneRow,
+    lane: LaneFacts,
     passage: LanePassageRow,
     decision: Decision,
     stay_id: int | None,
@@ -261,7 +261,7 @@ async def settle_exit_payment(
 
 
 async def open_waiting(
-    uow: UnitOfWork, lot: LotRow, passage: LanePassageRow, opened: Decision, settled_by: str
+    uow: UnitOfWork, lot: LotFacts, passage: LanePassageRow, opened: Decision, settled_by: str
 ) -> list[LaneCommand]:
     """Let the car waiting at a passage go: the passage is done, its lane opens."""
     lane, _ = await uow.lots.lane_by_id(passage.lane_id)

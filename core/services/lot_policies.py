@@ -18,6 +18,7 @@ from core.services import audit
 from core.services.lot_places import lot_for
 from core.staff import StaffIdentity
 from core.store.city import LotRow
+from core.store.lane_values import PolicyFacts
 from core.store.lots import LotPolicyRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -34,7 +35,7 @@ class PolicyView:
     values: PolicyValues
 
 
-def _values(row: LotPolicyRow | None, lot: LotRow) -> PolicyValues:
+def _values(row: PolicyFacts | None, lot: LotRow) -> PolicyValues:
     hospital = lot.kind == "hospital"
     if row is None:
         return default_policy(hospital)

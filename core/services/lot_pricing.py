@@ -27,8 +27,9 @@ from core.billing import (
 from core.lanes import Access
 from core.services.pricing import PRIOR_WINDOW, TariffMissingError, parsed_tariff, prior_stay
 from core.store.activity import StayRow
-from core.store.city import LotRow, TariffRow
+from core.store.city import TariffRow
 from core.store.lane_read_repository import StayHints, TariffVersion
+from core.store.lane_values import LotFacts
 from core.store.lots import LotRightRow, LotStayRow, MerchantRow, MerchantValidationRow
 from core.store.unit_of_work import UnitOfWork
 
@@ -63,7 +64,7 @@ class LotQuote:
 async def price_lot_stay(
     uow: UnitOfWork,
     calendar: DayCalendar,
-    lot: LotRow,
+    lot: LotFacts,
     stay: StayRow,
     details: LotStayRow,
     exit_at: datetime,
@@ -203,7 +204,7 @@ def _card(rights: list[LotRightRow], at: datetime) -> LotRightRow | None:
 
 
 async def _cover(
-    uow: UnitOfWork, lot: LotRow, stay: StayRow, exit_at: datetime, rights: list[LotRightRow]
+    uow: UnitOfWork, lot: LotFacts, stay: StayRow, exit_at: datetime, rights: list[LotRightRow]
 ) -> list[CoveredInterval]:
     """Time the plate's passes and spaces cover, limited to the spaces they share (一位多车)."""
     if stay.plate is None:
@@ -223,7 +224,7 @@ async def _cover(
 
 async def _held(
     uow: UnitOfWork,
-    lot: LotRow,
+    lot: LotFacts,
     right: LotRightRow,
     plates: list[str],
     stay: StayRow,

@@ -68,24 +68,33 @@ async def fetch_loaded(
         prepared = prepared_statement(("select", name), lambda: statement, dialect)
         processors = _result_processors(name, statement, dialect)
         rows = [
-            [v if p is None or v is None else p(v) for v, p in zip(r, processors, strict=True)]
+            _processed(r, processors)
             for r in await driver.fetch(prepared.sql, *arguments(prepared, params))
         ]
     return [_split(session, row, layout) for row in rows]
 
 
-_RESULTS: dict[str, tuple[Callable[[Any], Any] | None, ...]] = {}
+Processors = tuple[tuple[int, Callable[[Any], Any]], ...]  # position, processor: the few there are
+_RESULTS: dict[str, Processors] = {}
 
 
-def _result_processors(
-    name: str, statement: Any, dialect: Dialect
-) -> tuple[Callable[[Any], Any] | None, ...]:
+def _result_processors(name: str, statement: Any, dialect: Dialect) -> Processors:
     found = _RESULTS.get(name)
     if found is None:
-        found = _RESULTS[name] = tuple(
-            _result_processor(c.type, dialect) for c in statement.selected_columns
-        )
+        each = (_result_processor(c.type, dialect) for c in statement.selected_columns)
+        found = _RESULTS[name] = tuple((i, p) for i, p in enumerate(each) if p is not None)
     return found
+
+
+def _processed(record: Sequence[Any], processors: Processors) -> Sequence[Any]:
+    """A row's values as SQLAlchemy would return them (most columns need nothing)."""
+    if not processors:
+        return record
+    row = list(record)
+    for at, process in processors:
+        if row[at] is not None:
+            row[at] = process(row[at])
+    return row
 
 
 def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -14,9 +14,10 @@ from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
-from sqlalchemy import BindParameter, Table, bindparam, inspect
+from sqlalchemy import BindParameter, Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import instance_state
 
 from core.store.base import Base
 from core.store.conflicts import StoreConflictError
@@ -27,7 +28,7 @@ class Prepared(NamedTuple):
 
     sql: str
     names: tuple[str, ...]  # bind names in $1, $2, ... order
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # position, processor: the few
     constants: dict[str, Any]  # values the statement itself binds (`status == "open"`)
 
 
@@ -53,7 +54,8 @@ def prepared_statement(
         names = tuple(compiled.positiontup or ())
         binds = [compiled.binds[name] for name in names]
         # The dialect's own variant of each type (asyncpg's JSON differs), as SQLAlchemy uses.
-        processors = tuple(dialect.type_descriptor(b.type).bind_processor(dialect) for b in binds)
+        each = (dialect.type_descriptor(b.type).bind_processor(dialect) for b in binds)
+        processors = tuple((i, p) for i, p in enumerate(each) if p is not None)
         constants = {
             n: b.effective_value for n, b in zip(names, binds, strict=True) if not b.required
         }
@@ -91,20 +93,41 @@ def row_columns(row: Base) -> tuple[Table, dict[str, Any]]:
     """The row's table and a value for every column (Python defaults applied, else None)."""
     table = row.__table__
     assert isinstance(table, Table)
-    state = inspect(row)
+    held = instance_state(row).dict
     values: dict[str, Any] = {}
-    for column in table.columns:
-        if column.key in state.dict:
-            values[column.key] = state.dict[column.key]
-        elif column.primary_key and column.autoincrement is not False:
+    for key, absent in _absent_values(table):
+        if key in held:
+            values[key] = held[key]
+        elif absent is _GENERATED:
             continue
-        elif column.default is not None and column.default.is_scalar:
-            values[column.key] = column.default.arg  # type: ignore[attr-defined]
-        elif column.default is not None or column.server_default is not None:
-            raise ValueError(f"{table.name}.{column.key}: set it; its default is not a constant")
+        elif absent is _NOT_CONSTANT:
+            raise ValueError(f"{table.name}.{key}: set it; its default is not a constant")
         else:
-            values[column.key] = None
+            values[key] = absent
     return table, values
+
+
+_GENERATED = object()  # an autoincrement key: the database gives it
+_NOT_CONSTANT = object()  # a default the row must not leave to the database or a function
+_ABSENT: dict[Table, tuple[tuple[str, Any], ...]] = {}
+
+
+def _absent_values(table: Table) -> tuple[tuple[str, Any], ...]:
+    """Per column, what a row that does not hold it stores: worked out once per table."""
+    found = _ABSENT.get(table)
+    if found is None:
+        plan: list[tuple[str, Any]] = []
+        for column in table.columns:
+            absent: Any = None
+            if column.primary_key and column.autoincrement is not False:
+                absent = _GENERATED
+            elif column.default is not None and column.default.is_scalar:
+                absent = column.default.arg  # type: ignore[attr-defined]
+            elif column.default is not None or column.server_default is not None:
+                absent = _NOT_CONSTANT
+            plan.append((column.key, absent))
+        found = _ABSENT[table] = tuple(plan)
+    return found
 
 
 @asynccontextmanager
@@ -124,11 +147,10 @@ def bind_param(table: Table, key: str, prefix: str = "") -> BindParameter[Any]:
 
 def arguments(prepared: Prepared, values: dict[str, Any]) -> list[Any]:
     """The statement's arguments in order, through the bind processors."""
+    given = {**prepared.constants, **values} if prepared.constants else values
+    out = [given[name] for name in prepared.names]
     # None is SQL NULL, as for a column the ORM leaves out (JSON would otherwise say 'null').
-    given = {**prepared.constants, **values}
-    return [
-        value if process is None or value is None else process(value)
-        for value, process in zip(
-            (given[name] for name in prepared.names), prepared.processors, strict=True
-        )
-    ]
+    for at, process in prepared.processors:
+        if out[at] is not None:
+            out[at] = process(out[at])
+    return out

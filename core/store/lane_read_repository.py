@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from core.store.activity import LedgerPostingRow, StayRow
 from core.store.city import DeviceRow, LaneRow, LotRow, OperatorRow, TariffRow
 from core.store.driver_reads import Layout, fetch_loaded, fetch_one, layout_columns
+from core.store.lane_values import LaneValue, LotValue, PolicyValue, column_count, value_of
 from core.store.lots import (
     LanePassageRow,
     LotPolicyRow,
@@ -94,11 +95,25 @@ class EntryCounts:
     verified_binders: bool  # a driver's verified binding of the plate (entry notices)
 
 
-_LANE_LAYOUT = (LaneRow, LotRow, LotPolicyRow, OperatorRow, LanePassageRow)
+@dataclass(frozen=True, slots=True)
+class LaneLock:
+    """What the locking statement of a lane read found: the lane and its lot (locked), the
+    lot's policy and operator code, and the passage stored for the read, if any."""
+
+    lane: LaneValue
+    lot: LotValue
+    policy: PolicyValue | None
+    operator_code: str
+    seen: LanePassageRow | None
+
+
+# Lane, lot and policy as plain columns (made frozen values), the operator's code, the passage.
+_VALUES = (LaneRow, LotRow, LotPolicyRow)
+_LANE_LAYOUT: Layout = (*(column_count(c) for c in _VALUES), 1, LanePassageRow)
 
 
 def _lane_of_device(*, reserve_stay_key: bool = False) -> Select[Any]:
-    columns = layout_columns(*_LANE_LAYOUT)
+    columns = layout_columns(*_VALUES, OperatorRow.code, LanePassageRow)
     if reserve_stay_key:  # PostgreSQL: an entry's new stay gets its key with the lock
         columns.append(case((LaneRow.direction == "entry", func.nextval("stays_id_seq"))))
     return (
@@ -263,18 +278,12 @@ class LaneReadRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._operator: OperatorRow | None = None
         self._stay_key: int | None = None
 
-    async def lock_lane_of_device(
-        self, device_code: str, dedupe_key: str
-    ) -> tuple[LaneRow, LotRow, LotPolicyRow | None, LanePassageRow | None] | None:
-        """The device's lane and lot (locked until the transaction ends), the lot's policy, and
-        the passage stored for this dedupe key, if any (as seen when the statement began).
-
-        The lot's operator is loaded into the session too, so `uow.city.operator` needs no
-        query afterwards.
-        """
+    async def lock_lane_of_device(self, device_code: str, dedupe_key: str) -> LaneLock | None:
+        """The device's lane and lot (locked until the transaction ends), the lot's policy and
+        operator, and the passage stored for this dedupe key, if any (as seen when the
+        statement began); None for a device at no lane."""
         params = {"device": device_code, "key": dedupe_key}
         if self._session.get_bind().dialect.name == "postgresql":
             name, statement = "lane_reads.lane_of_device.reserving", _LANE_OF_DEVICE_RESERVING
@@ -285,9 +294,15 @@ class LaneReadRepository:
         if not rows:
             return None
         found = rows[0]
-        self._operator = found[3]  # the identity map holds rows weakly: keep it for `get`
-        self._stay_key = found[5] if len(found) > 5 else None
-        return found[0], found[1], found[2], found[4]
+        at = 0
+        values = []
+        for row_class in _VALUES:
+            width = column_count(row_class)
+            values.append(value_of(row_class, found[at : at + width]))
+            at += width
+        code, seen = found[at], found[at + 1]
+        self._stay_key = found[at + 2] if len(found) > at + 2 else None
+        return LaneLock(values[0], values[1], values[2], code, seen)
 
     def take_stay_key(self) -> int | None:
         """The key the lock reserved for a stay the entry opens (PostgreSQL), once; else None.

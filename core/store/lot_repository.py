@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.store.activity import StayRow
 from core.store.city import DeviceRow, DistrictRow, LaneRow, LotRow, OperatorRow
 from core.store.devices import DeviceHealthRow
+from core.store.lane_values import PolicyFacts
 from core.store.lots import (
     AttendantTaskRow,
     CashierShiftRow,
@@ -33,7 +34,7 @@ class LotRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._policies: dict[int, LotPolicyRow | None] = {}
+        self._policies: dict[int, PolicyFacts | None] = {}
 
     def add(self, row: Any) -> None:
         """Track a new row of any lot table."""
@@ -78,13 +79,13 @@ class LotRepository:
         query = select(LaneRow).where(LaneRow.lot_id == lot_id).order_by(LaneRow.code)
         return list(await self._session.scalars(query))
 
-    async def policy(self, lot_id: int) -> LotPolicyRow | None:
+    async def policy(self, lot_id: int) -> PolicyFacts | None:
         """A lot's own entry rules, if it has any (remembered for this unit of work)."""
         if lot_id not in self._policies:
             self._policies[lot_id] = await self._session.get(LotPolicyRow, lot_id)
         return self._policies[lot_id]
 
-    def remember_policy(self, lot_id: int, row: LotPolicyRow | None) -> None:
+    def remember_policy(self, lot_id: int, row: PolicyFacts | None) -> None:
         """Keep a lot's policy already loaded with its lot, so `policy` needs no query."""
         self._policies[lot_id] = row
 

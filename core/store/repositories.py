@@ -28,6 +28,7 @@ class CityRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._operator_codes: dict[int, str] = {}
 
     async def berth_by_code(self, code: str) -> BerthRow | None:
         """The berth with this code, if any."""
@@ -87,6 +88,16 @@ class CityRepository:
     async def operator(self, operator_id: int) -> OperatorRow:
         """The operator with this id."""
         return await self._session.get_one(OperatorRow, operator_id)
+
+    async def operator_code(self, operator_id: int) -> str:
+        """The code of the operator with this id (remembered for this unit of work)."""
+        if operator_id not in self._operator_codes:
+            self._operator_codes[operator_id] = (await self.operator(operator_id)).code
+        return self._operator_codes[operator_id]
+
+    def remember_operator_code(self, operator_id: int, code: str) -> None:
+        """Keep an operator's code already read with its lot, so `operator_code` asks nothing."""
+        self._operator_codes[operator_id] = code
 
     async def district_code(self, district_id: int) -> str:
         """The code of the district with this id (for staff scope checks)."""

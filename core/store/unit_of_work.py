@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.exc import IntegrityError
@@ -46,7 +47,7 @@ from core.store.sign_repository import SignRepository
 from core.store.staff_repository import StaffRepository
 from core.store.support_repository import SupportRepository
 from core.store.vehicle_repository import VehicleRepository
-from core.store.write_batch import flush_writes
+from core.store.write_batch import last_writes, left_unchanged
 from core.store.write_offs import WriteOffRepository
 
 __all__ = ["StoreConflictError", "UnitOfWork"]
@@ -109,6 +110,7 @@ class UnitOfWork:
     ) -> None:
         self._sessions = sessions
         self._read_only = read_only
+        self._left: list[Any] = []  # rows a commit inserted and left out of the session
 
     async def __aenter__(self) -> UnitOfWork:
         # Read-only: its connection begins a plain BEGIN on SQLite (readers do not queue for the
@@ -167,7 +169,10 @@ class UnitOfWork:
         """Make every change of this unit durable; a broken unique rule is a conflict."""
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
-        await flush_writes(self.session)  # a conflict here rolls back and is raised as such
+        left_unchanged(self._left)  # a change to one would be lost: refuse before committing
+        # A conflict here rolls back and is raised as such. The rows it inserts stay out of
+        # the session: nothing reads them from it before the unit closes.
+        self._left += await last_writes(self.session)
         try:
             await self.session.commit()
         except IntegrityError as exc:

@@ -11,6 +11,12 @@ the ORM's flush, as before.
 The values are taken when the batch is sent, not when a row is queued, so a row changed after
 it was queued goes out as it is then. A row is queued at most once per batch: PostgreSQL lets
 one statement update a row only once.
+
+The unit of work's commit sends its batch as the last one (`last_writes`): the rows it inserts
+get their keys and defaults but are left detached, not added to the session, which nothing
+reads them from before the unit closes (adding them cost a tenth of a lane read's CPU). A row
+so left and changed afterwards would never be written, so the unit's next commit refuses
+(`left_unchanged`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.util import await_only
 
 from core.store.base import Base
@@ -141,6 +148,27 @@ async def write_changes(session: AsyncSession, row: Base) -> None:
 
 async def flush_writes(session: AsyncSession) -> None:
     """Send the queued writes now; a broken constraint rolls the unit back (a conflict)."""
+    await _flush(session, keep=True)
+
+
+async def last_writes(session: AsyncSession) -> list[Base]:
+    """Send the queued writes before the commit; the rows inserted are left detached (with
+    their keys) instead of joining the session, and returned."""
+    return await _flush(session, keep=False)
+
+
+def left_unchanged(rows: Sequence[Base]) -> None:
+    """Refuse if a row `last_writes` left detached was changed since: it would not be written."""
+    for row in rows:
+        state = instance_state(row)
+        if state.detached and state.modified:
+            raise RuntimeError(
+                f"{type(row).__name__} {state.key}: changed after the commit that inserted it; "
+                "load it again to change it"
+            )
+
+
+async def _flush(session: AsyncSession, *, keep: bool) -> list[Base]:
     batch = _current(session.sync_session)
     if batch is not None and batch.failed is not None:
         # Sent by one of the session's own calls, which could not roll back: never commit it.
@@ -148,9 +176,9 @@ async def flush_writes(session: AsyncSession) -> None:
         await session.rollback()
         raise StoreConflictError(detail=str(failed)) from failed
     if batch is None or not batch.writes:
-        return
+        return []
     async with conflicts_rolled_back(session):
-        await _send(batch, session.get_bind().dialect)
+        return await _send(batch, session.get_bind().dialect, keep=keep)
 
 
 async def _orm_flush(session: AsyncSession) -> None:
@@ -178,7 +206,7 @@ class _Part:
             self._insert_values()
 
     def _update_values(self) -> None:
-        state = inspect(self.write.row)
+        state = instance_state(self.write.row)
         unmodified = state.unmodified
         self.keys = tuple(c.key for c in self.table.columns if c.key not in unmodified)
         self.pk = tuple(c.key for c in self.table.primary_key.columns)
@@ -242,10 +270,11 @@ class _Part:
         ]
         return insert(table).values(rows).returning(literal_column("1")).cte(p + "c")
 
-    def apply(self, session: Session, results: Sequence[Any]) -> None:
-        """After the statement: an update is checked and clean, an insert loaded with its key."""
+    def apply(self, session: Session, results: Sequence[Any], *, keep: bool) -> None:
+        """After the statement: an update is checked and clean, an insert holds its key and
+        defaults as if loaded, in the session if `keep`, else detached."""
         row = self.write.row
-        state = inspect(row)
+        state = instance_state(row)
         if isinstance(self.write, _Update):
             if results[0] != 1:  # it was loaded in this transaction, so it exists
                 raise LookupError(f"{self.table.name} {self.pk}: updated {results[0]} rows")
@@ -254,13 +283,16 @@ class _Part:
             # by tests/integration/test_sqlalchemy_private_api.py.)
             state._commit_all(state.dict, session.identity_map)
             return
-        values = dict(self.row_values)
-        values.update(zip(self.generated, results, strict=True))
-        for key, value in values.items():
-            if key not in state.dict:  # the key, defaults and NULLs: what the row did not hold
-                setattr(row, key, value)
+        held = state.dict
+        # The key, defaults and NULLs the row did not hold: set as the ORM's loader sets them
+        # (no events); make_transient_to_detached then marks every value committed.
+        for key, value in self.row_values.items():
+            if key not in held:
+                held[key] = value
+        held.update(zip(self.generated, results, strict=True))
         make_transient_to_detached(row)  # as if loaded: persistent once added, nothing pending
-        session.add(row)
+        if keep:
+            session.add(row)
 
     @property
     def result_count(self) -> int:
@@ -271,22 +303,27 @@ _PARTS_MAX = 32  # writes a statement: its parameters stay far below PostgreSQL'
 _SHAPES: dict[tuple[Any, ...], Prepared] = {}  # batch statements, apart from the hot reads
 
 
-async def _send(batch: _Batch, dialect: Dialect) -> None:
+async def _send(batch: _Batch, dialect: Dialect, *, keep: bool = True) -> list[Base]:
+    """Send the queue; the rows inserted, which are in the session only if `keep`."""
     writes, batch.writes = batch.writes, []
     batch.queued.clear()
     parts: list[_Part] = []
+    inserted: list[Base] = []
     for write in writes:
         part = _Part(len(parts), write)  # numbered as sent: the prefixes are part of the shape
         if not part.empty:
             parts.append(part)
         if len(parts) == _PARTS_MAX:
-            await _send_parts(batch, parts, dialect)
+            inserted += await _send_parts(batch, parts, dialect, keep)
             parts = []
     if parts:
-        await _send_parts(batch, parts, dialect)
+        inserted += await _send_parts(batch, parts, dialect, keep)
+    return inserted
 
 
-async def _send_parts(batch: _Batch, parts: list[_Part], dialect: Dialect) -> None:
+async def _send_parts(
+    batch: _Batch, parts: list[_Part], dialect: Dialect, keep: bool
+) -> list[Base]:
     def build() -> Any:
         ctes: list[CTE] = []
         outputs: list[Any] = []
@@ -302,11 +339,15 @@ async def _send_parts(batch: _Batch, parts: list[_Part], dialect: Dialect) -> No
     found = await batch.driver.fetchrow(prepared.sql, *arguments(prepared, values))
     session = batch.transaction.session
     at = 0
+    inserted: list[Base] = []
     for part in parts:
-        part.apply(session, found[at : at + part.result_count])
+        part.apply(session, found[at : at + part.result_count], keep=keep)
         at += part.result_count
         if isinstance(part.write, _Insert):
-            batch.inserted.append(part.write.row)
+            inserted.append(part.write.row)
+    if keep:
+        batch.inserted += inserted
+    return inserted
 
 
 class StoreSession(Session):

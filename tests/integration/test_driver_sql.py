@@ -253,3 +253,36 @@ def _passage(lane_id: int, ref: str, clock: FrozenClock) -> LanePassageRow:
         status="done",
         details={"flags": []},
     )
+
+
+# Only PostgreSQL queues writes; on SQLite the ORM's flush inserts and the row stays in the session.
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_rows_the_commit_inserts_are_left_detached_and_a_change_to_one_is_refused(
+    uow_factory: Callable[[], UnitOfWork], clock: FrozenClock
+) -> None:
+    async with uow_factory() as uow:
+        lane, _ = await uow.lots.lane("LOT-TIANYI", "E1") or (None, None)
+        assert lane is not None
+    async with uow_factory() as uow:
+        passage = _passage(lane.id, "left-1", clock)
+        await insert_row(uow.session, passage, key_now=False)
+        await uow.commit()
+        assert passage not in uow.session and passage.id is not None  # its key, as if loaded
+        assert passage.fee_fen is None and passage.stay_id is None  # NULLs it did not hold
+        await uow.commit()  # nothing changed since: a second commit is fine
+        passage.status = "cancelled"  # would never be written: the next commit refuses
+        later = _passage(lane.id, "left-2", clock)
+        later.dedupe_key = "camera-9/read-2"
+        await insert_row(uow.session, later, key_now=False)
+        with pytest.raises(RuntimeError, match="changed after the commit that inserted it"):
+            await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.lots.passage_by_key("camera-9/read-1")
+        assert stored is not None and stored.status == "done"
+        assert await uow.lots.passage_by_key("camera-9/read-2") is None  # nothing committed
+        stored.status = "cancelled"  # loaded again: a change to it is written
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.lots.passage_by_key("camera-9/read-1")
+        assert stored is not None and stored.status == "cancelled"

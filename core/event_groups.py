@@ -56,6 +56,11 @@ class WaitingEvents(Generic[T]):
         self._waiting.append(item)
         return True
 
+    def take_all(self) -> list[T]:
+        """Every waiting event, emptying the queue (it is being shut down)."""
+        taken, self._waiting = list(self._waiting), deque()
+        return taken
+
     def take(self) -> list[T]:
         """The next group: the oldest waiting events, up to a group's size."""
         count = min(len(self._waiting), self._limits.max_events)

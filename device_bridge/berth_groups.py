@@ -62,33 +62,55 @@ class BerthEventCollector:
             await self._task
 
     async def _run(self) -> None:
-        while True:
-            if not self._waiting:
-                if self._closed:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            group = self._waiting.take()
-            try:
-                done = await record_berth_group(self._apply, [event for event, _ in group])
-            except BaseException as exc:  # cancelled: no waiter may hang
-                _settle(group, [exc] * len(group))
-                raise
-            self.groups += 1
-            self.grouped += len(group)
-            observe_berth_group(len(group), done.split)
-            _settle(group, done.results)
+        try:
+            while self._waiting or not self._closed:
+                if not self._waiting:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                await self._take_group()
+        except BaseException as exc:  # cancelled: no waiter may hang, nor come in later
+            self._closed = True
+            _settle(self._waiting.take_all(), None, exc)
+            raise
+
+    async def _take_group(self) -> None:
+        group = self._waiting.take()
+        try:
+            await self._apply_group(group)
+        except Exception as exc:  # a fault of ours: fail these waiters, keep collecting
+            log.exception("a group of %d berth events could not be settled", len(group))
+            _settle(group, [exc] * len(group))
+        except BaseException as exc:
+            _settle(group, None, exc)
+            raise
+
+    async def _apply_group(self, group: list[_Waiting]) -> None:
+        done = await record_berth_group(self._apply, [event for event, _ in group])
+        if len(done.results) != len(group):  # no waiter may get another's outcome
+            raise RuntimeError(f"{len(done.results)} outcomes for {len(group)} berth events")
+        self.groups += 1
+        self.grouped += len(group)
+        observe_berth_group(len(group), done.split)
+        _settle(group, done.results)
 
 
-def _settle(group: Sequence[_Waiting], results: Sequence[Result | BaseException]) -> None:
-    """Hand each waiter its outcome (a refusal is one) or its failure."""
+def _settle(
+    group: Sequence[_Waiting],
+    results: Sequence[Result] | None,
+    failure: BaseException | None = None,
+) -> None:
+    """Hand each waiter its outcome (a refusal is one) or its failure; with no results, cancel
+    them all (`failure` says why)."""
+    if results is None:
+        for _, future in group:
+            if not future.done():
+                future.cancel(repr(failure))
+        return
     for (_, future), result in zip(group, results, strict=True):
         if future.done():  # its waiter went away
             continue
         if isinstance(result, BerthEventResult | DomainError):
             future.set_result(result)
-        elif isinstance(result, Exception):
-            future.set_exception(result)
         else:
-            future.cancel()
+            future.set_exception(result)

@@ -2,7 +2,7 @@
 
 The lane read's locking statement returns these rows on every read and nothing on its path
 changes them, so they are not made ORM rows in the session (building and registering those
-cost about a tenth of the read's CPU; docs/performance.md). Being frozen, a value cannot be
+was most of the read's ORM bookkeeping; docs/performance.md). Being frozen, a value cannot be
 changed and then silently not written: whoever changes a lot or a lane loads its row.
 Functions that read either a row or a value take the protocols below, which both satisfy.
 """

@@ -14,9 +14,9 @@ one statement update a row only once.
 
 The unit of work's commit sends its batch as the last one (`last_writes`): the rows it inserts
 get their keys and defaults but are left detached, not added to the session, which nothing
-reads them from before the unit closes (adding them cost a tenth of a lane read's CPU). A row
-so left and changed afterwards would never be written, so the unit's next commit refuses
-(`left_unchanged`).
+reads them from before the unit closes (adding them cost CPU on every lane read;
+docs/performance.md). A row so left and changed afterwards would never be written, so the
+unit's next commit refuses (`left_unchanged`).
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from server.wechat import after_lane_decision
 log = logging.getLogger(__name__)
 
 COLLECTOR_KEY: web.AppKey[BerthEventCollector] = web.AppKey("berth_event_collector")
+INTAKE_KEY: web.AppKey[Intake] = web.AppKey("intake")
 
 
 class EventAck(BaseModel):
@@ -111,6 +112,9 @@ class Intake:
     @classmethod
     def of(cls, app: web.Application | ChainMapProxy) -> Intake:
         """The intake of a running root application, or of a request's config_dict."""
+        built = app.get(INTAKE_KEY)
+        if built is not None:  # the app's own, built once its resources were (every request)
+            return built
         settings = app[SETTINGS_KEY]
         return cls(
             database=app[DATABASE_KEY],
@@ -263,6 +267,7 @@ async def berth_groups_ctx(app: web.Application) -> AsyncIterator[None]:
     collector = BerthEventCollector(Intake.of(app).take_berth_events, limits)
     collector.start()
     app[COLLECTOR_KEY] = collector
+    app[INTAKE_KEY] = Intake.of(app)  # the resources it names are all up by now
     yield
     await collector.close()
 

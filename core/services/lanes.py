@@ -75,7 +75,7 @@ async def on_lane_read(
     if found.seen is not None:
         return _shown(replay(found.seen, lot.code, lane.code, duplicate=True), display)
     uow.lots.remember_policy(lot.id, found.policy)
-    uow.city.remember_operator_code(lot.operator_id, found.operator_code)
+    uow.city.remember_lot(lot, found.operator_code)
     passage = new_passage(read, lane, clock.now())
     names = (lot.code, lane.code)
     try:

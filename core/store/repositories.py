@@ -18,6 +18,7 @@ from core.store.city import (
     TariffRow,
     ZoneRow,
 )
+from core.store.lane_values import LotValue
 from core.store.lots import LotStayRow
 from core.store.stay_payments import held_by_payments
 from core.store.write_batch import insert_with_children
@@ -29,6 +30,7 @@ class CityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._operator_codes: dict[int, str] = {}
+        self._lot_names: dict[int, str] = {}
 
     async def berth_by_code(self, code: str) -> BerthRow | None:
         """The berth with this code, if any."""
@@ -48,6 +50,8 @@ class CityRepository:
         if berth_id is not None:
             berth = await self._session.get_one(BerthRow, berth_id)
             return berth.code
+        if lot_id in self._lot_names:
+            return self._lot_names[lot_id]
         if lot_id is not None:
             return (await self._session.get_one(LotRow, lot_id)).name
         return ""
@@ -95,9 +99,11 @@ class CityRepository:
             self._operator_codes[operator_id] = (await self.operator(operator_id)).code
         return self._operator_codes[operator_id]
 
-    def remember_operator_code(self, operator_id: int, code: str) -> None:
-        """Keep an operator's code already read with its lot, so `operator_code` asks nothing."""
-        self._operator_codes[operator_id] = code
+    def remember_lot(self, lot: LotValue, operator_code: str) -> None:
+        """Keep a lot's name and its operator's code, read with the lot (a lane read's lock), so
+        `place_name` and `operator_code` ask nothing."""
+        self._lot_names[lot.id] = lot.name
+        self._operator_codes[lot.operator_id] = operator_code
 
     async def district_code(self, district_id: int) -> str:
         """The code of the district with this id (for staff scope checks)."""

@@ -247,4 +247,6 @@ async def test_a_verified_binder_is_told_when_their_plate_enters_a_lot(
             "stay_opened",
             entry["stay_ref"],
         )
-        assert notice.body["plate"] == "浙B24680" and notice.body["place"]
+        lot = await uow.city.lot_by_code("LOT-TIANYI")
+        assert lot is not None and lot.name  # the name the lane read remembered with its lock
+        assert (notice.body["plate"], notice.body["place"]) == ("浙B24680", lot.name)

@@ -27,22 +27,18 @@ LANE_PUBLISHER_KEY: web.AppKey[LaneCommandPublisher] = web.AppKey("lane_publishe
 
 async def publish_lane_commands(request: web.Request, commands: Sequence[LaneCommand]) -> None:
     """Send commands through the configured publisher; a failure is logged, never raised."""
-    await _publish(request.config_dict.get(LANE_PUBLISHER_KEY), commands)
+    await publish_commands(request.config_dict.get(LANE_PUBLISHER_KEY), commands)
 
 
 async def publish_app_lane_commands(app: web.Application, commands: Sequence[LaneCommand]) -> None:
     """The same from a background task of the root application (the sweeps)."""
-    await _publish(app.get(LANE_PUBLISHER_KEY), commands)
+    await publish_commands(app.get(LANE_PUBLISHER_KEY), commands)
 
 
 async def publish_commands(
     publisher: LaneCommandPublisher | None, commands: Sequence[LaneCommand]
 ) -> None:
     """The same from any task that holds the publisher (or None: nothing to publish to)."""
-    await _publish(publisher, commands)
-
-
-async def _publish(publisher: LaneCommandPublisher | None, commands: Sequence[LaneCommand]) -> None:
     if publisher is None or not commands:
         return
     try:
